@@ -1,0 +1,33 @@
+# `make demo` and `make test` set everything up on a fresh machine (a venv in .venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml setup.py testbed/native.c
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m bench.demo
+
+test: $(STAMP)
+	$(BIN)/ruff check testbed kernel_model scenarios bench tests
+	$(BIN)/pytest -n auto
+
+lint: $(STAMP)
+	$(BIN)/ruff check testbed kernel_model scenarios bench tests
+	$(BIN)/ruff format --check testbed kernel_model scenarios bench tests
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.core_roundtrip
+
+clean:
+	$(BIN)/testbed clean 2>/dev/null || true
+	rm -rf build *.egg-info testbed/_native*.so

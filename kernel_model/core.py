@@ -1,0 +1,84 @@
+"""Genode's core as the PDs see it: RAM service and one region map a PD, behind one request call.
+
+`Core.serve` is what the core process runs for each request; `CoreConnection` is what a
+PD's allocator calls. Both speak in plain integers, so any transport can carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+
+from .layout import AREA_BASE
+from .ram import RamService
+from .region_map import PageBitmap, RegionMap
+from .status import Status
+
+
+class Op(IntEnum):
+    NULL = 0  # answers OK at once: the bare round trip, for benchmarks
+    RAM_ALLOC = 1  # (size) -> ds
+    RAM_FREE = 2  # (ds)
+    ATTACH_AT = 3  # (ds, offset, size) -> address
+    DETACH = 4  # (offset)
+
+
+class Core:
+    def __init__(self, npds: int, page_bitmap: Callable[[int], PageBitmap], ram_quota: int):
+        self.ram = RamService(ram_quota)
+        self.region_maps = [RegionMap(pd, page_bitmap(pd), self.ram) for pd in range(npds)]
+
+    def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
+        if not 0 <= pd < len(self.region_maps):
+            return Status.INVALID_PD, 0
+        if op == Op.RAM_ALLOC:
+            return self.ram.alloc(pd, a0)
+        if op == Op.ATTACH_AT:
+            return self.region_maps[pd].attach_at(a0, a1, a2)
+        if op == Op.DETACH:
+            return self.region_maps[pd].detach(a0), 0
+        if op == Op.RAM_FREE:
+            return self.ram.free(pd, a0), 0
+        if op == Op.NULL:
+            return Status.OK, 0
+        return Status.INVALID_OP, 0
+
+    @staticmethod
+    def describe(op: int, a0: int, a1: int, a2: int) -> dict[str, int | str]:
+        """The fields of a core-log line for one request (integers, as the result document)."""
+        name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+        if op == Op.ATTACH_AT:
+            return {"op": name, "ds": a0, "offset": a1, "address": AREA_BASE + a1, "size": a2}
+        if op == Op.DETACH:
+            return {"op": name, "offset": a0, "address": AREA_BASE + a0}
+        if op == Op.RAM_ALLOC:
+            return {"op": name, "size": a0}
+        if op == Op.RAM_FREE:
+            return {"op": name, "ds": a0}
+        return {"op": name}
+
+
+Call = Callable[[int, int, int, int], tuple[int, int]]  # (op, a0, a1, a2) -> (status, value)
+
+
+class CoreConnection:
+    """A PD's session with core: each method is one request and its reply."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Call):
+        self._call = call
+
+    def ram_alloc(self, size: int) -> tuple[Status, int]:
+        st, ds = self._call(Op.RAM_ALLOC, size, 0, 0)
+        return Status(st), ds
+
+    def ram_free(self, ds: int) -> Status:
+        return Status(self._call(Op.RAM_FREE, ds, 0, 0)[0])
+
+    def attach_at(self, ds: int, offset: int, size: int) -> tuple[Status, int]:
+        st, addr = self._call(Op.ATTACH_AT, ds, offset, size)
+        return Status(st), addr
+
+    def detach(self, offset: int) -> Status:
+        return Status(self._call(Op.DETACH, offset, 0, 0)[0])

@@ -1,0 +1,1 @@
+"""The experiments: one module a scenario, each declaring one `SCENARIO`."""

@@ -1,0 +1,148 @@
+"""Genode's 2010 stack-allocator race: threads of a PD create and destroy threads at once.
+
+Actors: K creator threads per PD ("main" and "thread1", ... as in the report), each
+creating M children a round and destroying them at the round's end. Core serves RAM
+and region maps; a double attach of one slot is answered with Region_conflict.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kernel_model import layout
+from kernel_model.context_allocator import POINTS, VARIANTS, StackAllocFailed
+from kernel_model.core import Core, CoreConnection
+from kernel_model.thread_list import ThreadList
+from testbed.native import Bitmap
+from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+from testbed.sizes import parse_size
+
+A, I, F = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
+RECORDS = 2 * layout.NUM_SLOTS  # thread records a PD can hold (failed creations included)
+MAX_PDS, MAX_CREATORS, MAX_CHILDREN = 16, 32, 1024
+
+
+class GenodeRace(Scenario):
+    name = "genode-race"
+    description = "Genode's thread-stack allocator race of 2010 (Region_conflict) and its fixes"
+    variants = {
+        "racy": "_threads_lock covers search and insert only; _context set after the IPCs",
+        "quickfix": "the reporter's alloc_lock, released just before _context is set",
+        "fixed": "alloc_lock held until _context is set",
+        "bitalloc": "Genode 2014: slot bit reserved under the lock before any IPC",
+    }
+    outcomes = (
+        Outcome("ok", "the thread got its stack", {v: A for v in variants}, failure=False),
+        Outcome(
+            "region_conflict",
+            "two threads picked one slot; core refused the second attach (Stack_alloc_failed)",
+            {"racy": I, "quickfix": I, "fixed": F, "bitalloc": F},
+        ),
+        Outcome(
+            "out_of_stack_space",
+            "no free slot: the allocator refused correctly",
+            {v: A for v in variants},
+        ),
+        Outcome(
+            "stack_too_large",
+            "the stack does not fit its slot: refused correctly",
+            {v: A for v in variants},
+        ),
+    )
+    points = POINTS
+    rate_name = "creations_per_s"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS}; default 1)")
+        p.add_argument(
+            "--creators",
+            type=int,
+            default=2,
+            help=f"creator threads a PD (1..{MAX_CREATORS}; default 2: main and thread1)",
+        )
+        p.add_argument(
+            "--children",
+            type=int,
+            default=4,
+            help=f"threads each creator creates a round (1..{MAX_CHILDREN}; default 4); "
+            f"more than the {layout.NUM_SLOTS} slots shows exhaustion",
+        )
+        p.add_argument(
+            "--stack-size",
+            default="16K",
+            help=f"stack size, like 16K or 64K (1..{layout.SLOT_SIZE >> 10}K; above "
+            f"{layout.MAX_STACK_SIZE} bytes the outcome is stack_too_large; default 16K)",
+        )
+
+    def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        for opt, value, hi in (
+            ("--pds", args.pds, MAX_PDS),
+            ("--creators", args.creators, MAX_CREATORS),
+            ("--children", args.children, MAX_CHILDREN),
+        ):
+            if not 1 <= value <= hi:
+                raise ConfigError(f"{opt} {value}: expected 1..{hi}")
+        stack = parse_size(args.stack_size, "--stack-size", 1, layout.SLOT_SIZE)
+        return {
+            "pds": args.pds,
+            "creators": args.creators,
+            "children": args.children,
+            "stack_size": stack,
+        }
+
+    def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (f"pd{pd}.{'main' if k == 0 else f'thread{k}'}", {"pd": pd})
+            for pd in range(config["pds"])
+            for k in range(config["creators"])
+        ]
+
+    def locks(self, config: dict[str, Any]) -> list[str]:
+        return [f"pd{pd}.{lock}" for pd in range(config["pds"]) for lock in ("threads", "alloc")]
+
+    def regions(self, config: dict[str, Any]) -> dict[str, int]:
+        out = {}
+        for pd in range(config["pds"]):
+            out[f"pd{pd}.threads"] = ThreadList.words_needed(RECORDS)
+            out[f"pd{pd}.slots"] = Bitmap.words(layout.NUM_SLOTS)
+            out[f"pd{pd}.pages"] = Bitmap.words(layout.AREA_PAGES)
+        return out
+
+    def init_shared(self, seg, config: dict[str, Any]) -> None:
+        for pd in range(config["pds"]):
+            ThreadList(seg.words(f"pd{pd}.threads")).reset()
+
+    def core(self, seg, config: dict[str, Any]) -> Core:
+        return Core(
+            config["pds"],
+            lambda pd: Bitmap(seg.addr(f"pd{pd}.pages"), layout.AREA_PAGES),
+            ram_quota=config["pds"] * layout.AREA_SIZE,
+        )
+
+    def run_actor(self, env, actor) -> None:
+        pd, cfg = actor.params["pd"], env.spec.config
+        alloc = VARIANTS[cfg["variant"]](
+            ThreadList(env.seg.words(f"pd{pd}.threads")),
+            env.lock(f"pd{pd}.threads"),
+            env.lock(f"pd{pd}.alloc"),
+            CoreConnection(env.core_call(pd)),
+            Bitmap(env.seg.addr(f"pd{pd}.slots"), layout.NUM_SLOTS),
+            point=env.point,
+        )
+        for _ in env.rounds():
+            stacks = []
+            for _ in range(cfg["children"]):
+                if env.stopping():
+                    break
+                try:
+                    stacks.append(alloc.create(cfg["stack_size"]))
+                    env.record("ok")
+                except StackAllocFailed as e:
+                    env.record(e.reason.value)
+            env.rng.shuffle(stacks)  # threads end in any order, so slots recycle unevenly
+            for stack in stacks:
+                alloc.destroy(stack)
+
+
+SCENARIO = GenodeRace()

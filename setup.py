@@ -1,0 +1,14 @@
+"""Builds the testbed's C library (bitmaps and atomics), loaded with ctypes, not imported."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "testbed._native",
+            sources=["testbed/native.c"],
+            extra_compile_args=["-O2", "-std=c11"],
+            py_limited_api=False,
+        )
+    ]
+)

@@ -1,0 +1,124 @@
+"""An actor process: a thread of a PD, running the scenario's actor body against core."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import posix_ipc
+import psutil
+
+from . import mailbox, process, registry, stats
+from .locks import LockTimeout, NamedLock
+from .native import Atomics
+from .spec import ActorSpec, RunSpec
+
+END = (1 << 64) - 1  # schedule word of an actor that has finished
+SCHED_WORDS = 2  # per actor: the point it waits at, how many points it passed
+
+
+class Env:
+    """What the harness gives an actor body: locks, core, schedule points, outcome counters."""
+
+    def __init__(self, spec: RunSpec, actor: ActorSpec, seg):
+        self.spec, self.actor, self.seg = spec, actor, seg
+        self.control = seg.words("control")
+        self.slot = seg.words("stats")[stats.WORDS * actor.index : stats.WORDS * (actor.index + 1)]
+        self.rng = random.Random(spec.seed * 1_000_003 + actor.index)
+        self.atomics = Atomics()
+        self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
+        scenario = registry.get(spec.scenario)
+        self._failure = {o.name: o.failure for o in scenario.outcomes}
+        self._locks: dict[str, NamedLock] = {}
+        self._client = mailbox.Client(
+            seg,
+            actor.index,
+            spec.doorbell,
+            spec.reply_sem(actor.index),
+            spec.reply_spin_s,
+            spec.lock_timeout,
+        )
+        self.point: Callable[[str], None] | None = None
+        if spec.controlled:
+            self._point_index = {name: k for k, name in enumerate(spec.points)}
+            self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
+            self._go = posix_ipc.Semaphore(spec.go_sem(actor.index))
+            self._arrived = posix_ipc.Semaphore(spec.arrived_sem(actor.index))
+            self.point = self._controlled_point
+
+    def lock(self, name: str) -> NamedLock:
+        if name not in self._locks:
+            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout)
+        return self._locks[name]
+
+    def core_call(self, pd: int) -> Callable[[int, int, int, int], tuple[int, int]]:
+        call = self._client.call
+        return lambda op, a0, a1, a2: call(op, pd, a0, a1, a2)
+
+    def stopping(self) -> bool:
+        return self.control[mailbox.STOP] != 0
+
+    def rounds(self) -> Iterator[int]:
+        r = 0
+        while not self.stopping() and (self.spec.rounds == 0 or r < self.spec.rounds):
+            yield r
+            r += 1
+
+    def record(self, outcome: str) -> None:
+        slot = self.slot
+        slot[stats.COUNTS + self._outcome_index[outcome]] += 1
+        slot[stats.ATTEMPTS] += 1
+        if self._failure[outcome]:
+            if slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
+                slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
+            failures = self.atomics.fetch_add(self.seg.addr("control", mailbox.FAILURES), 1) + 1
+            limit = self.control[mailbox.MAX_FAILURES]
+            if limit and failures >= limit:
+                self.control[mailbox.STOP] = 1
+
+    # -- schedule points under the runner's control -----------------------------------------
+    def _controlled_point(self, name: str) -> None:
+        if self.control[mailbox.FREE_RUN]:
+            return
+        self._sched[0] = self._point_index[name]
+        self._sched[1] += 1
+        self._arrived.release()
+        self._wait_go(name)
+
+    def _wait_go(self, name: str) -> None:
+        try:
+            self._go.acquire(self.spec.lock_timeout)
+        except posix_ipc.BusyError:
+            raise LockTimeout(
+                f"{self.actor.name} waited {self.spec.lock_timeout:g} s at schedule point "
+                f"{name!r} for its turn"
+            ) from None
+
+    def finish(self) -> None:
+        counts = psutil.Process().num_ctx_switches()
+        self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
+        self.slot[stats.DONE] = 1
+        if self.spec.controlled:
+            self._sched[0] = END
+            self._arrived.release()
+
+
+def main(spec: RunSpec, index: int) -> None:
+    actor = spec.actors[index]
+    seg = process.enter(spec, actor.name)
+    slot = seg.words("stats")[stats.WORDS * index : stats.WORDS * (index + 1)]
+    slot[stats.PID] = os.getpid()
+    control = seg.words("control")
+    try:
+        while not control[mailbox.START_NS] and not control[mailbox.STOP]:
+            time.sleep(0.001)  # all actors start together, when the runner's clock does
+        env = Env(spec, actor, seg)
+        registry.get(spec.scenario).run_actor(env, actor)
+        env.finish()
+    except Exception as e:  # every failure ends the run as aborted, with its reason
+        stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")
+        control[mailbox.ABORT] = 1
+        sys.exit(3)

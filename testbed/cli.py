@@ -1,0 +1,238 @@
+"""The `testbed` command: list scenarios, run a stress test, clean up after dead runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from . import names, registry
+from .result import EXIT_ABORTED, EXIT_USAGE
+from .run import PINS, RunOptions, run
+from .scenario import ConfigError
+from .native import NativeLibraryMissing
+
+MAX_DURATION_S = 24 * 3600
+
+STRESS_EXAMPLES = """examples:
+  testbed stress genode-race --variant racy --duration 2
+  testbed stress genode-race --variant quickfix --pin same --duration 5 --require region_conflict
+  testbed stress genode-race --variant fixed --pds 2 --creators 4 --rounds 2000 --json result.json
+  testbed stress genode-race --variant bitalloc --children 300 --rounds 3   # slot exhaustion
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: exit 2 with usage
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run")
+    how_long = g.add_mutually_exclusive_group()
+    how_long.add_argument("--rounds", type=int, help="rounds each creator runs (1..1e9)")
+    how_long.add_argument(
+        "--duration", type=float, help=f"seconds to run (0 < s <= {MAX_DURATION_S}; default 2)"
+    )
+    g.add_argument("--pin", default="none", help=f"CPU placement: {'|'.join(PINS)} (default none)")
+    g.add_argument("--seed", type=int, help="seed of every random choice (0..2**32-1; default random)")
+    g.add_argument(
+        "--max-failures", type=int, default=0, help="stop after N non-ok outcomes (default 0: never)"
+    )
+    g.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="OUTCOME",
+        help="exit 1 unless this outcome is seen (repeatable)",
+    )
+    g.add_argument("--json", metavar="PATH|-", help="write the result document (- for stdout)")
+    g.add_argument("--core-log", metavar="PATH", help="one JSON line per request core served")
+    t = p.add_argument_group("tuning")
+    t.add_argument("--reply-spin-us", type=float, help="client spin before blocking on a reply")
+    t.add_argument("--core-spin-us", type=float, help="core spin before sleeping on the doorbell")
+    t.add_argument(
+        "--lock-timeout", type=float, default=10.0, help="seconds a lock wait may take (default 10)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="testbed",
+        description="Real-concurrency testbed for kernel stack allocators: real processes, "
+        "a real core process, shared memory and named semaphores.",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed scenarios\n  testbed stress genode-race --variant racy\n"
+        "  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
+        "2 bad usage, 3 aborted",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sp = sub.add_parser(
+        "scenarios",
+        help="list scenarios, variants, outcomes and grades",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed scenarios\n  testbed scenarios --json",
+    )
+    sp.add_argument("--json", action="store_true", help="print as JSON")
+
+    st = sub.add_parser(
+        "stress",
+        help="run a scenario under real preemption",
+        formatter_class=_formatter,
+        epilog=STRESS_EXAMPLES,
+    )
+    st_sub = st.add_subparsers(dest="scenario", required=True, parser_class=_Parser)
+    for name in registry.names():
+        sc = registry.get(name)
+        p = st_sub.add_parser(
+            name, help=sc.description, description=sc.description, formatter_class=_formatter,
+            epilog=STRESS_EXAMPLES,
+        )
+        p.add_argument(
+            "--variant", required=True, help=" | ".join(f"{v}: {d}" for v, d in sc.variants.items())
+        )
+        sc.add_arguments(p)
+        _common(p)
+
+    cl = sub.add_parser(
+        "clean",
+        help="remove shared memory and semaphores left by runs whose owner is gone",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed clean\n  testbed clean --all   # also those of live runs",
+    )
+    cl.add_argument("--all", action="store_true", help="also remove objects of runs still alive")
+    return parser
+
+
+def _check_common(args: argparse.Namespace) -> tuple[int, float, int]:
+    if args.rounds is not None and not 1 <= args.rounds <= 10**9:
+        raise ConfigError(f"--rounds {args.rounds}: expected 1..1000000000")
+    if args.duration is not None and not 0 < args.duration <= MAX_DURATION_S:
+        raise ConfigError(f"--duration {args.duration:g}: expected 0 < seconds <= {MAX_DURATION_S}")
+    if args.max_failures < 0:
+        raise ConfigError(f"--max-failures {args.max_failures}: expected 0 or more")
+    if args.lock_timeout <= 0 or args.lock_timeout > 3600:
+        raise ConfigError(f"--lock-timeout {args.lock_timeout:g}: expected 0 < seconds <= 3600")
+    for opt in ("reply_spin_us", "core_spin_us"):
+        v = getattr(args, opt)
+        if v is not None and not 0 <= v <= 100_000:
+            raise ConfigError(f"--{opt.replace('_', '-')} {v:g}: expected 0..100000")
+    seed = random.randrange(2**32) if args.seed is None else args.seed
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed {seed}: expected 0..4294967295")
+    return args.rounds or 0, 2.0 if args.duration is None else args.duration, seed
+
+
+def _summary(doc: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"{doc['scenario']} / {doc['variant']}: {doc['verdict'].upper()}")
+    for col in ("outcome", "count", "grade"):
+        table.add_column(col)
+    for name, count in doc["outcomes"].items():
+        table.add_row(name, f"{count:,}", doc["grades"][name])
+    console.print(table)
+    ff = doc["first_failure_s"]
+    rate_key = next(k for k in doc if k.endswith("_per_s"))
+    console.print(
+        f"attempts {doc['attempts']:,} in {doc['elapsed_s']:.2f} s ({doc[rate_key]:,.0f}/s); "
+        f"first failure {'none' if ff is None else f'{ff * 1000:.2f} ms'}; context switches "
+        f"{doc['ctx_switches']['voluntary']:,} voluntary, {doc['ctx_switches']['involuntary']:,} "
+        f"involuntary; seed {doc['seed']}"
+    )
+    for reason in doc["reasons"]:
+        console.print(f"  - {reason}")
+
+
+def _stress(args: argparse.Namespace) -> int:
+    sc = registry.get(args.scenario)
+    rounds, duration, seed = _check_common(args)
+    config = sc.configure(args)
+    from .progress import for_terminal
+
+    json_to_stdout = args.json == "-"
+    console = Console(stderr=json_to_stdout)
+    with for_terminal(f"{sc.name} / {args.variant}") as progress:
+        doc = run(
+            RunOptions(
+                scenario=sc,
+                variant=args.variant,
+                config=config,
+                seed=seed,
+                rounds=rounds,
+                duration_s=duration,
+                pin=args.pin,
+                max_failures=args.max_failures,
+                require=args.require,
+                core_log=args.core_log,
+                reply_spin_us=args.reply_spin_us,
+                core_spin_us=args.core_spin_us,
+                lock_timeout_s=args.lock_timeout,
+                progress=progress,
+            )
+        )
+    _summary(doc, console)
+    if args.json:
+        text = json.dumps(doc, indent=2)
+        if json_to_stdout:
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    return doc["exit_code"]
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    docs = [registry.get(n).describe() for n in registry.names()]
+    if args.json:
+        print(json.dumps(docs, indent=2))
+        return 0
+    console = Console()
+    for d in docs:
+        table = Table(title=f"{d['name']}: {d['description']}")
+        table.add_column("outcome")
+        for v in d["variants"]:
+            table.add_column(v)
+        for o in d["outcomes"]:
+            table.add_row(o["name"], *(o["grades"][v] for v in d["variants"]))
+        console.print(table)
+        for v, desc in d["variants"].items():
+            console.print(f"  {v}: {desc}")
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    removed, kept = names.clean(everything=args.all)
+    for obj in removed:
+        print(f"removed {obj.kind} {obj.name}")
+    for obj in kept:
+        print(f"kept {obj.kind} {obj.name} (its run is alive)")
+    print(f"{len(removed)} removed, {len(kept)} kept")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        handler = {"scenarios": _scenarios, "stress": _stress, "clean": _clean}[args.command]
+        return handler(args)
+    except ConfigError as e:
+        print(f"testbed: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except NativeLibraryMissing as e:
+        print(f"testbed: error: {e}", file=sys.stderr)
+        return EXIT_ABORTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

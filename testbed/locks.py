@@ -1,0 +1,49 @@
+"""Named POSIX semaphores as locks and events, with timeouts so a dead holder never hangs a run."""
+
+from __future__ import annotations
+
+import posix_ipc
+
+
+class LockTimeout(RuntimeError):
+    """A wait exceeded its timeout: the holder died or the run is wedged (exit 3)."""
+
+
+class NamedLock:
+    __slots__ = ("name", "timeout", "_sem")
+
+    def __init__(self, name: str, timeout: float):
+        self.name, self.timeout = name, timeout
+        self._sem = posix_ipc.Semaphore(name)
+
+    def acquire(self) -> None:
+        try:
+            self._sem.acquire(self.timeout)
+        except posix_ipc.BusyError:
+            raise LockTimeout(
+                f"waited {self.timeout:g} s for lock {self.name}: its holder died or is stuck"
+            ) from None
+
+    def release(self) -> None:
+        self._sem.release()
+
+    def __enter__(self) -> NamedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def close(self) -> None:
+        self._sem.close()
+
+
+def create_semaphore(name: str, value: int) -> None:
+    posix_ipc.Semaphore(name, posix_ipc.O_CREX, initial_value=value).close()
+
+
+def unlink_semaphore(name: str) -> None:
+    try:
+        posix_ipc.unlink_semaphore(name)
+    except posix_ipc.ExistentialError:
+        pass

@@ -1,0 +1,83 @@
+"""Names of a run's shared-memory segment and semaphores, and cleaning up after dead runs.
+
+Every name carries the owner's pid and start time plus a random token, so parallel runs
+and pytest-xdist workers never collide, and `testbed clean` can tell a dead owner from a
+live one even after the pid is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import posix_ipc
+import psutil
+
+TAG = "tbrun"
+SHM_DIR = Path("/dev/shm")
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).create_time() * 100)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def new_prefix() -> str:
+    pid = os.getpid()
+    return f"/{TAG}.{pid}.{_start_time(pid):x}.{secrets.token_hex(3)}"
+
+
+def owner_alive(prefix: str) -> bool:
+    """Is the process that created `prefix` still running (same pid and start time)?"""
+    try:
+        _, pid, start, _ = prefix.lstrip("/").split(".")[:4]
+        return _start_time(int(pid)) == int(start, 16)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # "shm" or "sem"
+    name: str  # the posix_ipc name, with its leading slash
+    prefix: str
+
+    def unlink(self) -> bool:
+        cls = posix_ipc.SharedMemory if self.kind == "shm" else posix_ipc.Semaphore
+        try:
+            cls(self.name).unlink()
+            return True
+        except posix_ipc.ExistentialError:
+            return False
+
+
+def leftovers(prefix: str | None = None) -> list[Leftover]:
+    """Objects in /dev/shm made by testbed runs (all, or those of one run prefix)."""
+    found = []
+    try:
+        entries = sorted(os.listdir(SHM_DIR))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        kind, base = ("sem", entry[4:]) if entry.startswith("sem.") else ("shm", entry)
+        if not base.startswith(TAG + "."):
+            continue
+        run = "/" + ".".join(base.split(".")[:4])
+        if prefix is None or run == prefix:
+            found.append(Leftover(kind, "/" + base, run))
+    return found
+
+
+def clean(everything: bool = False) -> tuple[list[Leftover], list[Leftover]]:
+    """Unlink objects whose owner is gone (or all, with `everything`): (removed, kept)."""
+    removed, kept = [], []
+    for obj in leftovers():
+        if (everything or not owner_alive(obj.prefix)) and obj.unlink():
+            removed.append(obj)
+        else:
+            kept.append(obj)
+    return removed, kept

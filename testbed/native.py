@@ -1,0 +1,115 @@
+"""Loads the C library (testbed/native.c) with ctypes: bitmap ranges and atomic words.
+
+Every call costs 100-300 ns, so callers hand it whole ranges, never one bit at a time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+from functools import cache
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+
+
+class NativeLibraryMissing(RuntimeError):
+    pass
+
+
+@cache
+def lib() -> ctypes.CDLL:
+    """The loaded C library; raises NativeLibraryMissing with the command that builds it."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = _HERE / f"_native{suffix}"
+        if path.exists():
+            break
+    else:
+        raise NativeLibraryMissing(
+            f"the testbed's C library (testbed/_native*.so) is not built in {_HERE}; "
+            "build it with `make install` (or `pip install -e .` in the project directory)"
+        )
+    so = ctypes.CDLL(str(path))
+    u64, i64, vp = ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p
+    for name, res, args in (
+        ("tb_bm_first_set", i64, (vp, u64, u64)),
+        ("tb_bm_first_clear", i64, (vp, u64, u64)),
+        ("tb_bm_set_range", None, (vp, u64, u64)),
+        ("tb_bm_clear_range", None, (vp, u64, u64)),
+        ("tb_bm_count", u64, (vp, u64, u64)),
+        ("tb_cas", u64, (vp, u64, u64)),
+        ("tb_fetch_add", u64, (vp, u64)),
+        ("tb_fetch_or", u64, (vp, u64)),
+        ("tb_exchange", u64, (vp, u64)),
+        ("tb_load", u64, (vp,)),
+        ("tb_store", None, (vp, u64)),
+        ("tb_submit", u64, (vp, u64, vp, u64, vp)),
+    ):
+        fn = getattr(so, name)
+        fn.restype, fn.argtypes = res, list(args)
+    return so
+
+
+def address_of(buffer, offset: int = 0) -> int:
+    """Address of byte `offset` of a writable buffer (an mmap or bytearray)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer, offset))
+
+
+class Bitmap:
+    """A bitmap of `nbits` bits at a fixed address (64-bit words, bit i of word i // 64)."""
+
+    __slots__ = ("addr", "nbits", "_first_set", "_first_clear", "_set", "_clear", "_count")
+
+    def __init__(self, addr: int, nbits: int):
+        so = lib()
+        self.addr, self.nbits = addr, nbits
+        self._first_set, self._first_clear = so.tb_bm_first_set, so.tb_bm_first_clear
+        self._set, self._clear, self._count = so.tb_bm_set_range, so.tb_bm_clear_range, so.tb_bm_count
+
+    @staticmethod
+    def words(nbits: int) -> int:
+        return (nbits + 63) // 64
+
+    def _check(self, start: int, n: int) -> None:
+        if start < 0 or n < 0 or start + n > self.nbits:
+            raise IndexError(f"bit range [{start}, {start + n}) outside [0, {self.nbits})")
+
+    def first_set(self, start: int, n: int) -> int:
+        self._check(start, n)
+        return self._first_set(self.addr, start, n)
+
+    def first_clear(self, start: int, n: int) -> int:
+        self._check(start, n)
+        return self._first_clear(self.addr, start, n)
+
+    def any_set(self, start: int, n: int) -> bool:
+        return self.first_set(start, n) >= 0
+
+    def set_range(self, start: int, n: int) -> None:
+        self._check(start, n)
+        self._set(self.addr, start, n)
+
+    def clear_range(self, start: int, n: int) -> None:
+        self._check(start, n)
+        self._clear(self.addr, start, n)
+
+    def count(self, start: int = 0, n: int | None = None) -> int:
+        n = self.nbits - start if n is None else n
+        self._check(start, n)
+        return self._count(self.addr, start, n)
+
+
+class Atomics:
+    """Sequentially consistent operations on 64-bit words given by address."""
+
+    __slots__ = ("cas", "fetch_add", "fetch_or", "exchange", "load", "store", "submit")
+
+    def __init__(self):
+        so = lib()
+        self.cas = so.tb_cas  # (addr, expected, desired) -> old value
+        self.fetch_add = so.tb_fetch_add  # (addr, v) -> old value
+        self.fetch_or = so.tb_fetch_or
+        self.exchange = so.tb_exchange
+        self.load = so.tb_load
+        self.store = so.tb_store
+        self.submit = so.tb_submit  # the mailbox's client handshake, see native.c

@@ -1,0 +1,290 @@
+"""Runs one experiment: creates the named objects, starts core and the actors, supervises,
+collects the result, and unlinks everything whatever happens (Ctrl-C, a crashed child)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import multiprocess
+import posix_ipc
+import psutil
+
+from . import actor, core_server, mailbox, names, result, stats
+from .locks import create_semaphore
+from .scenario import ConfigError, Scenario
+from .schedule import Controller, Step
+from .segment import Layout, Segment
+from .spec import ActorSpec, RunSpec
+
+PINS = ("same", "spread", "none")
+TICK_S = 0.05
+
+
+class Aborted(RuntimeError):
+    """The run could not go on (exit 3); the message says why."""
+
+
+@dataclass
+class Snapshot:
+    elapsed_s: float
+    attempts: int
+    outcomes: dict[str, int]
+
+
+@dataclass
+class RunOptions:
+    scenario: Scenario
+    variant: str
+    config: dict[str, Any]
+    seed: int = 0
+    rounds: int = 0  # 0: run for `duration_s`
+    duration_s: float = 2.0
+    pin: str = "none"
+    max_failures: int = 0
+    require: list[str] = field(default_factory=list)
+    core_log: str | None = None
+    reply_spin_us: float | None = None  # None: spin only when processes can run in parallel
+    core_spin_us: float | None = None
+    lock_timeout_s: float = 10.0
+    script: list[Step] | None = None  # force an interleaving at schedule points
+    progress: Callable[[Snapshot], None] | None = None
+
+
+def cpu_plan(pin: str, actors: list[ActorSpec]) -> dict[str, list[int] | None]:
+    """Process name -> CPUs. `same`: all on one CPU (the report's single-core board);
+    `spread`: core on the first CPU, actors round-robin starting on the next."""
+    if pin not in PINS:
+        raise ConfigError(f"--pin {pin!r}: expected one of {', '.join(PINS)}")
+    cpus = sorted(psutil.Process().cpu_affinity())
+    plan: dict[str, list[int] | None] = {"core": None}
+    for a in actors:
+        plan[a.name] = None
+    if pin == "same":
+        plan = {k: [cpus[0]] for k in plan}
+    elif pin == "spread":
+        plan["core"] = [cpus[0]]
+        for a in actors:
+            plan[a.name] = [cpus[(a.index + 1) % len(cpus)]]
+    return plan
+
+
+def _parallel(plan: dict[str, list[int] | None]) -> bool:
+    """Can two of the run's processes be on CPUs at once? Spinning pays only then."""
+    used = set()
+    for cpus in plan.values():
+        used.update(cpus if cpus is not None else psutil.Process().cpu_affinity())
+    return len(used) > 1
+
+
+def _context():
+    return multiprocess.get_context("forkserver")
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(opts: RunOptions) -> dict[str, Any]:
+    sc = opts.scenario
+    if opts.variant not in sc.variants:
+        raise ConfigError(f"--variant {opts.variant!r}: expected one of {', '.join(sc.variants)}")
+    for name in opts.require:
+        if name not in [o.name for o in sc.outcomes]:
+            raise ConfigError(
+                f"--require {name!r}: expected one of {', '.join(o.name for o in sc.outcomes)}"
+            )
+    actors = [ActorSpec(i, n, p) for i, (n, p) in enumerate(sc.actors(opts.config))]
+    plan = cpu_plan(opts.pin, actors)
+    parallel = _parallel(plan)
+    default_spin = 50.0 if parallel else 0.0
+    reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
+    core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
+
+    layout = Layout()
+    mailbox.add_regions(layout, len(actors))
+    layout.add_words("stats", stats.WORDS * len(actors))
+    if opts.script is not None:
+        layout.add_words("sched", actor.SCHED_WORDS * len(actors))
+    for region, nwords in sc.regions(opts.config).items():
+        layout.add_words(region, nwords)
+
+    spec = RunSpec(
+        prefix=names.new_prefix(),
+        scenario=sc.name,
+        variant=opts.variant,
+        config=dict(opts.config, variant=opts.variant),
+        seed=opts.seed,
+        layout=layout,
+        actors=actors,
+        locks=sc.locks(opts.config),
+        outcomes=[o.name for o in sc.outcomes],
+        rounds=opts.rounds,
+        cpus=plan,
+        reply_spin_s=reply_spin * 1e-6,
+        core_spin_s=core_spin * 1e-6,
+        lock_timeout=opts.lock_timeout_s,
+        controlled=opts.script is not None,
+        points=list(sc.points),
+        core_log=opts.core_log,
+    )
+    return _Run(spec, opts).go()
+
+
+class _Run:
+    def __init__(self, spec: RunSpec, opts: RunOptions):
+        self.spec, self.opts = spec, opts
+        self.seg: Segment | None = None
+        self.procs: dict[str, Any] = {}
+
+    def go(self) -> dict[str, Any]:
+        old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
+        error = None
+        try:
+            self._create()
+            self._start()
+            try:
+                elapsed = self._supervise()
+            except Aborted as e:
+                error, elapsed = str(e), self._elapsed()
+            except KeyboardInterrupt:
+                error, elapsed = "interrupted (Ctrl-C or SIGTERM)", self._elapsed()
+            self._stop(error is not None)
+            return self._result(elapsed, error)
+        finally:
+            self._kill_all()
+            core_server.cleanup(self.spec)
+            if self.seg is not None:
+                self.seg.close()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _create(self) -> None:
+        spec = self.spec
+        for sem, value in spec.semaphores().items():
+            create_semaphore(sem, value)
+        self.seg = Segment.create(spec.segment_name, spec.layout)
+        self.control = self.seg.words("control")
+        self.stats = self.seg.words("stats")
+        for a in spec.actors:
+            self.stats[stats.WORDS * a.index + stats.FIRST_FAILURE_NS] = stats.NO_FAILURE
+        self.control[mailbox.MAX_FAILURES] = self.opts.max_failures
+        self.opts.scenario.init_shared(self.seg, spec.config)
+
+    def _start(self) -> None:
+        ctx = _context()
+        spec = self.spec
+        core = ctx.Process(target=core_server.main, args=(spec,), name="core", daemon=True)
+        core.start()
+        self.procs["core"] = core
+        for a in spec.actors:
+            p = ctx.Process(target=actor.main, args=(spec, a.index), name=a.name, daemon=True)
+            p.start()
+            self.procs[a.name] = p
+        self.t0 = time.monotonic_ns()
+        self.control[mailbox.START_NS] = self.t0
+
+    # -- supervision -----------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return (time.monotonic_ns() - self.t0) / 1e9 if hasattr(self, "t0") else 0.0
+
+    def _check_children(self) -> None:
+        for name, p in self.procs.items():
+            code = p.exitcode
+            if code is None or (code == 0 and name != "core"):
+                continue
+            reason = self._child_error(name)
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            raise Aborted(
+                f"{name} (pid {p.pid}) ended with {how} while the run was going"
+                + (f": {reason}" if reason else "; any lock it held is lost")
+            )
+
+    def _child_error(self, name: str) -> str:
+        for a in self.spec.actors:
+            if a.name == name:
+                slot = self.stats[stats.WORDS * a.index :][: stats.WORDS]
+                return stats.read_error(slot)
+        return ""
+
+    def _actors_done(self) -> bool:
+        return all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+
+    def _supervise(self) -> float:
+        opts = self.opts
+        if opts.script is not None:
+            self._check_children()
+            Controller(self.spec, self.seg).drive(opts.script)
+        deadline = None if opts.rounds else time.monotonic() + opts.duration_s
+        next_progress = time.monotonic()
+        while True:
+            self._check_children()
+            if self._actors_done():
+                return self._elapsed()
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self.control[mailbox.STOP] = 1
+            if opts.progress is not None and now >= next_progress:
+                opts.progress(self._snapshot())
+                next_progress = now + 0.25
+            time.sleep(TICK_S)
+
+    def _snapshot(self) -> Snapshot:
+        t = stats.totals(self.stats, len(self.spec.actors), len(self.spec.outcomes))
+        return Snapshot(self._elapsed(), t.attempts, dict(zip(self.spec.outcomes, t.counts)))
+
+    # -- the end ---------------------------------------------------------------------------
+    def _stop(self, aborted: bool) -> None:
+        self.control[mailbox.STOP] = 1
+        if aborted:
+            self.control[mailbox.ABORT] = 1
+            return
+        self.control[mailbox.CORE_STOP] = 1
+        posix_ipc.Semaphore(self.spec.doorbell).release()
+        self.procs["core"].join(5)
+
+    def _kill_all(self) -> None:
+        for p in self.procs.values():
+            if p.exitcode is None:
+                p.terminate()
+        for p in self.procs.values():
+            p.join(1)
+            if p.exitcode is None:
+                p.kill()
+                p.join(1)
+
+    def _result(self, elapsed: float, error: str | None) -> dict[str, Any]:
+        spec = self.spec
+        t = stats.totals(self.stats, len(spec.actors), len(spec.outcomes))
+        first = None if t.first_failure_ns is None else max(0, t.first_failure_ns - self.t0) / 1e9
+        config = {k: v for k, v in spec.config.items() if k != "variant"}
+        config.update(
+            rounds=self.opts.rounds or None,
+            duration_s=None if self.opts.rounds else self.opts.duration_s,
+            pin=self.opts.pin,
+            max_failures=self.opts.max_failures or None,
+            reply_spin_us=spec.reply_spin_s * 1e6,
+            core_spin_us=spec.core_spin_s * 1e6,
+        )
+        return result.document(
+            scenario=self.opts.scenario,
+            variant=spec.variant,
+            config=config,
+            seed=spec.seed,
+            outcomes=dict(zip(spec.outcomes, t.counts)),
+            attempts=t.attempts,
+            first_failure_s=first,
+            elapsed_s=elapsed,
+            ctx_switches={"voluntary": t.voluntary, "involuntary": t.involuntary},
+            require=self.opts.require,
+            error=error,
+        )
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
