@@ -14,7 +14,6 @@ and when the slot becomes visible to other threads of the PD.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -90,6 +89,24 @@ def _nothing(name: str) -> None:
     pass
 
 
+class _Held:
+    """`with` a lock, passing its schedule points (a class: cheaper than a generator)."""
+
+    __slots__ = ("lock", "acquire_point", "release_point", "point")
+
+    def __init__(self, lock: Lock, name: str, point: Callable[[str], None]):
+        self.lock, self.point = lock, point
+        self.acquire_point, self.release_point = name + ".acquire", name + ".release"
+
+    def __enter__(self) -> None:
+        self.point(self.acquire_point)
+        self.lock.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.point(self.release_point)
+        self.lock.release()
+
+
 class ContextAllocator:
     variant = ""
     first_slot = 0
@@ -103,9 +120,10 @@ class ContextAllocator:
         slot_bits: SlotBits | None = None,
         point: Callable[[str], None] | None = None,
     ):
-        self.threads, self.threads_lock, self.alloc_lock = threads, threads_lock, alloc_lock
-        self.core, self.slot_bits = core, slot_bits
-        self.point = point or _nothing
+        self.threads, self.core, self.slot_bits = threads, core, slot_bits
+        self.point = point = point or _nothing
+        self.threads_lock = _Held(threads_lock, "threads_lock", point)
+        self.alloc_lock = _Held(alloc_lock, "alloc_lock", point)
 
     # -- public ---------------------------------------------------------------------------
     def create(self, stack_size: int) -> Stack:
@@ -122,7 +140,7 @@ class ContextAllocator:
         self.core.detach(stack.offset)
         self.point("core.ram_free")
         self.core.ram_free(stack.ds)
-        with self._locked(self.threads_lock, "threads_lock"):
+        with self.threads_lock:
             self._release_slot(stack.record, stack.slot)
 
     # -- the variants' one difference ------------------------------------------------------
@@ -130,19 +148,9 @@ class ContextAllocator:
         raise NotImplementedError
 
     # -- steps shared by the variants ------------------------------------------------------
-    @contextmanager
-    def _locked(self, lock: Lock, name: str):
-        self.point(name + ".acquire")
-        lock.acquire()
-        try:
-            yield
-        finally:
-            self.point(name + ".release")
-            lock.release()
-
     def _alloc(self) -> tuple[int, int]:
         """Context_allocator::alloc: find a slot no listed thread uses, insert a record."""
-        with self._locked(self.threads_lock, "threads_lock"):
+        with self.threads_lock:
             for slot in range(self.first_slot, NUM_SLOTS):
                 self.point("search.slot")
                 if not self.threads.is_in_use(context_address(slot)):
@@ -178,7 +186,7 @@ class ContextAllocator:
         self.threads.assign(stack.record, stack.context)
 
     def _undo(self, record: int, slot: int) -> None:
-        with self._locked(self.threads_lock, "threads_lock"):
+        with self.threads_lock:
             self._release_slot(record, slot)
 
     def _release_slot(self, record: int, slot: int) -> None:
@@ -200,7 +208,7 @@ class Quickfix(ContextAllocator):
     variant = "quickfix"
 
     def _create(self, stack_size: int) -> Stack:
-        with self._locked(self.alloc_lock, "alloc_lock"):
+        with self.alloc_lock:
             record, slot = self._alloc()
             stack = self._back(record, slot, stack_size)
         self._assign(stack)  # the gap: alloc_lock released, _context still unset
@@ -211,7 +219,7 @@ class Fixed(ContextAllocator):
     variant = "fixed"
 
     def _create(self, stack_size: int) -> Stack:
-        with self._locked(self.alloc_lock, "alloc_lock"):
+        with self.alloc_lock:
             record, slot = self._alloc()
             stack = self._back(record, slot, stack_size)
             self._assign(stack)
@@ -223,7 +231,7 @@ class Bitalloc(ContextAllocator):
     first_slot = 1  # slot 0 is the main thread's
 
     def _create(self, stack_size: int) -> Stack:
-        with self._locked(self.threads_lock, "threads_lock"):
+        with self.threads_lock:
             slot = self._reserve_slot()  # owned before any request to core
         return self._back(0, slot, stack_size)
 

@@ -58,6 +58,7 @@ class Core:
         return {"op": name}
 
 
+_STATUS = tuple(Status)  # Status(n) costs a microsecond; indexing does not
 Call = Callable[[int, int, int, int], tuple[int, int]]  # (op, a0, a1, a2) -> (status, value)
 
 
@@ -71,14 +72,14 @@ class CoreConnection:
 
     def ram_alloc(self, size: int) -> tuple[Status, int]:
         st, ds = self._call(Op.RAM_ALLOC, size, 0, 0)
-        return Status(st), ds
+        return _STATUS[st], ds
 
     def ram_free(self, ds: int) -> Status:
-        return Status(self._call(Op.RAM_FREE, ds, 0, 0)[0])
+        return _STATUS[self._call(Op.RAM_FREE, ds, 0, 0)[0]]
 
     def attach_at(self, ds: int, offset: int, size: int) -> tuple[Status, int]:
         st, addr = self._call(Op.ATTACH_AT, ds, offset, size)
-        return Status(st), addr
+        return _STATUS[st], addr
 
     def detach(self, offset: int) -> Status:
-        return Status(self._call(Op.DETACH, offset, 0, 0)[0])
+        return _STATUS[self._call(Op.DETACH, offset, 0, 0)[0]]

@@ -17,6 +17,7 @@ from .native import Atomics
 from .spec import ActorSpec, RunSpec
 
 END = (1 << 64) - 1  # schedule word of an actor that has finished
+BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
 SCHED_WORDS = 2  # per actor: the point it waits at, how many points it passed
 
 
@@ -51,7 +52,8 @@ class Env:
 
     def lock(self, name: str) -> NamedLock:
         if name not in self._locks:
-            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout)
+            hook = self._announce_block if self.spec.controlled else None
+            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
         return self._locks[name]
 
     def core_call(self, pd: int) -> Callable[[int, int, int, int], tuple[int, int]]:
@@ -88,6 +90,11 @@ class Env:
         self._arrived.release()
         self._wait_go(name)
 
+    def _announce_block(self, lock: str) -> None:
+        if not self.control[mailbox.FREE_RUN]:
+            self._sched[0] = BLOCKED
+            self._arrived.release()
+
     def _wait_go(self, name: str) -> None:
         try:
             self._go.acquire(self.spec.lock_timeout)
@@ -113,9 +120,10 @@ def main(spec: RunSpec, index: int) -> None:
     slot[stats.PID] = os.getpid()
     control = seg.words("control")
     try:
-        while not control[mailbox.START_NS] and not control[mailbox.STOP]:
-            time.sleep(0.001)  # all actors start together, when the runner's clock does
         env = Env(spec, actor, seg)
+        Atomics().fetch_add(seg.addr("control", mailbox.READY), 1)
+        while not control[mailbox.START_NS] and not control[mailbox.STOP]:
+            time.sleep(0.0005)  # all actors start together, when the runner's clock does
         registry.get(spec.scenario).run_actor(env, actor)
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason

@@ -51,6 +51,7 @@ def main(spec: RunSpec) -> None:
         spec.core_spin_s,
     )
     control = seg.words("control")
+    server.atomics.fetch_add(seg.addr("control", mailbox.READY), 1)
     next_check = time.monotonic() + OWNER_CHECK_S
     try:
         while not control[mailbox.CORE_STOP]:

@@ -25,7 +25,7 @@ WORDS = 8  # state, op, pd, a0, a1, a2, status, value: one cache line a mailbox
 ST, OP, PD, A0, A1, A2, STATUS, VALUE = range(WORDS)
 
 # Words of the "control" region shared by the runner, core and actors.
-STOP, CORE_STOP, CORE_WAITING, START_NS, FAILURES, MAX_FAILURES, ABORT, FREE_RUN = range(8)
+STOP, CORE_STOP, CORE_WAITING, START_NS, FAILURES, MAX_FAILURES, ABORT, FREE_RUN, READY = range(9)
 CONTROL_WORDS = 16
 
 

@@ -17,7 +17,7 @@ import psutil
 from . import actor, core_server, mailbox, names, result, stats
 from .locks import create_semaphore
 from .scenario import ConfigError, Scenario
-from .schedule import Controller, Step
+from .schedule import Controller, ScheduleError, Step
 from .segment import Layout, Segment
 from .spec import ActorSpec, RunSpec
 
@@ -81,8 +81,15 @@ def _parallel(plan: dict[str, list[int] | None]) -> bool:
     return len(used) > 1
 
 
-def _context():
-    return multiprocess.get_context("forkserver")
+READY_TIMEOUT_S = 60.0
+
+
+def _context(scenario: Scenario):
+    """Children fork from a clean single-threaded server (the caller may run threads: rich,
+    pytest-xdist), with the harness and the scenario already imported there."""
+    ctx = multiprocess.get_context("forkserver")
+    ctx.set_forkserver_preload(["testbed.actor", "testbed.core_server", type(scenario).__module__])
+    return ctx
 
 
 def _sigterm(signum, frame):
@@ -146,10 +153,10 @@ class _Run:
         error = None
         try:
             self._create()
-            self._start()
             try:
+                self._start()
                 elapsed = self._supervise()
-            except Aborted as e:
+            except (Aborted, ScheduleError) as e:
                 error, elapsed = str(e), self._elapsed()
             except KeyboardInterrupt:
                 error, elapsed = "interrupted (Ctrl-C or SIGTERM)", self._elapsed()
@@ -177,7 +184,7 @@ class _Run:
         self.opts.scenario.init_shared(self.seg, spec.config)
 
     def _start(self) -> None:
-        ctx = _context()
+        ctx = _context(self.opts.scenario)
         spec = self.spec
         core = ctx.Process(target=core_server.main, args=(spec,), name="core", daemon=True)
         core.start()
@@ -186,8 +193,19 @@ class _Run:
             p = ctx.Process(target=actor.main, args=(spec, a.index), name=a.name, daemon=True)
             p.start()
             self.procs[a.name] = p
+        self._await_ready()
         self.t0 = time.monotonic_ns()
         self.control[mailbox.START_NS] = self.t0
+
+    def _await_ready(self) -> None:
+        """Start the clock only when core and every actor are up: process start-up is
+        tens of milliseconds and would otherwise count as time to the first failure."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while self.control[mailbox.READY] < len(self.procs):
+            self._check_children()
+            if time.monotonic() > deadline:
+                raise Aborted(f"processes not ready after {READY_TIMEOUT_S:g} s")
+            time.sleep(0.001)
 
     # -- supervision -----------------------------------------------------------------------
     def _elapsed(self) -> float:

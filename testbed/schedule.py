@@ -1,9 +1,10 @@
 """Forcing an interleaving at named schedule points, with real processes and real locks.
 
 In a controlled run each actor stops at every schedule point and waits for the runner's
-go. A script is a list of steps "let actor A run until it reaches point P"; a step may
-allow the actor to block for real (on a lock held by a parked actor), which the runner
-sees as no arrival within `block_s`. After the script, every actor runs free.
+go. A script is a list of steps "let actor A run until it reaches point P". An actor that
+finds a lock taken says so before it blocks for real, so the runner never guesses from
+a timeout. An optional step lets the script move on if its actor blocks or finishes
+first. After the script, every actor runs free.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 import posix_ipc
 
 from . import mailbox
-from .actor import END, SCHED_WORDS
+from .actor import BLOCKED, END, SCHED_WORDS
 from .segment import Segment
 from .spec import RunSpec
 
 FINISH = "finish"  # a step's point: run the actor to its end
+RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
 
 
 class ScheduleError(RuntimeError):
@@ -28,19 +30,19 @@ class ScheduleError(RuntimeError):
 class Step:
     actor: str
     point: str
-    may_block: bool = False
+    optional: bool = False
 
 
 class Controller:
-    def __init__(self, spec: RunSpec, seg: Segment, block_s: float = 0.5):
-        self.spec, self.block_s = spec, block_s
+    def __init__(self, spec: RunSpec, seg: Segment):
+        self.spec = spec
         self.control = seg.words("control")
         self.sched = seg.words("sched")
         self.index = {a.name: a.index for a in spec.actors}
         self.go = [posix_ipc.Semaphore(spec.go_sem(a.index)) for a in spec.actors]
         self.arrived = [posix_ipc.Semaphore(spec.arrived_sem(a.index)) for a in spec.actors]
-        self.parked = [False] * len(spec.actors)
-        self.finished = [False] * len(spec.actors)
+        self.state = [RUNNING] * len(spec.actors)
+        self.at: list[str | None] = [None] * len(spec.actors)
         self.log: list[tuple[str, str]] = []  # (actor, point) in the order they were reached
 
     def check(self, steps: list[Step]) -> None:
@@ -57,38 +59,95 @@ class Controller:
         self.release_all()
 
     def run_until(self, step: Step) -> bool:
-        """Let one actor run until it parks at `step.point`; False if it blocked instead."""
+        """Let one actor run until it parks at `step.point`; False if an optional step
+        blocked or finished first.
+
+        An actor about to block on a lock says so (no timeout guesses). While it is
+        blocked, the other actors advance one point each until it can go on: the actor
+        has priority, the others run only when it cannot. An optional step gives up."""
         i = self.index[step.actor]
-        if self.finished[i]:
+        if self.state[i] == FINISHED:
             if step.point == FINISH:
                 return True
             raise ScheduleError(f"{step.actor} has finished; it cannot reach {step.point!r}")
-        if self.parked[i]:
-            self.parked[i] = False
-            self.go[i].release()
+        self._go(i)
         while True:
-            timeout = self.block_s if step.may_block else self.spec.lock_timeout
-            try:
-                self.arrived[i].acquire(timeout)
-            except posix_ipc.BusyError:
-                if step.may_block:
+            if self.state[i] == BLOCKED_STATE:
+                if step.optional:
                     return False
-                raise ScheduleError(
-                    f"{step.actor} did not reach {step.point!r} within {timeout:g} s"
-                ) from None
-            at = self.sched[SCHED_WORDS * i]
-            if at == END:
-                self.finished[i] = True
-                if step.point == FINISH:
-                    return True
-                raise ScheduleError(f"{step.actor} finished before it reached {step.point!r}")
-            name = self.spec.points[at]
-            self.log.append((step.actor, name))
-            self.parked[i] = True
-            if name == step.point:
+                while not self._poll(i):
+                    if not self._advance_others(i):
+                        # nobody else can move: the lock is free and the actor about to
+                        # wake, or this is a deadlock, which the wait's timeout reports
+                        self._wait(i, f"on its way to {step.point!r}, blocked on a lock")
+                        break
+            else:
+                self._wait(i)
+            reached = self.state[i]
+            if reached == PARKED and self.at[i] == step.point:
                 return True
-            self.parked[i] = False
+            if reached == FINISHED:
+                if step.optional or step.point == FINISH:
+                    return step.point == FINISH
+                raise ScheduleError(f"{step.actor} finished before it reached {step.point!r}")
+            if reached == PARKED:
+                self._go(i)
+
+    def _go(self, i: int) -> None:
+        if self.state[i] == PARKED:
+            self.state[i] = RUNNING
             self.go[i].release()
+
+    def _wait(self, i: int, doing: str = "") -> None:
+        """Wait for actor i's next report: a point, about to block, or finished."""
+        try:
+            self.arrived[i].acquire(self.spec.lock_timeout)
+        except posix_ipc.BusyError:
+            raise ScheduleError(
+                f"{self.spec.actors[i].name} said nothing for {self.spec.lock_timeout:g} s "
+                f"after {self._where(i)}{', ' + doing if doing else ''} (deadlock)"
+            ) from None
+        self._note(i)
+
+    def _poll(self, i: int) -> bool:
+        try:
+            self.arrived[i].acquire(0)
+        except posix_ipc.BusyError:
+            return False
+        self._note(i)
+        return True
+
+    def _note(self, i: int) -> None:
+        at = self.sched[SCHED_WORDS * i]
+        name = self.spec.actors[i].name
+        if at == END:
+            self.state[i] = FINISHED
+            self.log.append((name, FINISH))
+        elif at == BLOCKED:
+            self.state[i] = BLOCKED_STATE
+        else:
+            self.state[i] = PARKED
+            self.at[i] = self.spec.points[at]
+            self.log.append((name, self.at[i]))
+
+    def _advance_others(self, i: int) -> bool:
+        """One point of progress for each other actor that can move; did any move?"""
+        moved = False
+        for j in range(len(self.go)):
+            if j == i or self.state[j] == FINISHED:
+                continue
+            if self.state[j] == BLOCKED_STATE:
+                moved |= self._poll(j)
+                continue
+            self._go(j)
+            self._wait(j)
+            moved = True
+        return moved
+
+    def _where(self, i: int) -> str:
+        name = self.spec.actors[i].name
+        last = [p for a, p in self.log if a == name]
+        return f"point {last[-1]!r}" if last else "its start"
 
     def release_all(self) -> None:
         """End control: actors stop waiting at points. Each unfinished actor gets one go:
@@ -96,6 +155,6 @@ class Controller:
         will see the flag and leave the go unused."""
         self.control[mailbox.FREE_RUN] = 1
         for i in range(len(self.go)):
-            if not self.finished[i]:
+            if self.state[i] != FINISHED:
                 self.go[i].release()
-                self.parked[i] = False
+                self.state[i] = RUNNING

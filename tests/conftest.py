@@ -1,0 +1,51 @@
+"""Shared helpers: run the real CLI in a subprocess and check that it left nothing behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from testbed import names
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+    doc: dict | None
+
+
+def leftovers_of(pid: int) -> list[names.Leftover]:
+    return [o for o in names.leftovers() if o.prefix.split(".")[1] == str(pid)]
+
+
+def cli(*args: str, timeout: float = 90) -> CliResult:
+    """Run `testbed ARGS` with --json - where it applies; assert no object of it remains."""
+    argv = [sys.executable, "-m", "testbed.cli", *args]
+    wants_json = args and args[0] == "stress" and "--json" not in args
+    if wants_json:
+        argv += ["--json", "-"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    out, err = proc.communicate(timeout=timeout)
+    assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
+    doc = None
+    if wants_json and out.strip().startswith("{"):
+        doc = json.loads(out[out.index("{") :])
+    return CliResult(proc.returncode, out, err, doc)
+
+
+@pytest.fixture
+def no_leftovers():
+    """In-process runs: nothing with this process's pid may remain in /dev/shm."""
+    import os
+
+    yield
+    assert leftovers_of(os.getpid()) == []
