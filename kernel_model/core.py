@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntEnum
 
-from .layout import AREA_BASE
+from .layout import AREA_BASE, slot_of_offset
 from .ram import RamService
 from .region_map import PageBitmap, RegionMap
 from .status import Status
@@ -48,9 +48,12 @@ class Core:
         """The fields of a core-log line for one request (integers, as the result document)."""
         name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
         if op == Op.ATTACH_AT:
-            return {"op": name, "ds": a0, "offset": a1, "address": AREA_BASE + a1, "size": a2}
+            return {
+                "op": name, "ds": a0, "slot": slot_of_offset(a1), "offset": a1,
+                "address": AREA_BASE + a1, "size": a2,
+            }  # fmt: skip
         if op == Op.DETACH:
-            return {"op": name, "offset": a0, "address": AREA_BASE + a0}
+            return {"op": name, "slot": slot_of_offset(a0), "offset": a0, "address": AREA_BASE + a0}
         if op == Op.RAM_ALLOC:
             return {"op": name, "size": a0}
         if op == Op.RAM_FREE:

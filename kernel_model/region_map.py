@@ -64,4 +64,3 @@ class RegionMap:
         if d is not None:
             d.attached -= 1
         return Status.OK
-

@@ -18,7 +18,7 @@ from testbed.native import Bitmap
 from testbed.scenario import ConfigError, Grade, Outcome, Scenario
 from testbed.sizes import parse_size
 
-A, I, F = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
+ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 RECORDS = 2 * layout.NUM_SLOTS  # thread records a PD can hold (failed creations included)
 MAX_PDS, MAX_CREATORS, MAX_CHILDREN = 16, 32, 1024
 
@@ -33,28 +33,30 @@ class GenodeRace(Scenario):
         "bitalloc": "Genode 2014: slot bit reserved under the lock before any IPC",
     }
     outcomes = (
-        Outcome("ok", "the thread got its stack", {v: A for v in variants}, failure=False),
+        Outcome("ok", "the thread got its stack", {v: ACC for v in variants}, failure=False),
         Outcome(
             "region_conflict",
             "two threads picked one slot; core refused the second attach (Stack_alloc_failed)",
-            {"racy": I, "quickfix": I, "fixed": F, "bitalloc": F},
+            {"racy": INT, "quickfix": INT, "fixed": FORB, "bitalloc": FORB},
         ),
         Outcome(
             "out_of_stack_space",
             "no free slot: the allocator refused correctly",
-            {v: A for v in variants},
+            {v: ACC for v in variants},
         ),
         Outcome(
             "stack_too_large",
             "the stack does not fit its slot: refused correctly",
-            {v: A for v in variants},
+            {v: ACC for v in variants},
         ),
     )
     points = POINTS
     rate_name = "creations_per_s"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS}; default 1)")
+        p.add_argument(
+            "--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS}; default 1)"
+        )
         p.add_argument(
             "--creators",
             type=int,

@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from . import names, registry
+from .native import NativeLibraryMissing
 from .result import EXIT_ABORTED, EXIT_USAGE
 from .run import PINS, RunOptions, run
 from .scenario import ConfigError
-from .native import NativeLibraryMissing
 
 MAX_DURATION_S = 24 * 3600
 
@@ -45,9 +45,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--duration", type=float, help=f"seconds to run (0 < s <= {MAX_DURATION_S}; default 2)"
     )
     g.add_argument("--pin", default="none", help=f"CPU placement: {'|'.join(PINS)} (default none)")
-    g.add_argument("--seed", type=int, help="seed of every random choice (0..2**32-1; default random)")
     g.add_argument(
-        "--max-failures", type=int, default=0, help="stop after N non-ok outcomes (default 0: never)"
+        "--seed", type=int, help="seed of every random choice (0..2**32-1; default random)"
+    )
+    g.add_argument(
+        "--max-failures",
+        type=int,
+        default=0,
+        help="stop after N non-ok outcomes (default 0: never)",
     )
     g.add_argument(
         "--require",
@@ -96,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in registry.names():
         sc = registry.get(name)
         p = st_sub.add_parser(
-            name, help=sc.description, description=sc.description, formatter_class=_formatter,
+            name,
+            help=sc.description,
+            description=sc.description,
+            formatter_class=_formatter,
             epilog=STRESS_EXAMPLES,
         )
         p.add_argument(

@@ -60,6 +60,7 @@ def main(spec: RunSpec) -> None:
             if time.monotonic() > next_check:
                 next_check = time.monotonic() + OWNER_CHECK_S
                 if not names.owner_alive(spec.prefix):
+                    control[mailbox.STOP] = control[mailbox.ABORT] = 1  # actors: stop now
                     cleanup(spec)
                     sys.exit(3)
     finally:

@@ -65,7 +65,9 @@ class Client:
     def call(self, op: int, pd: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
         w = self.w
         w[OP], w[PD], w[A0], w[A1], w[A2] = op, pd, a0, a1, a2
-        if self.atomics.submit(self.state_addr, REQUEST, self.pending_addr, self.bit, self.waiting_addr):
+        if self.atomics.submit(
+            self.state_addr, REQUEST, self.pending_addr, self.bit, self.waiting_addr
+        ):
             self.doorbell.release()
         if w[ST] != REPLIED and self.spin_s > 0:
             deadline = time.perf_counter() + self.spin_s
@@ -128,7 +130,9 @@ class Server:
                 i = word * 64 + low.bit_length() - 1
                 bits ^= low
                 b = WORDS * i
-                status, value = self.handle(i, mb[b + OP], mb[b + PD], mb[b + A0], mb[b + A1], mb[b + A2])
+                status, value = self.handle(
+                    i, mb[b + OP], mb[b + PD], mb[b + A0], mb[b + A1], mb[b + A2]
+                )
                 mb[b + STATUS], mb[b + VALUE] = status, value
                 if atomics.exchange(self.state_addrs[i], REPLIED) == WAITING:
                     self.replies[i].release()

@@ -64,7 +64,11 @@ class Bitmap:
         so = lib()
         self.addr, self.nbits = addr, nbits
         self._first_set, self._first_clear = so.tb_bm_first_set, so.tb_bm_first_clear
-        self._set, self._clear, self._count = so.tb_bm_set_range, so.tb_bm_clear_range, so.tb_bm_count
+        self._set, self._clear, self._count = (
+            so.tb_bm_set_range,
+            so.tb_bm_clear_range,
+            so.tb_bm_count,
+        )
 
     @staticmethod
     def words(nbits: int) -> int:

@@ -46,7 +46,10 @@ class RichProgress:
             table.add_column(col, justify="right")
         rate = s.attempts / s.elapsed_s if s.elapsed_s > 0 else 0.0
         table.add_row(
-            f"{s.elapsed_s:.1f}s", f"{s.attempts:,}", f"{rate:,.0f}", *(f"{v:,}" for v in s.outcomes.values())
+            f"{s.elapsed_s:.1f}s",
+            f"{s.attempts:,}",
+            f"{rate:,.0f}",
+            *(f"{v:,}" for v in s.outcomes.values()),
         )
         self.live.update(table)
 

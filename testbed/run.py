@@ -254,7 +254,9 @@ class _Run:
 
     def _snapshot(self) -> Snapshot:
         t = stats.totals(self.stats, len(self.spec.actors), len(self.spec.outcomes))
-        return Snapshot(self._elapsed(), t.attempts, dict(zip(self.spec.outcomes, t.counts)))
+        return Snapshot(
+            self._elapsed(), t.attempts, dict(zip(self.spec.outcomes, t.counts, strict=True))
+        )
 
     # -- the end ---------------------------------------------------------------------------
     def _stop(self, aborted: bool) -> None:
@@ -294,7 +296,7 @@ class _Run:
             variant=spec.variant,
             config=config,
             seed=spec.seed,
-            outcomes=dict(zip(spec.outcomes, t.counts)),
+            outcomes=dict(zip(spec.outcomes, t.counts, strict=True)),
             attempts=t.attempts,
             first_failure_s=first,
             elapsed_s=elapsed,

@@ -33,7 +33,9 @@ def cli(*args: str, timeout: float = 90) -> CliResult:
     wants_json = args and args[0] == "stress" and "--json" not in args
     if wants_json:
         argv += ["--json", "-"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     out, err = proc.communicate(timeout=timeout)
     assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
     doc = None

@@ -138,7 +138,7 @@ def test_sequential_creations_get_distinct_slots_until_exhaustion(variant):
     expected = layout.NUM_SLOTS - alloc.first_slot  # bitalloc keeps slot 0 for main
     assert len(stacks) == expected
     assert len({s.slot for s in stacks}) == expected
-    assert all(a.offset == layout.stack_offset(s.slot, 16 * 1024) for a, s in zip(stacks, stacks))
+    assert all(s.offset == layout.stack_offset(s.slot, 16 * 1024) for s in stacks)
     for s in stacks[::2]:
         alloc.destroy(s)
     again = [alloc.create(16 * 1024) for _ in range(len(stacks[::2]))]

@@ -1,0 +1,98 @@
+"""Whatever happens to a run, it ends (exit 3, never a hang) and leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+from conftest import ROOT, leftovers_of
+
+from testbed import names
+
+
+def start(*extra: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "testbed.cli", "stress", "genode-race", "--variant", "fixed",
+            "--duration", "60", "--json", "-", *extra]  # fmt: skip
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+
+
+def wait_for_actors(proc: subprocess.Popen, n: int) -> list[psutil.Process]:
+    """The run's actor processes, once all of them are up and working."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        objs = leftovers_of(proc.pid)
+        kids = [
+            p for p in psutil.Process(proc.pid).children(recursive=True)
+            if "forkserver" in " ".join(p.cmdline()) and p.ppid() != proc.pid
+        ]  # fmt: skip
+        if objs and len(kids) >= n + 1:  # core and the actors
+            time.sleep(0.3)
+            return kids
+        time.sleep(0.05)
+    raise AssertionError("the run never started")
+
+
+def test_a_killed_actor_aborts_the_run_with_exit_3():
+    proc = start("--creators", "2")
+    kids = wait_for_actors(proc, 2)
+    victim = kids[-1]
+    victim.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    doc = json.loads(out[out.index("{") :])
+    assert doc["verdict"] == "aborted"
+    assert f"(pid {victim.pid}) ended with signal 9" in doc["reasons"][0]
+    assert leftovers_of(proc.pid) == []
+
+
+def test_ctrl_c_aborts_cleanly():
+    proc = start()
+    wait_for_actors(proc, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "interrupted" in json.loads(out[out.index("{") :])["reasons"][0]
+    assert leftovers_of(proc.pid) == []
+
+
+def test_a_runner_killed_outright_is_cleaned_up_by_its_core():
+    proc = start()
+    wait_for_actors(proc, 2)
+    assert leftovers_of(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)  # its children may still hold its pipes: do not read them
+    deadline = time.monotonic() + 20
+    while leftovers_of(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers_of(proc.pid) == []
+
+
+def test_clean_removes_objects_of_dead_owners_only(tmp_path):
+    import posix_ipc
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    # a name as a run of that (now dead) process would have made it
+    fake = f"/{names.TAG}.{dead}.1.abcdef.lock.x"
+    live = names.new_prefix() + ".lock.y"
+    for n in (fake, live):
+        posix_ipc.Semaphore(n, posix_ipc.O_CREX, initial_value=1).close()
+    try:
+        r = subprocess.run([sys.executable, "-m", "testbed.cli", "clean"], capture_output=True,
+                           text=True, cwd=ROOT)  # fmt: skip
+        assert r.returncode == 0
+        assert f"removed sem {fake}" in r.stdout
+        remaining = {o.name for o in names.leftovers()}
+        assert fake not in remaining and live in remaining
+    finally:
+        for n in (fake, live):
+            try:
+                posix_ipc.unlink_semaphore(n)
+            except posix_ipc.ExistentialError:
+                pass
