@@ -8,6 +8,7 @@ setup(
             "testbed._native",
             sources=["testbed/native.c"],
             extra_compile_args=["-O2", "-std=c11"],
+            extra_link_args=["-pthread"],
             py_limited_api=False,
         )
     ]

@@ -23,6 +23,9 @@ class Op(IntEnum):
     DETACH = 4  # (offset)
 
 
+_NULL, _RAM_ALLOC, _RAM_FREE, _ATTACH_AT, _DETACH = map(int, Op)
+
+
 class Core:
     def __init__(self, npds: int, page_bitmap: Callable[[int], PageBitmap], ram_quota: int):
         self.ram = RamService(ram_quota)
@@ -31,15 +34,15 @@ class Core:
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
         if not 0 <= pd < len(self.region_maps):
             return Status.INVALID_PD, 0
-        if op == Op.RAM_ALLOC:
+        if op == _RAM_ALLOC:  # plain ints: comparing with an IntEnum member costs more here
             return self.ram.alloc(pd, a0)
-        if op == Op.ATTACH_AT:
+        if op == _ATTACH_AT:
             return self.region_maps[pd].attach_at(a0, a1, a2)
-        if op == Op.DETACH:
+        if op == _DETACH:
             return self.region_maps[pd].detach(a0), 0
-        if op == Op.RAM_FREE:
+        if op == _RAM_FREE:
             return self.ram.free(pd, a0), 0
-        if op == Op.NULL:
+        if op == _NULL:
             return Status.OK, 0
         return Status.INVALID_OP, 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -57,8 +58,7 @@ class Env:
         return self._locks[name]
 
     def core_call(self, pd: int) -> Callable[[int, int, int, int], tuple[int, int]]:
-        call = self._client.call
-        return lambda op, a0, a1, a2: call(op, pd, a0, a1, a2)
+        return functools.partial(self._client.call, pd=pd)
 
     def stopping(self) -> bool:
         return self.control[mailbox.STOP] != 0
@@ -69,14 +69,15 @@ class Env:
             yield r
             r += 1
 
-    def record(self, outcome: str) -> None:
+    def record(self, outcome: str, n: int = 1) -> None:
+        """Count `n` attempts that ended in `outcome`."""
         slot = self.slot
-        slot[stats.COUNTS + self._outcome_index[outcome]] += 1
-        slot[stats.ATTEMPTS] += 1
+        slot[stats.COUNTS + self._outcome_index[outcome]] += n
+        slot[stats.ATTEMPTS] += n
         if self._failure[outcome]:
             if slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
                 slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
-            failures = self.atomics.fetch_add(self.seg.addr("control", mailbox.FAILURES), 1) + 1
+            failures = self.atomics.fetch_add(self.seg.addr("control", mailbox.FAILURES), n) + n
             limit = self.control[mailbox.MAX_FAILURES]
             if limit and failures >= limit:
                 self.control[mailbox.STOP] = 1

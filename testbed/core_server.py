@@ -12,6 +12,7 @@ import time
 
 from . import mailbox, names, process, registry
 from .locks import unlink_semaphore
+from .native import Atomics
 from .spec import RunSpec
 
 OWNER_CHECK_S = 0.5
@@ -34,29 +35,30 @@ def main(spec: RunSpec) -> None:
     core = registry.get(spec.scenario).core(seg, spec.config)
     log = open(spec.core_log, "w", buffering=1 << 16) if spec.core_log else None
 
-    def handle(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+    def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
         status, value = core.serve(op, pd, a0, a1, a2)
-        if log is not None:
-            line = {"op": op, "pd": pd, "client": client, **core.describe(op, a0, a1, a2)}
-            line["status"] = status.name.lower()
-            log.write(json.dumps(line) + "\n")
-        return int(status), value
+        line = {"op": op, "pd": pd, "client": client, **core.describe(op, a0, a1, a2)}
+        line["status"] = status.name.lower()
+        log.write(json.dumps(line) + "\n")
+        return status, value
+
+    def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        return core.serve(op, pd, a0, a1, a2)
 
     server = mailbox.Server(
         seg,
         len(spec.actors),
         spec.doorbell,
         [spec.reply_sem(a.index) for a in spec.actors],
-        handle,
         spec.core_spin_s,
     )
+    handle = logged if log is not None else plain
     control = seg.words("control")
-    server.atomics.fetch_add(seg.addr("control", mailbox.READY), 1)
+    Atomics().fetch_add(seg.addr("control", mailbox.READY), 1)
     next_check = time.monotonic() + OWNER_CHECK_S
     try:
         while not control[mailbox.CORE_STOP]:
-            if not server.serve_pending():
-                server.wait(0.1)
+            server.serve(handle)
             if time.monotonic() > next_check:
                 next_check = time.monotonic() + OWNER_CHECK_S
                 if not names.owner_alive(spec.prefix):

@@ -1,0 +1,59 @@
+"""Calibration: the bare request round trip to core, no model work (like jcstress's own
+sanity tests). Each actor sends `--calls` null requests a round and counts the replies."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kernel_model import layout
+from kernel_model.core import Core, Op
+from kernel_model.status import Status
+from testbed.native import Bitmap
+from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+
+MAX_CLIENTS, MAX_CALLS = 64, 10**7
+
+
+class CoreRoundtrip(Scenario):
+    name = "core-roundtrip"
+    description = "calibration: null requests to core, to measure the harness's round trip"
+    variants = {"null": "core answers at once; nothing is modelled"}
+    outcomes = (
+        Outcome("ok", "core answered", {"null": Grade.ACCEPTABLE}, failure=False),
+        Outcome("error", "core answered with an error code", {"null": Grade.FORBIDDEN}),
+    )
+    rate_name = "round_trips_per_s"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--clients", type=int, default=1, help=f"client processes (1..{MAX_CLIENTS})"
+        )
+        p.add_argument("--calls", type=int, default=1000, help=f"requests a round (1..{MAX_CALLS})")
+
+    def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        if not 1 <= args.clients <= MAX_CLIENTS:
+            raise ConfigError(f"--clients {args.clients}: expected 1..{MAX_CLIENTS}")
+        if not 1 <= args.calls <= MAX_CALLS:
+            raise ConfigError(f"--calls {args.calls}: expected 1..{MAX_CALLS}")
+        return {"clients": args.clients, "calls": args.calls}
+
+    def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [(f"client{k}", {}) for k in range(config["clients"])]
+
+    def regions(self, config: dict[str, Any]) -> dict[str, int]:
+        return {"pages": Bitmap.words(layout.AREA_PAGES)}
+
+    def core(self, seg, config: dict[str, Any]) -> Core:
+        return Core(1, lambda pd: Bitmap(seg.addr("pages"), layout.AREA_PAGES), ram_quota=0)
+
+    def run_actor(self, env, actor) -> None:
+        call, calls, null = env.core_call(0), env.spec.config["calls"], int(Op.NULL)
+        for _ in env.rounds():
+            errors = sum(call(null, 0, 0, 0)[0] != Status.OK for _ in range(calls))
+            env.record("ok", calls - errors)  # counted a round at a time: the bare round trip
+            if errors:
+                env.record("error", errors)
+
+
+SCENARIO = CoreRoundtrip()
