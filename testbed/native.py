@@ -53,6 +53,8 @@ def lib() -> ctypes.PyDLL:
         ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl)),
         ("tb_server_set_reply", None, (vp, u64, vp)),
         ("tb_server_step", i64, (vp,)),
+        ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
+        ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):
         fn = getattr(so, name)
         fn.restype, fn.argtypes = res, list(args)
@@ -110,6 +112,30 @@ class Bitmap:
         n = self.nbits - start if n is None else n
         self._check(start, n)
         return self._count(self.addr, start, n)
+
+
+class PageBytes:
+    """`npages` one-byte page-table entries at a fixed address (see kernel_model.page_table)."""
+
+    __slots__ = ("addr", "npages", "_set", "_check")
+
+    def __init__(self, addr: int, npages: int):
+        so = lib()
+        self.addr, self.npages = addr, npages
+        self._set, self._check = so.tb_pt_set, so.tb_pt_check
+
+    def _range(self, start: int, n: int) -> None:
+        if start < 0 or n < 0 or start + n > self.npages:
+            raise IndexError(f"page range [{start}, {start + n}) outside [0, {self.npages})")
+
+    def set_range(self, start: int, n: int, value: int) -> None:
+        self._range(start, n)
+        self._set(self.addr, start, n, value)
+
+    def first_lacking(self, start: int, n: int, need: int) -> int:
+        """First page in [start, start+n) whose entry lacks a bit of `need`, or -1."""
+        self._range(start, n)
+        return self._check(self.addr, start, n, need)
 
 
 class Atomics:
