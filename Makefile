@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py testbed/native.c
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	$(BIN)/testbed demo
 
 test: $(STAMP)
 	$(BIN)/ruff check testbed kernel_model scenarios bench tests

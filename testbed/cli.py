@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a real core process, shared memory and named semaphores.",
         formatter_class=_formatter,
         epilog="examples:\n  testbed scenarios\n  testbed stress genode-race --variant racy\n"
-        "  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
+        "  testbed demo\n  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
         "2 bad usage, 3 aborted",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -112,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sc.add_arguments(p)
         _common(p)
+
+    dm = sub.add_parser(
+        "demo",
+        help="every variant of the showcase scenarios for a few seconds, one summary table",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json",
+    )
+    dm.add_argument(
+        "--seconds", type=float, default=2.0, help="seconds a run (0 < s <= 600; default 2)"
+    )
+    dm.add_argument("--json", metavar="PATH", help="write every run's result document, as a list")
 
     cl = sub.add_parser(
         "clean",
@@ -228,11 +239,24 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if not 0 < args.seconds <= 600:
+        raise ConfigError(f"--seconds {args.seconds:g}: expected 0 < seconds <= 600")
+    from .demo import demo
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a log or a pipe: don't fold the table to 80 columns
+    return demo(args.seconds, args.json, console)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        handler = {"scenarios": _scenarios, "stress": _stress, "clean": _clean}[args.command]
+        handler = {"scenarios": _scenarios, "stress": _stress, "demo": _demo, "clean": _clean}[
+            args.command
+        ]
         return handler(args)
     except ConfigError as e:
         print(f"testbed: error: {e}", file=sys.stderr)
