@@ -46,11 +46,11 @@ class CoreRefused(RuntimeError):
 
 
 class StackAllocFailed(Exception):
-    """Genode's Stack_alloc_failed, with the reason core or the allocator gave."""
+    """Genode's Stack_alloc_failed, with the reason and the schedule point where it showed."""
 
-    def __init__(self, reason: Reason, detail: str = ""):
+    def __init__(self, reason: Reason, point: str, detail: str = ""):
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
-        self.reason = reason
+        self.reason, self.point = reason, point
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Stack:
 
 # Schedule points, in the order a creation passes them. Tests and traces name them.
 POINTS = (
+    "create",
     "alloc_lock.acquire",
     "threads_lock.acquire",
     "search.slot",
@@ -76,6 +77,7 @@ POINTS = (
     "threads_lock.release",
     "core.ram_alloc",
     "core.attach_at",
+    "core.reply",
     "alloc_lock.release",
     "context.assign",
     "core.detach",
@@ -128,9 +130,12 @@ class ContextAllocator:
     # -- public ---------------------------------------------------------------------------
     def create(self, stack_size: int) -> Stack:
         """Allocate and back a stack for a new thread; raises StackAllocFailed."""
+        self.point("create")
         if not 0 < stack_size <= MAX_STACK_SIZE:
             raise StackAllocFailed(
-                Reason.STACK_TOO_LARGE, f"{stack_size} bytes, the slot fits 1..{MAX_STACK_SIZE}"
+                Reason.STACK_TOO_LARGE,
+                "create",
+                f"{stack_size} bytes, the slot fits 1..{MAX_STACK_SIZE}",
             )
         return self._create(stack_size)
 
@@ -138,8 +143,10 @@ class ContextAllocator:
         """Detach and free the stack, then make its slot free again (in that order)."""
         self.point("core.detach")
         self.core.detach(stack.offset)
+        self.point("core.reply")
         self.point("core.ram_free")
         self.core.ram_free(stack.ds)
+        self.point("core.reply")
         with self.threads_lock:
             self._release_slot(stack.record, stack.slot)
 
@@ -158,8 +165,8 @@ class ContextAllocator:
                     try:
                         return self.threads.insert(), slot
                     except ThreadListFull as e:
-                        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, str(e)) from None
-        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, f"all {NUM_SLOTS} slots in use")
+                        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "list.insert", str(e)) from None
+        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "search.slot", f"all {NUM_SLOTS} slots in use")
 
     def _back(self, record: int, slot: int, stack_size: int) -> Stack:
         """The two requests to core: a RAM dataspace, attached at the top of the slot."""
@@ -167,17 +174,19 @@ class ContextAllocator:
         offset = stack_offset(slot, stack_size)
         self.point("core.ram_alloc")
         st, ds = self.core.ram_alloc(size)
+        self.point("core.reply")
         if st != Status.OK:
             self._undo(record, slot)
             raise CoreRefused(f"ram_alloc({size}) answered {st.name}")
         self.point("core.attach_at")
         st, _ = self.core.attach_at(ds, offset, size)
+        self.point("core.reply")
         if st != Status.OK:
             self.core.ram_free(ds)
             self._undo(record, slot)
             if st != Status.REGION_CONFLICT:
                 raise CoreRefused(f"attach_at({ds}, {offset:#x}, {size:#x}) answered {st.name}")
-            raise StackAllocFailed(Reason.REGION_CONFLICT, f"slot {slot} at offset {offset:#x}")
+            raise StackAllocFailed(Reason.REGION_CONFLICT, "core.attach_at", f"slot {slot} at offset {offset:#x}")
         return Stack(record, slot, ds, offset, size)
 
     def _assign(self, stack: Stack) -> None:
@@ -240,7 +249,7 @@ class Bitalloc(ContextAllocator):
         n = NUM_SLOTS - self.first_slot
         slot = self.slot_bits.first_clear(self.first_slot, n)
         if slot < 0:
-            raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, f"all {n} slots in use")
+            raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "bits.reserve", f"all {n} slots in use")
         self.slot_bits.set_range(slot, 1)
         return slot
 

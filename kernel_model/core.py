@@ -47,6 +47,15 @@ class Core:
         return Status.INVALID_OP, 0
 
     @staticmethod
+    def key(op: int, a0: int, a1: int, a2: int) -> int:
+        """What a trace keeps of a request besides op and status: the slot it touches."""
+        if op == _ATTACH_AT:
+            return slot_of_offset(a1)
+        if op == _DETACH:
+            return slot_of_offset(a0)
+        return 0
+
+    @staticmethod
     def describe(op: int, a0: int, a1: int, a2: int) -> dict[str, int | str]:
         """The fields of a core-log line for one request (integers, as the result document)."""
         name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"

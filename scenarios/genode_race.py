@@ -12,7 +12,8 @@ from typing import Any
 
 from kernel_model import layout
 from kernel_model.context_allocator import POINTS, VARIANTS, StackAllocFailed
-from kernel_model.core import Core, CoreConnection
+from kernel_model.core import Core, CoreConnection, Op
+from kernel_model.status import Status
 from kernel_model.thread_list import ThreadList
 from testbed.native import Bitmap
 from testbed.scenario import ConfigError, Grade, Outcome, Scenario
@@ -122,6 +123,16 @@ class GenodeRace(Scenario):
             ram_quota=config["pds"] * layout.AREA_SIZE,
         )
 
+    def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
+        event = {"op": Op(op).name.lower(), "status": Status(status).name.lower()}
+        if op in (Op.ATTACH_AT, Op.DETACH):
+            event["slot"] = key
+        return event
+
+    def expected_steps(self, config: dict[str, Any]) -> int:
+        # about 20 points a creation and its destruction, for every creator's round
+        return 20 * config["pds"] * config["creators"] * config["children"]
+
     def run_actor(self, env, actor) -> None:
         pd, cfg = actor.params["pd"], env.spec.config
         alloc = VARIANTS[cfg["variant"]](
@@ -141,7 +152,7 @@ class GenodeRace(Scenario):
                     stacks.append(alloc.create(cfg["stack_size"]))
                     env.record("ok")
                 except StackAllocFailed as e:
-                    env.record(e.reason.value)
+                    env.record(e.reason.value, at=e.point)
             env.rng.shuffle(stacks)  # threads end in any order, so slots recycle unevenly
             for stack in stacks:
                 alloc.destroy(stack)

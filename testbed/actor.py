@@ -12,14 +12,12 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from . import mailbox, process, registry, stats
+from . import capture, mailbox, perturb, process, recorder, registry, stats
 from .locks import LockTimeout, NamedLock
 from .native import Atomics
+from .scenario import Grade
+from .schedule import BLOCKED, END, SCHED_WORDS
 from .spec import ActorSpec, RunSpec
-
-END = (1 << 64) - 1  # schedule word of an actor that has finished
-BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
-SCHED_WORDS = 2  # per actor: the point it waits at, how many points it passed
 
 
 class Env:
@@ -43,13 +41,47 @@ class Env:
             spec.reply_spin_s,
             spec.lock_timeout,
         )
+        self._grades = scenario.grades(spec.variant)
+        self._point_index = {name: k for k, name in enumerate(spec.points)}
+        self.last_point = ""
+        self.recorder = None
+        if spec.record:
+            self.recorder = recorder.Recorder(
+                seg,
+                recorder.ring_region(actor.index),
+                spec.ring_events,
+                seg.addr("control", mailbox.TICKET),
+            )
         self.point: Callable[[str], None] | None = None
         if spec.controlled:
-            self._point_index = {name: k for k, name in enumerate(spec.points)}
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
             self._go = posix_ipc.Semaphore(spec.go_sem(actor.index))
             self._arrived = posix_ipc.Semaphore(spec.arrived_sem(actor.index))
             self.point = self._controlled_point
+        else:
+            self.point = self._free_point()
+
+    def _free_point(self) -> Callable[[str], None] | None:
+        """The hook of a normal run: record the event, then perturb; None if neither."""
+        ids = self._point_index
+        pert = perturb.hook(perturb.parse(self.spec.perturb), self.rng, self.spec.expected_steps)
+        if self.recorder is not None:
+            record = self.recorder.record
+            if pert is None:
+                return lambda name: record(ids[name], 0)
+
+            def point(name: str) -> None:
+                pert(name, record(ids[name], 0))
+
+            return point
+        if pert is not None:
+            fetch_add, counter = self.atomics.fetch_add, self.seg.addr("control", mailbox.TICKET)
+
+            def point(name: str) -> None:
+                pert(name, fetch_add(counter, 1))
+
+            return point
+        return None
 
     def lock(self, name: str) -> NamedLock:
         if name not in self._locks:
@@ -69,11 +101,18 @@ class Env:
             yield r
             r += 1
 
-    def record(self, outcome: str, n: int = 1) -> None:
-        """Count `n` attempts that ended in `outcome`."""
+    def record(self, outcome: str, n: int = 1, at: str = "") -> None:
+        """Count `n` attempts that ended in `outcome`, detected at schedule point `at`."""
         slot = self.slot
-        slot[stats.COUNTS + self._outcome_index[outcome]] += n
+        k = self._outcome_index[outcome]
+        slot[stats.COUNTS + k] += n
         slot[stats.ATTEMPTS] += n
+        if at and not slot[stats.DETECTED + k]:
+            slot[stats.DETECTED + k] = self._point_index[at] + 1
+        if self.recorder is not None:
+            ticket = self.recorder.record(recorder.OUTCOME_EVENT + k, 0)
+            if self._grades[outcome] is not Grade.ACCEPTABLE:
+                self._capture(outcome, ticket)
         if self._failure[outcome]:
             if slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
                 slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
@@ -81,6 +120,12 @@ class Env:
             limit = self.control[mailbox.MAX_FAILURES]
             if limit and failures >= limit:
                 self.control[mailbox.STOP] = 1
+
+    def _capture(self, outcome: str, ticket: int) -> None:
+        """Write a trace of the events that led here, if this run may write another."""
+        claimed = self.atomics.fetch_add(self.seg.addr("control", mailbox.TRACES), 1)
+        if claimed < self.spec.max_traces:
+            capture.write_trace(self.spec, self.seg, self.actor.name, outcome, ticket, claimed)
 
     # -- schedule points under the runner's control -----------------------------------------
     def _controlled_point(self, name: str) -> None:

@@ -11,13 +11,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import names, registry
+from . import names, perturb, recorder, registry
 from .native import NativeLibraryMissing
 from .result import EXIT_ABORTED, EXIT_USAGE
 from .run import PINS, RunOptions, run
 from .scenario import ConfigError
 
 MAX_DURATION_S = 24 * 3600
+DEFAULT_RECORD = True  # bench/points_cost.py: recording costs a few per cent
 
 STRESS_EXAMPLES = """examples:
   testbed stress genode-race --variant racy --duration 2
@@ -63,6 +64,30 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--json", metavar="PATH|-", help="write the result document (- for stdout)")
     g.add_argument("--core-log", metavar="PATH", help="one JSON line per request core served")
+    r = p.add_argument_group("perturbation and recording")
+    r.add_argument(
+        "--perturb", default="none", metavar="STRATEGY", help=f"{perturb.STRATEGIES} (default none)"
+    )
+    r.add_argument(
+        "--hogs", type=int, default=0, help="CPU-hog processes on the actors' CPUs (0..64)"
+    )
+    r.add_argument(
+        "--record",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_RECORD,
+        help=f"record schedule-point events; traces of INTERESTING and FORBIDDEN outcomes "
+        f"(default {'on' if DEFAULT_RECORD else 'off'})",
+    )
+    r.add_argument("--trace-dir", default="traces", help="where traces go (default ./traces)")
+    r.add_argument(
+        "--max-traces", type=int, default=3, help="trace files a run may write (0..1000; default 3)"
+    )
+    r.add_argument(
+        "--ring-events",
+        type=int,
+        default=recorder.DEFAULT_RING_EVENTS,
+        help="events each actor's ring holds (a power of two; default 65536)",
+    )
     t = p.add_argument_group("tuning")
     t.add_argument("--reply-spin-us", type=float, help="client spin before blocking on a reply")
     t.add_argument("--core-spin-us", type=float, help="core spin before sleeping on the doorbell")
@@ -78,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a real core process, shared memory and named semaphores.",
         formatter_class=_formatter,
         epilog="examples:\n  testbed scenarios\n  testbed stress genode-race --variant racy\n"
+        "  testbed replay traces/T.json\n  testbed show traces/T.json --png T.png\n"
         "  testbed demo\n  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
         "2 bad usage, 3 aborted",
     )
@@ -113,6 +139,51 @@ def build_parser() -> argparse.ArgumentParser:
         sc.add_arguments(p)
         _common(p)
 
+    rp = sub.add_parser(
+        "replay",
+        help="run a trace's order again; exit 0 if its outcome happens again, 1 if not",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed replay traces/genode-race.quickfix.7.ab12cd.0.json\n"
+        "  testbed replay T.json --repeat 100 --json -",
+    )
+    rp.add_argument("trace")
+    rp.add_argument(
+        "--repeat", type=int, default=1, help="replays (1..10000); exit 0 only if all reproduce"
+    )
+    rp.add_argument("--json", metavar="PATH|-", help="write the result document(s)")
+    rp.add_argument(
+        "--lock-timeout", type=float, default=10.0, help="seconds an actor may wait its turn"
+    )
+
+    mn = sub.add_parser(
+        "minimize",
+        help="shrink a trace while its outcome still reproduces",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json --max-replays 100",
+    )
+    mn.add_argument("trace")
+    mn.add_argument(
+        "-o", "--output", help="where the smaller trace goes (default: TRACE with .min.json)"
+    )
+    mn.add_argument(
+        "--max-replays", type=int, default=300, help="replays to spend (1..100000; default 300)"
+    )
+
+    sh = sub.add_parser(
+        "show",
+        help="a trace's interleaving: text in the terminal, or a timeline picture",
+        formatter_class=_formatter,
+        epilog="examples:\n  testbed show T.json\n  testbed show T.json --png timeline.png\n"
+        "  testbed show T.json --svg timeline.svg --last 0",
+    )
+    sh.add_argument("trace")
+    out = sh.add_mutually_exclusive_group()
+    out.add_argument("--png", metavar="OUT")
+    out.add_argument("--svg", metavar="OUT")
+    sh.add_argument(
+        "--last", type=int, default=60, help="events of the text rendering, from the end (0: all)"
+    )
+
     dm = sub.add_parser(
         "demo",
         help="every variant of the showcase scenarios for a few seconds, one summary table",
@@ -139,6 +210,8 @@ def _check_common(args: argparse.Namespace) -> tuple[int, float, int]:
         raise ConfigError(f"--rounds {args.rounds}: expected 1..1000000000")
     if args.duration is not None and not 0 < args.duration <= MAX_DURATION_S:
         raise ConfigError(f"--duration {args.duration:g}: expected 0 < seconds <= {MAX_DURATION_S}")
+    if not 0 <= args.max_traces <= 1000:
+        raise ConfigError(f"--max-traces {args.max_traces}: expected 0..1000")
     if args.max_failures < 0:
         raise ConfigError(f"--max-failures {args.max_failures}: expected 0 or more")
     if args.lock_timeout <= 0 or args.lock_timeout > 3600:
@@ -197,6 +270,12 @@ def _stress(args: argparse.Namespace) -> int:
                 core_spin_us=args.core_spin_us,
                 lock_timeout_s=args.lock_timeout,
                 progress=progress,
+                record=args.record,
+                ring_events=args.ring_events,
+                perturb=args.perturb,
+                hogs=args.hogs,
+                trace_dir=args.trace_dir,
+                max_traces=args.max_traces,
             )
         )
     _summary(doc, console)
@@ -239,6 +318,84 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+    from .trace import Trace
+
+    if not 1 <= args.repeat <= 10000:
+        raise ConfigError(f"--repeat {args.repeat}: expected 1..10000")
+    trace = Trace.load(args.trace)
+    console = Console(stderr=args.json == "-")
+    docs = []
+    for k in range(args.repeat):
+        doc = replay(trace, lock_timeout_s=args.lock_timeout)
+        docs.append(doc)
+        if doc["verdict"] == "aborted":
+            console.print(f"replay aborted: {doc['reasons'][0]}")
+            break
+        if args.repeat > 1:
+            console.print(
+                f"replay {k + 1}/{args.repeat}: {'reproduced' if doc['replay']['reproduced'] else 'NOT reproduced'}"
+            )
+    n = sum(d["replay"]["reproduced"] for d in docs)
+    console.print(
+        f"{trace.outcome}: reproduced in {n} of {len(docs)} replays "
+        f"({docs[-1]['replay']['steps']} forced steps, scenario {trace.scenario}, variant {trace.variant})"
+    )
+    if args.json:
+        text = json.dumps(docs[0] if args.repeat == 1 else docs, indent=2)
+        print(text) if args.json == "-" else open(args.json, "w").write(text + "\n")
+    if any(d["verdict"] == "aborted" for d in docs):
+        return EXIT_ABORTED
+    return 0 if n == len(docs) else 1
+
+
+def _minimize(args: argparse.Namespace) -> int:
+    from .replay import minimize, replay
+    from .trace import Trace
+
+    if not 1 <= args.max_replays <= 100_000:
+        raise ConfigError(f"--max-replays {args.max_replays}: expected 1..100000")
+    trace = Trace.load(args.trace)
+    console = Console()
+    first = replay(trace)
+    if first["verdict"] == "aborted":
+        console.print(f"the trace does not replay: {first['reasons'][0]}")
+        return EXIT_ABORTED
+    if not first["replay"]["reproduced"]:
+        console.print(f"the trace does not reproduce {trace.outcome}: nothing to minimize")
+        return 1
+    small, stats = minimize(
+        trace, args.max_replays, progress=lambda s: console.print(f"[dim]{s}[/dim]")
+    )
+    out = args.output or str(args.trace).removesuffix(".json") + ".min.json"
+    small.save(out)
+    before, after = stats["events_before"], stats["events_after"]
+    console.print(
+        f"{before} forced steps -> {after} ({100 * (before - after) / max(1, before):.0f}% removed) "
+        f"in {stats['replays']} replays; written to {out}"
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from .show import picture, text
+    from .trace import Trace
+
+    if args.last < 0:
+        raise ConfigError(f"--last {args.last}: expected 0 or more")
+    trace = Trace.load(args.trace)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    text(trace, console, args.last)
+    for path in (args.png, args.svg):
+        if path:
+            picture(trace, path)
+            console.print(f"timeline: {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 600:
         raise ConfigError(f"--seconds {args.seconds:g}: expected 0 < seconds <= 600")
@@ -254,9 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        handler = {"scenarios": _scenarios, "stress": _stress, "demo": _demo, "clean": _clean}[
-            args.command
-        ]
+        handler = {
+            "scenarios": _scenarios,
+            "stress": _stress,
+            "replay": _replay,
+            "minimize": _minimize,
+            "show": _show,
+            "demo": _demo,
+            "clean": _clean,
+        }[args.command]
         return handler(args)
     except ConfigError as e:
         print(f"testbed: error: {e}", file=sys.stderr)

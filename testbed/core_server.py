@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from . import mailbox, names, process, registry
+from . import mailbox, names, process, recorder, registry
 from .locks import unlink_semaphore
 from .native import Atomics
 from .spec import RunSpec
@@ -45,6 +45,20 @@ def main(spec: RunSpec) -> None:
     def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
         return core.serve(op, pd, a0, a1, a2)
 
+    if spec.record:  # every request core serves is an event of the trace too
+        rec = recorder.Recorder(
+            seg, recorder.CORE_RING, spec.ring_events, seg.addr("control", mailbox.TICKET)
+        )
+        inner, key = logged if log is not None else plain, core.key
+
+        def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+            status, value = inner(client, op, pd, a0, a1, a2)
+            rec.record(
+                recorder.CORE_EVENT + op,
+                recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
+            )
+            return status, value
+
     server = mailbox.Server(
         seg,
         len(spec.actors),
@@ -52,7 +66,7 @@ def main(spec: RunSpec) -> None:
         [spec.reply_sem(a.index) for a in spec.actors],
         spec.core_spin_s,
     )
-    handle = logged if log is not None else plain
+    handle = recorded if spec.record else logged if log is not None else plain
     control = seg.words("control")
     Atomics().fetch_add(seg.addr("control", mailbox.READY), 1)
     next_check = time.monotonic() + OWNER_CHECK_S

@@ -25,6 +25,7 @@ ST, OP, PD, A0, A1, A2, STATUS, VALUE = range(WORDS)
 
 # Words of the "control" region shared by the runner, core and actors.
 STOP, CORE_STOP, CORE_WAITING, START_NS, FAILURES, MAX_FAILURES, ABORT, FREE_RUN, READY = range(9)
+TICKET, TRACES = 9, 10  # the global event counter; trace files claimed so far
 CONTROL_WORDS = 16
 
 

@@ -329,3 +329,31 @@ int64_t tb_pt_check(const uint8_t *pt, uint64_t start, uint64_t n, uint8_t need)
             return (int64_t)(start + i);
     return -1;
 }
+
+/* ---- Recording schedule-point events --------------------------------------------------
+ * Each event takes a ticket from one shared counter (the global order) and goes into its
+ * actor's ring: word 0 the number of events ever written, then `capacity` entries of two
+ * words: the ticket, and (what << 16 | point id). One call an event. */
+
+struct tb_recorder {
+    uint64_t *ring, mask, *counter;
+};
+
+void *tb_recorder_new(uint64_t *ring, uint64_t capacity, uint64_t *counter)
+{
+    struct tb_recorder *r = calloc(1, sizeof *r);
+    if (r)
+        *r = (struct tb_recorder){ring, capacity - 1, counter};
+    return r;
+}
+
+uint64_t tb_record(struct tb_recorder *r, uint64_t point, uint64_t what)
+{
+    uint64_t ticket = __atomic_fetch_add(r->counter, 1, __ATOMIC_SEQ_CST);
+    uint64_t n = r->ring[0];
+    uint64_t *e = r->ring + 1 + 2 * (n & r->mask);
+    e[0] = ticket;
+    e[1] = what << 16 | point;
+    __atomic_store_n(&r->ring[0], n + 1, __ATOMIC_RELEASE);
+    return ticket;
+}

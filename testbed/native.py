@@ -53,6 +53,8 @@ def lib() -> ctypes.PyDLL:
         ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl)),
         ("tb_server_set_reply", None, (vp, u64, vp)),
         ("tb_server_step", i64, (vp,)),
+        ("tb_recorder_new", vp, (vp, u64, vp)),
+        ("tb_record", u64, (vp, u64, u64)),
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):

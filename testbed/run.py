@@ -14,7 +14,19 @@ import multiprocess
 import posix_ipc
 import psutil
 
-from . import actor, core_server, mailbox, names, result, stats
+from . import (
+    actor,
+    capture,
+    core_server,
+    hog,
+    mailbox,
+    names,
+    perturb,
+    recorder,
+    result,
+    schedule,
+    stats,
+)
 from .locks import create_semaphore
 from .scenario import ConfigError, Scenario
 from .schedule import Controller, ScheduleError, Step
@@ -53,6 +65,14 @@ class RunOptions:
     lock_timeout_s: float = 10.0
     script: list[Step] | None = None  # force an interleaving at schedule points
     progress: Callable[[Snapshot], None] | None = None
+    record: bool = False  # schedule-point events into rings; traces of interesting outcomes
+    ring_events: int = recorder.DEFAULT_RING_EVENTS
+    perturb: str = "none"
+    hogs: int = 0  # CPU-hog processes on the actors' CPUs
+    trace_dir: str = "traces"
+    max_traces: int = 3
+    stop_after_script: bool = False  # replay: actors stop once the script is done ...
+    script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
 
 
 def cpu_plan(pin: str, actors: list[ActorSpec]) -> dict[str, list[int] | None]:
@@ -105,6 +125,15 @@ def run(opts: RunOptions) -> dict[str, Any]:
             raise ConfigError(
                 f"--require {name!r}: expected one of {', '.join(o.name for o in sc.outcomes)}"
             )
+    perturb.parse(opts.perturb)  # bad strategies fail here, before anything is created
+    if opts.record and (
+        opts.ring_events & (opts.ring_events - 1) or not 1 << 10 <= opts.ring_events <= 1 << 22
+    ):
+        raise ConfigError(
+            f"--ring-events {opts.ring_events}: expected a power of two, 1024..4194304"
+        )
+    if not 0 <= opts.hogs <= 64:
+        raise ConfigError(f"--hogs {opts.hogs}: expected 0..64")
     actors = [ActorSpec(i, n, p) for i, (n, p) in enumerate(sc.actors(opts.config))]
     plan = cpu_plan(opts.pin, actors)
     parallel = _parallel(plan)
@@ -116,7 +145,9 @@ def run(opts: RunOptions) -> dict[str, Any]:
     mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
     if opts.script is not None:
-        layout.add_words("sched", actor.SCHED_WORDS * len(actors))
+        layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
+    if opts.record:
+        recorder.add_regions(layout, len(actors), opts.ring_events)
     for region, nwords in sc.regions(opts.config).items():
         layout.add_words(region, nwords)
 
@@ -138,6 +169,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
         controlled=opts.script is not None,
         points=list(sc.points),
         core_log=opts.core_log,
+        record=opts.record,
+        ring_events=opts.ring_events,
+        perturb=opts.perturb,
+        expected_steps=sc.expected_steps(opts.config),
+        trace_dir=opts.trace_dir,
+        max_traces=opts.max_traces if opts.record else 0,
     )
     return _Run(spec, opts).go()
 
@@ -194,6 +231,13 @@ class _Run:
             p.start()
             self.procs[a.name] = p
         self._await_ready()
+        plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
+        for i in range(self.opts.hogs):
+            p = ctx.Process(
+                target=hog.main, args=(spec, plan[i % len(plan)]), name=f"hog{i}", daemon=True
+            )
+            p.start()
+            self.procs[f"hog{i}"] = p
         self.t0 = time.monotonic_ns()
         self.control[mailbox.START_NS] = self.t0
 
@@ -214,7 +258,7 @@ class _Run:
     def _check_children(self) -> None:
         for name, p in self.procs.items():
             code = p.exitcode
-            if code is None or (code == 0 and name != "core"):
+            if code is None or (code == 0 and name != "core") or name.startswith("hog"):
                 continue
             reason = self._child_error(name)
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
@@ -231,13 +275,20 @@ class _Run:
         return ""
 
     def _actors_done(self) -> bool:
-        return all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+        done = all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+        if done:
+            self.control[mailbox.STOP] = 1  # hogs go too
+        return done
 
     def _supervise(self) -> float:
         opts = self.opts
         if opts.script is not None:
             self._check_children()
-            Controller(self.spec, self.seg).drive(opts.script)
+            controller = Controller(self.spec, self.seg)
+            if opts.stop_after_script:
+                controller.replay(opts.script, first=opts.script_first)
+            else:
+                controller.drive(opts.script)
         deadline = None if opts.rounds else time.monotonic() + opts.duration_s
         next_progress = time.monotonic()
         while True:
@@ -284,6 +335,9 @@ class _Run:
         first = None if t.first_failure_ns is None else max(0, t.first_failure_ns - self.t0) / 1e9
         config = {k: v for k, v in spec.config.items() if k != "variant"}
         config.update(
+            perturb=self.opts.perturb,
+            hogs=self.opts.hogs,
+            record=self.opts.record,
             rounds=self.opts.rounds or None,
             duration_s=None if self.opts.rounds else self.opts.duration_s,
             pin=self.opts.pin,
@@ -303,6 +357,19 @@ class _Run:
             ctx_switches={"voluntary": t.voluntary, "involuntary": t.involuntary},
             require=self.opts.require,
             error=error,
+            extra={
+                "perturb": self.opts.perturb,
+                "detected_at": {
+                    o: spec.points[d - 1]
+                    for o, d in zip(spec.outcomes, t.detected, strict=True)
+                    if d
+                },
+                "trace_files": [
+                    str(p)
+                    for n in range(spec.max_traces)
+                    if (p := capture.trace_path(spec, n)).exists()
+                ],
+            },
         )
 
 

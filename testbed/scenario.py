@@ -65,6 +65,14 @@ class Scenario:
         """The object core serves requests with: `serve(op, pd, a0, a1, a2)` and `describe`."""
         raise NotImplementedError
 
+    def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
+        """How a request core served reads in a trace (names rather than numbers)."""
+        return {"op": op, "status": status, "key": key}
+
+    def expected_steps(self, config: dict[str, Any]) -> int:
+        """Schedule points all actors pass in one iteration of the test: PCT's window."""
+        return 100
+
     def run_actor(self, env, actor) -> None:
         """The body of one actor process: do attempts, `env.record(outcome)` each."""
         raise NotImplementedError

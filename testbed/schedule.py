@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import posix_ipc
 
 from . import mailbox
-from .actor import BLOCKED, END, SCHED_WORDS
 from .segment import Segment
 from .spec import RunSpec
 
 FINISH = "finish"  # a step's point: run the actor to its end
+END = (1 << 64) - 1  # schedule word of an actor that has finished
+BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
+SCHED_WORDS = 2  # per actor: the point it waits at, how many points it passed
 RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
 
 
@@ -57,6 +59,17 @@ class Controller:
         for step in steps:
             self.run_until(step)
         self.release_all()
+
+    def replay(self, steps: list[Step], first: str = "") -> None:
+        """Force `steps`, then stop the run and let the actors finish one at a time, `first`
+        first: after the last recorded event nothing is left to chance either."""
+        self.check(steps)
+        for step in steps:
+            self.run_until(step)
+        self.control[mailbox.STOP] = 1
+        order = sorted(self.index, key=lambda name: (name != first, self.index[name]))
+        for name in order:
+            self.run_until(Step(name, FINISH))
 
     def run_until(self, step: Step) -> bool:
         """Let one actor run until it parks at `step.point`; False if an optional step

@@ -34,6 +34,12 @@ class RunSpec:
     controlled: bool = False  # actors wait for the runner's go at each schedule point
     points: list[str] = field(default_factory=list)
     core_log: str | None = None
+    record: bool = False  # schedule-point events into per-actor rings
+    ring_events: int = 1 << 16
+    perturb: str = "none"
+    expected_steps: int = 0  # global steps a PCT window spans
+    trace_dir: str = "traces"
+    max_traces: int = 0  # trace files a run may write
 
     @property
     def segment_name(self) -> str:

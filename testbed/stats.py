@@ -1,7 +1,8 @@
 """Per-actor counters in shared memory: each actor writes only its own slot, so no atomics.
 
 Slot words: attempts, done, pid, first_failure_ns, voluntary and involuntary context
-switches, then one counter per outcome, then an error message (UTF-8, NUL-padded).
+switches, then one counter per outcome, then per outcome the schedule point where it was
+first detected (point index + 1, 0 for none), then an error message (UTF-8, NUL-padded).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS = range(6)
 MAX_OUTCOMES = 16
 COUNTS = 8
-ERROR = COUNTS + MAX_OUTCOMES
+DETECTED = COUNTS + MAX_OUTCOMES
+ERROR = DETECTED + MAX_OUTCOMES
 ERROR_WORDS = 32
 WORDS = ERROR + ERROR_WORDS
 NO_FAILURE = (1 << 64) - 1
@@ -33,11 +35,13 @@ class Totals:
     first_failure_ns: int | None
     voluntary: int
     involuntary: int
+    detected: list[int]  # per outcome: point index + 1 where first detected, 0 for none
 
 
 def totals(words: memoryview, nactors: int, noutcomes: int) -> Totals:
     attempts, vcs, ivcs = 0, 0, 0
     counts = [0] * noutcomes
+    detected = [0] * noutcomes
     first = NO_FAILURE
     for a in range(nactors):
         b = a * WORDS
@@ -47,4 +51,5 @@ def totals(words: memoryview, nactors: int, noutcomes: int) -> Totals:
         first = min(first, words[b + FIRST_FAILURE_NS])
         for k in range(noutcomes):
             counts[k] += words[b + COUNTS + k]
-    return Totals(attempts, counts, None if first == NO_FAILURE else first, vcs, ivcs)
+            detected[k] = detected[k] or words[b + DETECTED + k]
+    return Totals(attempts, counts, None if first == NO_FAILURE else first, vcs, ivcs, detected)

@@ -51,6 +51,7 @@ def test_racy_conflicts_when_main_is_preempted_between_insert_and_assignment(no_
     # from the release of _threads_lock to the assignment, main's slot looks free
     assert conflicting_points(explore("racy")) == {
         "core.ram_alloc",
+        "core.reply",
         "core.attach_at",
         "context.assign",
     }

@@ -1,0 +1,67 @@
+"""Recording schedule-point events: a ticket from one shared counter (the global order) and
+an entry in the actor's ring in shared memory, one C call an event.
+
+Event ids: schedule points are their index in the scenario's point list; outcomes and
+core's requests have ids of their own above them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .native import lib
+from .segment import Layout, Segment
+
+CORE_EVENT = 0x4000  # + op: a request core served; `what` packs client, status, key
+OUTCOME_EVENT = 0x8000  # + outcome index: an actor recorded an outcome
+DEFAULT_RING_EVENTS = 1 << 16
+CORE_RING = "ring.core"
+
+
+def ring_region(actor_index: int) -> str:
+    return f"ring.{actor_index}"
+
+
+def add_regions(layout: Layout, nactors: int, capacity: int) -> None:
+    for i in range(nactors):
+        layout.add_words(ring_region(i), 1 + 2 * capacity)
+    layout.add_words(CORE_RING, 1 + 2 * capacity)
+
+
+def pack_core(op: int, client: int, status: int, key: int) -> int:
+    return op & 0xFF | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28
+
+
+def unpack_core(what: int) -> tuple[int, int, int, int]:
+    return what & 0xFF, what >> 8 & 0xFFF, what >> 20 & 0xFF, what >> 28 & 0xFFFFF
+
+
+class Recorder:
+    """A process's handle on its own ring: `record(event_id, what)` answers the ticket."""
+
+    def __init__(self, seg: Segment, region: str, capacity: int, counter_addr: int):
+        so = lib()
+        self._r = so.tb_recorder_new(seg.addr(region), capacity, counter_addr)
+        self._record = so.tb_record
+
+    def record(self, event: int, what: int = 0) -> int:
+        return self._record(self._r, event, what)
+
+
+@dataclass(frozen=True)
+class RingEvent:
+    ticket: int
+    event: int
+    what: int
+
+
+def read_ring(words: memoryview) -> tuple[list[RingEvent], bool]:
+    """The events a ring holds, oldest first, and whether it still holds all ever written."""
+    count, capacity = words[0], (len(words) - 1) // 2
+    first = max(0, count - capacity)
+    out = []
+    for n in range(first, count):
+        base = 1 + 2 * (n % capacity)
+        what = words[base + 1]
+        out.append(RingEvent(words[base], what & 0xFFFF, what >> 16))
+    return out, count <= capacity
