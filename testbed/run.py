@@ -303,6 +303,7 @@ class _Run:
             ctx_switches={"voluntary": t.voluntary, "involuntary": t.involuntary},
             require=self.opts.require,
             error=error,
+            extra=self.opts.scenario.result_extra(self.seg, spec.config),
         )
 
 
