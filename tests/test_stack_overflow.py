@@ -89,3 +89,10 @@ def test_scenarios_lists_the_grades():
     assert grades["overflow_silent"] == {"flat": "INTERESTING", "managed": "FORBIDDEN"}
     assert grades["neighbour_corrupted"] == {"flat": "INTERESTING", "managed": "FORBIDDEN"}
     assert grades["overflow_detected"] == {"flat": "ACCEPTABLE", "managed": "ACCEPTABLE"}
+
+
+def test_page_fault_calibration_resolves_every_fault():
+    r = cli("stress", "page-fault", "--variant", "lazy", "--rounds", "3", "--calls", "50")
+    assert r.code == 0, r.err
+    assert r.doc["outcomes"] == {"resolved": 150, "unresolvable": 0}
+    assert r.doc["faults"]["resolved"] == 150 and "faults_per_s" in r.doc
