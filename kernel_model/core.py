@@ -10,6 +10,8 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from .layout import AREA_BASE, slot_of_offset
+from .page_table import PageTable, Perm
+from .pager import FaultReport, Pager, access_name, region_map_of
 from .ram import RamService
 from .region_map import PageBitmap, RegionMap
 from .status import Status
@@ -21,15 +23,32 @@ class Op(IntEnum):
     RAM_FREE = 2  # (ds)
     ATTACH_AT = 3  # (ds, offset, size) -> address
     DETACH = 4  # (offset)
+    FAULT = 5  # (address, access, thread): a page fault, for the pager (needs page tables)
 
 
-_NULL, _RAM_ALLOC, _RAM_FREE, _ATTACH_AT, _DETACH = map(int, Op)
+_NULL, _RAM_ALLOC, _RAM_FREE, _ATTACH_AT, _DETACH, _FAULT = map(int, Op)
 
 
 class Core:
-    def __init__(self, npds: int, page_bitmap: Callable[[int], PageBitmap], ram_quota: int):
+    """With `page_table` (pd -> PageTable) core also plays the MMU's owner: each PD gets a
+    pager, FAULT requests are served, and a detach unmaps the detached range."""
+
+    def __init__(
+        self,
+        npds: int,
+        page_bitmap: Callable[[int], PageBitmap],
+        ram_quota: int,
+        page_table: Callable[[int], PageTable] | None = None,
+        report: Callable[[FaultReport], None] | None = None,
+    ):
         self.ram = RamService(ram_quota)
         self.region_maps = [RegionMap(pd, page_bitmap(pd), self.ram) for pd in range(npds)]
+        self.pagers: list[Pager] = []
+        if page_table is not None:
+            self.pagers = [
+                Pager(pd, self.region_maps[pd], page_table(pd), report or _ignore)
+                for pd in range(npds)
+            ]
 
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
         if not 0 <= pd < len(self.region_maps):
@@ -38,13 +57,25 @@ class Core:
             return self.ram.alloc(pd, a0)
         if op == _ATTACH_AT:
             return self.region_maps[pd].attach_at(a0, a1, a2)
+        if op == _FAULT:
+            if not self.pagers or a1 not in _ACCESSES:
+                return Status.INVALID_OP, 0
+            return self.pagers[pd].fault(a0, a1, a2), 0
         if op == _DETACH:
-            return self.region_maps[pd].detach(a0), 0
+            return self._detach(pd, a0), 0
         if op == _RAM_FREE:
             return self.ram.free(pd, a0), 0
         if op == _NULL:
             return Status.OK, 0
         return Status.INVALID_OP, 0
+
+    def _detach(self, pd: int, offset: int) -> Status:
+        rm = self.region_maps[pd]
+        a = rm.attachments.get(offset)
+        st = rm.detach(offset)
+        if st == Status.OK and self.pagers:
+            self.pagers[pd].unmap(a.offset, a.size)
+        return st
 
     @staticmethod
     def key(op: int, a0: int, a1: int, a2: int) -> int:
@@ -66,6 +97,11 @@ class Core:
             }  # fmt: skip
         if op == Op.DETACH:
             return {"op": name, "slot": slot_of_offset(a0), "offset": a0, "address": AREA_BASE + a0}
+        if op == Op.FAULT:
+            return {
+                "op": name, "address": a0, "access": access_name(a1), "thread": a2,
+                "slot": slot_of_offset(a0 - AREA_BASE), "region_map": region_map_of(a0),
+            }  # fmt: skip
         if op == Op.RAM_ALLOC:
             return {"op": name, "size": a0}
         if op == Op.RAM_FREE:
@@ -73,6 +109,11 @@ class Core:
         return {"op": name}
 
 
+def _ignore(report: FaultReport) -> None:
+    pass
+
+
+_ACCESSES = (int(Perm.READ), int(Perm.WRITE), int(Perm.RW))
 _STATUS = tuple(Status)  # Status(n) costs a microsecond; indexing does not
 Call = Callable[[int, int, int, int], tuple[int, int]]  # (op, a0, a1, a2) -> (status, value)
 
@@ -98,3 +139,7 @@ class CoreConnection:
 
     def detach(self, offset: int) -> Status:
         return _STATUS[self._call(Op.DETACH, offset, 0, 0)[0]]
+
+    def fault(self, address: int, access: int, thread: int) -> Status:
+        """A page fault for core's pager: OK means mapped, retry the access."""
+        return _STATUS[self._call(Op.FAULT, address, access, thread)[0]]

@@ -1,50 +1,63 @@
-"""One CPU's MMU: an access is looked up in the CPU's TLB (if it has one), else in its table.
+"""The MMU as a running thread meets it: every access is checked against its PD's page table
+over the whole range it touches (one C call), and a miss is a page fault sent to core's pager.
 
-The answer says which mechanism granted or refused the access, so a scenario can tell a
-stale TLB entry (granted by the TLB, refused by the table) from a current mapping.
+The memory behind the addresses is given (shared memory, in the testbed): a resolved fault
+lets the access go on; an unresolvable one raises, and the thread is stopped by its caller.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Callable
 
-from .layout import PAGE_SIZE
-from .page_table import PageTable, Perm
-from .tlb import Tlb
+from .page_table import Fault, PageTable, Perm
+from .status import Status
 
 
-class Translation(Enum):
-    FAULT = "fault"  # neither the TLB nor the table grants the access
-    TABLE = "table"  # the table grants it (a TLB miss, filled, or no TLB)
-    TLB_HIT = "tlb_hit"  # a TLB entry grants it and the table still agrees
-    TLB_STALE = "tlb_stale"  # a TLB entry grants it but the table no longer does
+class UnresolvableFault(Exception):
+    """Core's pager found no attachment for the fault: the thread stops here."""
+
+    def __init__(self, fault: Fault):
+        super().__init__(f"unresolvable {fault.access.name.lower()} fault at {fault.address:#x}")
+        self.fault = fault
 
 
 class Mmu:
-    def __init__(self, table: PageTable, tlb: Tlb | None = None):
-        self.table, self.tlb = table, tlb
+    __slots__ = ("table", "memory", "base", "_fault", "faults")
 
-    def page(self, address: int) -> int:
-        return (address - self.table.base) // PAGE_SIZE
+    def __init__(
+        self,
+        table: PageTable,
+        memory: memoryview,
+        base: int,
+        fault: Callable[[int, int], Status],
+    ):
+        """`memory[i]` is the byte at address `base + i`; `fault(address, access)` asks core."""
+        self.table, self.memory, self.base, self._fault = table, memory, base, fault
+        self.faults = 0  # resolved faults this thread took
 
-    def access(self, address: int, size: int, need: Perm) -> Translation:
-        """Translate an access within one page (the probes and share accesses are)."""
-        tlb = self.tlb
-        if tlb is not None:
-            page = self.page(address)
-            cached = tlb.lookup(page)
-            if cached is not None and cached & need == need:
-                if self.table.check(address, size, need) is None:
-                    return Translation.TLB_HIT
-                return Translation.TLB_STALE
-            if self.table.check(address, size, need) is not None:
-                return Translation.FAULT  # a fault is never cached
-            tlb.fill(page, self._entry(page))
-            return Translation.TABLE
-        return Translation.FAULT if self.table.check(address, size, need) else Translation.TABLE
+    def access(self, address: int, size: int, access: Perm) -> None:
+        """Let an access of `size` bytes at `address` go on, faulting as often as needed."""
+        last = None
+        while (f := self.table.check(address, size, access)) is not None:
+            if f.address == last:  # the pager said mapped, the table disagrees: a model bug
+                raise RuntimeError(f"pager resolved the fault at {f.address:#x} but did not map it")
+            if self._fault(f.address, int(access)) != Status.OK:
+                raise UnresolvableFault(f)
+            self.faults += 1
+            last = f.address
 
-    def _entry(self, page: int) -> Perm:
-        address = self.table.base + page * PAGE_SIZE
-        if self.table.check(address, 1, Perm.RW) is None:
-            return Perm.RW
-        return Perm.READ
+    def write(self, address: int, data: bytes) -> None:
+        self.access(address, len(data), Perm.WRITE)
+        i = address - self.base
+        self.memory[i : i + len(data)] = data
+
+    def read(self, address: int, size: int) -> bytes:
+        self.access(address, size, Perm.READ)
+        i = address - self.base
+        return bytes(self.memory[i : i + size])
+
+    def same(self, address: int, data: bytes) -> bool:
+        """Read back `len(data)` bytes at `address`: are they still `data`?"""
+        self.access(address, len(data), Perm.READ)
+        i = address - self.base
+        return self.memory[i : i + len(data)] == data

@@ -53,6 +53,10 @@ class RegionMap:
         d.attached += 1
         return Status.OK, AREA_BASE + offset
 
+    def attached(self, offset: int) -> bool:
+        """Does an attachment back the byte at `offset`? (the pager's question; one C call)"""
+        return 0 <= offset < AREA_SIZE and self.pages.any_set(offset // PAGE_SIZE, 1)
+
     def detach(self, offset: int) -> Status:
         if offset < 0 or offset >= AREA_SIZE:
             return Status.INVALID_RANGE

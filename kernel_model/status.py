@@ -18,3 +18,4 @@ class Status(IntEnum):
     DATASPACE_ATTACHED = 9  # freeing a dataspace that is still attached
     INVALID_OP = 10
     DATASPACE_TOO_SMALL = 11
+    UNRESOLVABLE_FAULT = 12  # no attachment backs the faulting address (core: "illegal fault")

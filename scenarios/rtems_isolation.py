@@ -15,8 +15,8 @@ import argparse
 from collections import Counter
 from typing import Any
 
+from kernel_model.cpu_mmu import CpuMmu, Translation
 from kernel_model.layout import PAGE_SIZE
-from kernel_model.mmu import Mmu, Translation
 from kernel_model.page_table import PageTable, Perm
 from kernel_model.rtems_stack import (
     MAX_SHARES,
@@ -269,7 +269,7 @@ class Cpu:
             else []
         )
         tlb = tlbs[cpu] if tlbs else None
-        self.mmu = Mmu(self.table, tlb)
+        self.mmu = CpuMmu(self.table, tlb)
         remote = [t for c, t in enumerate(tlbs) if c != cpu] if variant == "smp-percpu" else []
         self.switcher = (
             ProtectedSwitch(self.table, tlb, remote, point) if variant in PROTECTED else None

@@ -358,6 +358,7 @@ class _Run:
             require=self.opts.require,
             error=error,
             extra={
+                **self.opts.scenario.result_extra(self.seg, spec.config),
                 "perturb": self.opts.perturb,
                 "detected_at": {
                     o: spec.points[d - 1]

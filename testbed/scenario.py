@@ -77,6 +77,11 @@ class Scenario:
         """The body of one actor process: do attempts, `env.record(outcome)` each."""
         raise NotImplementedError
 
+    def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
+        """Fields the scenario adds to the result document, read from its regions at the end
+        of the run (after core and the actors stopped)."""
+        return {}
+
     # -- grading ---------------------------------------------------------------------------
     def outcome(self, name: str) -> Outcome:
         for o in self.outcomes:

@@ -6,8 +6,8 @@ import array
 
 import pytest
 
+from kernel_model.cpu_mmu import CpuMmu, Translation
 from kernel_model.layout import PAGE_SIZE
-from kernel_model.mmu import Mmu, Translation
 from kernel_model.page_table import Fault, PageTable, Perm
 from kernel_model.rtems_stack import (
     MAX_SHARES,
@@ -146,19 +146,19 @@ def test_a_share_of_the_heirs_own_stack_is_not_unmapped_under_it():
 def test_without_a_shootdown_another_cpus_tlb_keeps_a_stale_entry():
     pt, tlb0, tlb1 = table(), tlb(), tlb()
     a, b, _ = records(shares=False)
-    cpu0, cpu1 = ProtectedSwitch(pt, tlb0), Mmu(pt, tlb1)
+    cpu0, cpu1 = ProtectedSwitch(pt, tlb0), CpuMmu(pt, tlb1)
     cpu0.switch(None, a)
     assert cpu1.access(a.address, 8, Perm.WRITE) is Translation.TABLE  # a runs: filled
     assert cpu1.access(a.address, 8, Perm.WRITE) is Translation.TLB_HIT
     cpu0.switch(a, b)  # a is dormant; only cpu0's TLB was told
     assert cpu1.access(a.address, 8, Perm.WRITE) is Translation.TLB_STALE
-    assert Mmu(pt, tlb()).access(a.address, 8, Perm.WRITE) is Translation.FAULT
+    assert CpuMmu(pt, tlb()).access(a.address, 8, Perm.WRITE) is Translation.FAULT
 
 
 def test_a_shootdown_invalidates_every_other_cpus_tlb():
     pt, tlb0, tlb1 = table(), tlb(), tlb()
     a, b, _ = records(shares=False)
-    cpu0, cpu1 = ProtectedSwitch(pt, tlb0, remote=[tlb1]), Mmu(pt, tlb1)
+    cpu0, cpu1 = ProtectedSwitch(pt, tlb0, remote=[tlb1]), CpuMmu(pt, tlb1)
     cpu0.switch(None, a)
     assert cpu1.access(a.address, 8, Perm.WRITE) is Translation.TABLE
     cpu0.switch(a, b)

@@ -1,0 +1,73 @@
+"""Calibration: page faults resolved by core's pager, to measure the fault round trip beside
+core-roundtrip's null request. Each round an actor attaches `--calls` pages, touches each
+once through the MMU (a miss, a FAULT request, core maps the page, the check again), detaches."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kernel_model import layout
+from kernel_model.core import Core
+from kernel_model.mmu import UnresolvableFault
+from kernel_model.page_table import Perm
+from kernel_model.stack import ManagedArea
+from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+
+from .stack_overflow import MmuCore, fault_extra, mmu_regions, thread_mmu
+
+MAX_CLIENTS, MAX_CALLS = 8, layout.PAGES_PER_SLOT - 1
+
+
+class PageFault(Scenario):
+    name = "page-fault"
+    description = "calibration: page faults resolved by core's pager (the fault round trip)"
+    variants = {"lazy": "the pager maps one page a fault"}
+    outcomes = (
+        Outcome("resolved", "core mapped the page", {"lazy": Grade.ACCEPTABLE}, failure=False),
+        Outcome("unresolvable", "core found no attachment", {"lazy": Grade.FORBIDDEN}),
+    )
+    rate_name = "faults_per_s"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--clients", type=int, default=1, help=f"PDs, one thread each (1..{MAX_CLIENTS})"
+        )
+        p.add_argument("--calls", type=int, default=200, help=f"faults a round (1..{MAX_CALLS})")
+
+    def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        if not 1 <= args.clients <= MAX_CLIENTS:
+            raise ConfigError(f"--clients {args.clients}: expected 1..{MAX_CLIENTS}")
+        if not 1 <= args.calls <= MAX_CALLS:
+            raise ConfigError(f"--calls {args.calls}: expected 1..{MAX_CALLS}")
+        return {"clients": args.clients, "calls": args.calls}
+
+    def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [(f"pd{k}.thread0", {"pd": k}) for k in range(config["clients"])]
+
+    def regions(self, config: dict[str, Any]) -> dict[str, int]:
+        return mmu_regions(config["clients"], 0)
+
+    def core(self, seg, config: dict[str, Any]) -> Core:
+        return MmuCore(seg, config["clients"], flat=False)
+
+    def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
+        return fault_extra(seg, lambda pd, thread: f"pd{pd}.thread{thread}")
+
+    def run_actor(self, env, actor) -> None:
+        calls, page = env.spec.config["calls"], layout.PAGE_SIZE
+        mmu, core = thread_mmu(env, actor.params["pd"], 0)
+        area = ManagedArea(core)
+        for _ in env.rounds():
+            stack = area.create(0, calls * page - layout.CONTEXT_RECORD_SIZE)  # `calls` pages
+            try:
+                for k in range(calls):
+                    mmu.access(stack.base + k * page, 8, Perm.WRITE)
+                env.record("resolved", calls)
+            except UnresolvableFault:
+                env.record("unresolvable")
+            finally:
+                area.destroy(stack)
+
+
+SCENARIO = PageFault()
