@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.context_allocator import POINTS, VARIANTS, StackAllocFailed
+from kernel_model import context_allocator, layout
+from kernel_model.context_allocator import POINTS, StackAllocFailed
 from kernel_model.core import Core, CoreConnection, Op
 from kernel_model.status import Status
 from kernel_model.thread_list import ThreadList
+from testbed import points
 from testbed.native import Bitmap
 from testbed.scenario import ConfigError, Grade, Outcome, Scenario
 from testbed.sizes import parse_size
@@ -135,7 +136,7 @@ class GenodeRace(Scenario):
 
     def run_actor(self, env, actor) -> None:
         pd, cfg = actor.params["pd"], env.spec.config
-        alloc = VARIANTS[cfg["variant"]](
+        alloc = points.build(context_allocator).VARIANTS[cfg["variant"]](
             ThreadList(env.seg.words(f"pd{pd}.threads")),
             env.lock(f"pd{pd}.threads"),
             env.lock(f"pd{pd}.alloc"),

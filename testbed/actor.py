@@ -68,10 +68,10 @@ class Env:
         if self.recorder is not None:
             record = self.recorder.record
             if pert is None:
-                return lambda name: record(ids[name], 0)
+                return lambda name: record(ids[name])
 
             def point(name: str) -> None:
-                pert(name, record(ids[name], 0))
+                pert(name, record(ids[name]))
 
             return point
         if pert is not None:
@@ -110,7 +110,7 @@ class Env:
         if at and not slot[stats.DETECTED + k]:
             slot[stats.DETECTED + k] = self._point_index[at] + 1
         if self.recorder is not None:
-            ticket = self.recorder.record(recorder.OUTCOME_EVENT + k, 0)
+            ticket = self.recorder.record(recorder.OUTCOME_EVENT + k)
             if self._grades[outcome] is not Grade.ACCEPTABLE:
                 self._capture(outcome, ticket)
         if self._failure[outcome]:

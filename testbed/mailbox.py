@@ -14,6 +14,7 @@ side is really asleep:
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 
 from .native import lib, sem_open
@@ -49,16 +50,18 @@ class Client:
         so = lib()
         self.w = seg.words("mailboxes")[WORDS * index : WORDS * (index + 1)]
         self._call = so.tb_call
-        self._c = so.tb_client_new(
-            seg.addr("mailboxes", WORDS * index),
-            seg.addr("pending", index // 64),
-            1 << (index % 64),
-            seg.addr("control", CORE_WAITING),
-            sem_open(doorbell),
-            sem_open(reply_sem),
-            spin_s,
-            timeout,
-            seg.addr("control", ABORT),
+        self._c = ctypes.c_void_p(
+            so.tb_client_new(
+                seg.addr("mailboxes", WORDS * index),
+                seg.addr("pending", index // 64),
+                1 << (index % 64),
+                seg.addr("control", CORE_WAITING),
+                sem_open(doorbell),
+                sem_open(reply_sem),
+                spin_s,
+                timeout,
+                seg.addr("control", ABORT),
+            )
         )
         self.timeout = timeout
 
@@ -89,15 +92,17 @@ class Server:
     ):
         so = lib()
         self.mb = seg.words("mailboxes")
-        self._s = so.tb_server_new(
-            seg.addr("pending"),
-            (nclients + 63) // 64,
-            seg.addr("control", CORE_WAITING),
-            seg.addr("mailboxes"),
-            nclients,
-            sem_open(doorbell),
-            spin_s,
-            timeout,
+        self._s = ctypes.c_void_p(
+            so.tb_server_new(
+                seg.addr("pending"),
+                (nclients + 63) // 64,
+                seg.addr("control", CORE_WAITING),
+                seg.addr("mailboxes"),
+                nclients,
+                sem_open(doorbell),
+                spin_s,
+                timeout,
+            )
         )
         for i, name in enumerate(reply_sems):
             so.tb_server_set_reply(self._s, i, sem_open(name))

@@ -37,15 +37,17 @@ def unpack_core(what: int) -> tuple[int, int, int, int]:
 
 
 class Recorder:
-    """A process's handle on its own ring: `record(event_id, what)` answers the ticket."""
+    """A process's handle on its own ring (one a process): `record(event_id)` and
+    `record_what(event_id, what)` answer the event's ticket, one C call each."""
 
     def __init__(self, seg: Segment, region: str, capacity: int, counter_addr: int):
         so = lib()
-        self._r = so.tb_recorder_new(seg.addr(region), capacity, counter_addr)
-        self._record = so.tb_record
+        so.tb_recorder_bind(seg.addr(region), capacity, counter_addr)
+        self.record = so.tb_rec  # (event) -> ticket
+        self._what = so.tb_rec_what
 
-    def record(self, event: int, what: int = 0) -> int:
-        return self._record(self._r, event, what)
+    def record_what(self, event: int, what: int) -> int:
+        return self._what(event, what & 0xFFFFFFFF, what >> 32)
 
 
 @dataclass(frozen=True)
