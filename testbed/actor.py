@@ -85,7 +85,7 @@ class Env:
 
     def lock(self, name: str) -> NamedLock:
         if name not in self._locks:
-            hook = self._announce_block if self.spec.controlled else None
+            hook = self._contended if self.spec.controlled else None
             self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
         return self._locks[name]
 
@@ -136,10 +136,15 @@ class Env:
         self._arrived.release()
         self._wait_go(name)
 
-    def _announce_block(self, lock: str) -> None:
-        if not self.control[mailbox.FREE_RUN]:
-            self._sched[0] = BLOCKED
-            self._arrived.release()
+    def _contended(self, lock: str) -> bool:
+        """A lock is taken: park as blocked until the runner says try again (True), or,
+        once the run is free, block for real (False)."""
+        if self.control[mailbox.FREE_RUN]:
+            return False
+        self._sched[0] = BLOCKED
+        self._arrived.release()
+        self._wait_go(lock)
+        return True
 
     def _wait_go(self, name: str) -> None:
         try:

@@ -54,7 +54,7 @@ def main(spec: RunSpec) -> None:
 
         def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
             status, value = inner(client, op, pd, a0, a1, a2)
-            rec.record(
+            rec.record_what(
                 recorder.CORE_EVENT + op,
                 recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
             )

@@ -10,22 +10,25 @@ class LockTimeout(RuntimeError):
 
 
 class NamedLock:
-    """`before_block`, if given, is called when the lock is taken and the caller is about to
-    block: a controlled run learns at once, with no timeout, that an actor is blocked."""
+    """`contended`, if given, is called when the lock is taken: in a controlled run the actor
+    parks there (the runner learns at once that it is blocked, and decides when it tries
+    again), so no two actors ever run at once; it answers False to block for real."""
 
-    __slots__ = ("name", "timeout", "_sem", "before_block")
+    __slots__ = ("name", "timeout", "_sem", "contended")
 
-    def __init__(self, name: str, timeout: float, before_block=None):
-        self.name, self.timeout, self.before_block = name, timeout, before_block
+    def __init__(self, name: str, timeout: float, contended=None):
+        self.name, self.timeout, self.contended = name, timeout, contended
         self._sem = posix_ipc.Semaphore(name)
 
     def acquire(self) -> None:
-        if self.before_block is not None:
-            try:
-                self._sem.acquire(0)
-                return
-            except posix_ipc.BusyError:
-                self.before_block(self.name)
+        if self.contended is not None:
+            while True:
+                try:
+                    self._sem.acquire(0)
+                    return
+                except posix_ipc.BusyError:
+                    if not self.contended(self.name):
+                        break
         try:
             self._sem.acquire(self.timeout)
         except posix_ipc.BusyError:

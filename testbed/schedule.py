@@ -1,14 +1,16 @@
 """Forcing an interleaving at named schedule points, with real processes and real locks.
 
 In a controlled run each actor stops at every schedule point and waits for the runner's
-go. A script is a list of steps "let actor A run until it reaches point P". An actor that
-finds a lock taken says so before it blocks for real, so the runner never guesses from
-a timeout. An optional step lets the script move on if its actor blocks or finishes
-first. After the script, every actor runs free.
+go, so only one actor runs at a time. A script is a list of steps "let actor A run until
+it reaches point P". An actor that finds a lock taken parks as blocked (the lock is the
+run's real semaphore, tried without waiting), so the runner never guesses from a timeout
+and nothing runs at the same time. An optional step lets the script move on if its actor
+blocks or finishes first. After the script, every actor runs free.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import posix_ipc
@@ -21,6 +23,7 @@ FINISH = "finish"  # a step's point: run the actor to its end
 END = (1 << 64) - 1  # schedule word of an actor that has finished
 BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
 SCHED_WORDS = 2  # per actor: the point it waits at, how many points it passed
+MAX_POINTS_A_STEP = 100_000  # an actor looping forever past a point it never reaches
 RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
 
 
@@ -45,6 +48,7 @@ class Controller:
         self.arrived = [posix_ipc.Semaphore(spec.arrived_sem(a.index)) for a in spec.actors]
         self.state = [RUNNING] * len(spec.actors)
         self.at: list[str | None] = [None] * len(spec.actors)
+        self.blocked_on: list[str] = [""] * len(spec.actors)
         self.log: list[tuple[str, str]] = []  # (actor, point) in the order they were reached
 
     def check(self, steps: list[Step]) -> None:
@@ -75,62 +79,55 @@ class Controller:
         """Let one actor run until it parks at `step.point`; False if an optional step
         blocked or finished first.
 
-        An actor about to block on a lock says so (no timeout guesses). While it is
-        blocked, the other actors advance one point each until it can go on: the actor
-        has priority, the others run only when it cannot. An optional step gives up."""
+        Only one actor runs at a time. An actor that finds a lock taken parks as blocked;
+        then the other actors advance one point each and it tries again, until it gets the
+        lock (the actor has priority, the others run only when it cannot). If none of them
+        can move, it is a deadlock. An optional step gives up instead."""
         i = self.index[step.actor]
         if self.state[i] == FINISHED:
             if step.point == FINISH:
                 return True
             raise ScheduleError(f"{step.actor} has finished; it cannot reach {step.point!r}")
         self._go(i)
-        while True:
-            if self.state[i] == BLOCKED_STATE:
+        for _ in range(MAX_POINTS_A_STEP if step.point != FINISH else sys.maxsize):
+            self._wait(i)
+            reached = self.state[i]
+            if reached == BLOCKED_STATE:
                 if step.optional:
                     return False
-                while not self._poll(i):
-                    if not self._advance_others(i):
-                        # nobody else can move: the lock is free and the actor about to
-                        # wake, or this is a deadlock, which the wait's timeout reports
-                        self._wait(i, f"on its way to {step.point!r}, blocked on a lock")
-                        break
-            else:
-                self._wait(i)
-            reached = self.state[i]
+                if not self._advance_others(i):
+                    raise ScheduleError(
+                        f"deadlock: {step.actor} is blocked on {self.blocked_on[i]} after "
+                        f"{self._where(i)}, on its way to {step.point!r}, and no other actor can move"
+                    )
+                self._go(i)
+                continue
             if reached == PARKED and self.at[i] == step.point:
                 return True
             if reached == FINISHED:
                 if step.optional or step.point == FINISH:
                     return step.point == FINISH
                 raise ScheduleError(f"{step.actor} finished before it reached {step.point!r}")
-            if reached == PARKED:
-                self._go(i)
+            self._go(i)
+        raise ScheduleError(
+            f"{step.actor} passed {MAX_POINTS_A_STEP} points without reaching {step.point!r}"
+        )
 
     def _go(self, i: int) -> None:
-        if self.state[i] == PARKED:
+        """Release actor i from its point, or let it try its lock again."""
+        if self.state[i] in (PARKED, BLOCKED_STATE):
             self.state[i] = RUNNING
             self.go[i].release()
 
-    def _wait(self, i: int, doing: str = "") -> None:
-        """Wait for actor i's next report: a point, about to block, or finished."""
+    def _wait(self, i: int) -> None:
+        """Wait for actor i's next report: a point, a lock taken, or its end."""
         try:
             self.arrived[i].acquire(self.spec.lock_timeout)
         except posix_ipc.BusyError:
             raise ScheduleError(
                 f"{self.spec.actors[i].name} said nothing for {self.spec.lock_timeout:g} s "
-                f"after {self._where(i)}{', ' + doing if doing else ''} (deadlock)"
+                f"after {self._where(i)}"
             ) from None
-        self._note(i)
-
-    def _poll(self, i: int) -> bool:
-        try:
-            self.arrived[i].acquire(0)
-        except posix_ipc.BusyError:
-            return False
-        self._note(i)
-        return True
-
-    def _note(self, i: int) -> None:
         at = self.sched[SCHED_WORDS * i]
         name = self.spec.actors[i].name
         if at == END:
@@ -138,23 +135,22 @@ class Controller:
             self.log.append((name, FINISH))
         elif at == BLOCKED:
             self.state[i] = BLOCKED_STATE
+            self.blocked_on[i] = self.at[i] or "a lock"
         else:
             self.state[i] = PARKED
             self.at[i] = self.spec.points[at]
             self.log.append((name, self.at[i]))
 
     def _advance_others(self, i: int) -> bool:
-        """One point of progress for each other actor that can move; did any move?"""
+        """One report from each other unfinished actor, in index order; did any move (reach a
+        point or its end, rather than find its lock still taken)?"""
         moved = False
         for j in range(len(self.go)):
             if j == i or self.state[j] == FINISHED:
                 continue
-            if self.state[j] == BLOCKED_STATE:
-                moved |= self._poll(j)
-                continue
             self._go(j)
             self._wait(j)
-            moved = True
+            moved |= self.state[j] != BLOCKED_STATE
         return moved
 
     def _where(self, i: int) -> str:

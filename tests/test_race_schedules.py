@@ -12,22 +12,23 @@ from __future__ import annotations
 import pytest
 
 from kernel_model.context_allocator import POINTS
-from scenarios.genode_race import SCENARIO
-from testbed.run import RunOptions, run
-from testbed.schedule import FINISH, Step
+from testbed.replay import replay
+from testbed.schedule import FINISH
+from testbed.trace import Event, Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16 * 1024}
 A, B = "pd0.main", "pd0.thread1"
 
 
 def preempt_main_at(variant: str, point: str, thread1_until: str = FINISH) -> dict:
-    script = [
-        Step(A, point),
-        Step(B, thread1_until, optional=True),
-        Step(A, FINISH),
-        Step(B, FINISH),
-    ]
-    return run(RunOptions(SCENARIO, variant, CONFIG, rounds=1, script=script, lock_timeout_s=20))
+    """A hand-written trace: main stops at `point`, thread1 runs (it may block or end
+    first), then main finishes first, then thread1."""
+    trace = Trace(
+        "genode-race", variant, CONFIG, seed=1, actors=[A, B], outcome="region_conflict",
+        detected_by=A, rounds=1,
+        events=[Event(0, A, "point", point), Event(1, B, "point", thread1_until, optional=True)],
+    )  # fmt: skip
+    return replay(trace, lock_timeout_s=20)
 
 
 def explore(variant: str) -> dict[tuple[str, str], dict]:
