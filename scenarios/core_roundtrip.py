@@ -24,6 +24,10 @@ class CoreRoundtrip(Scenario):
         Outcome("error", "core answered with an error code", {"null": Grade.FORBIDDEN}),
     )
     rate_name = "round_trips_per_s"
+    examples = (
+        "testbed stress core-roundtrip --variant null --rounds 20 --pin same",
+        "testbed stress core-roundtrip --variant null --rounds 20 --pin spread --reply-spin-us 0",
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -54,6 +54,13 @@ class GenodeRace(Scenario):
     )
     points = POINTS
     rate_name = "creations_per_s"
+    examples = (
+        "testbed stress genode-race --variant racy --duration 2",
+        "testbed stress genode-race --variant quickfix --pin same --max-failures 1 --require region_conflict",
+        "testbed stress genode-race --variant fixed --pds 2 --creators 4 --rounds 2000 --json result.json",
+        "testbed stress genode-race --variant quickfix --pin spread --perturb pct:3 --hogs 2",
+        "testbed stress genode-race --variant bitalloc --children 300 --rounds 3   # slot exhaustion",
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -28,6 +28,7 @@ class PageFault(Scenario):
         Outcome("unresolvable", "core found no attachment", {"lazy": Grade.FORBIDDEN}),
     )
     rate_name = "faults_per_s"
+    examples = ("testbed stress page-fault --variant lazy --rounds 20",)
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument(

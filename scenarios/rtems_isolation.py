@@ -112,6 +112,11 @@ class RtemsIsolation(Scenario):
     )
     points = (POINT_SLICE, POINT_BOTH_MAPPED)
     rate_name = "accesses_per_s"
+    examples = (
+        "testbed stress rtems-isolation --variant strict --tasks 3 --shares 2 --rounds 5",
+        "testbed stress rtems-isolation --variant smp-tlb --cpus 2 --tasks 4 --duration 5 --require stale_tlb_access",
+        "testbed stress rtems-isolation --variant smp-percpu --cpus 4 --tasks 16 --duration 5",
+    )
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, p: argparse.ArgumentParser) -> None:

@@ -67,6 +67,10 @@ class StackGrowth(Scenario):
         ),
     )
     rate_name = "growth_steps_per_s"
+    examples = (
+        "testbed stress stack-growth --variant genode --step 64K --rounds 2",
+        "testbed stress stack-growth --variant unlimited --step 512K --rounds 2",
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS})")

@@ -177,6 +177,10 @@ class StackOverflow(Scenario):
         ),
     )
     rate_name = "thread_runs_per_s"
+    examples = (
+        "testbed stress stack-overflow --variant flat --rounds 3 --require neighbour_corrupted",
+        "testbed stress stack-overflow --variant managed --rounds 3 --pds 2 --core-log core.jsonl --json -",
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS})")

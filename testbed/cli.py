@@ -22,10 +22,14 @@ DEFAULT_RECORD = True  # bench/points_cost.py: recording costs a few per cent
 
 STRESS_EXAMPLES = """examples:
   testbed stress genode-race --variant racy --duration 2
-  testbed stress genode-race --variant quickfix --pin same --duration 5 --require region_conflict
-  testbed stress genode-race --variant fixed --pds 2 --creators 4 --rounds 2000 --json result.json
-  testbed stress genode-race --variant bitalloc --children 300 --rounds 3   # slot exhaustion
+  testbed stress genode-race --variant quickfix --pin same --max-failures 1 --require region_conflict
+  testbed stress stack-overflow --variant managed --rounds 3
+  testbed stress rtems-isolation --variant smp-tlb --duration 5 --require stale_tlb_access
 """
+EXIT_CODES = (
+    "exit codes: 0 no FORBIDDEN outcome and every --require seen, 1 otherwise, 2 bad usage, "
+    "3 aborted"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
             help=sc.description,
             description=sc.description,
             formatter_class=_formatter,
-            epilog=STRESS_EXAMPLES,
+            epilog="examples:\n"
+            + "".join(f"  {line}\n" for line in sc.examples)
+            + "\n"
+            + EXIT_CODES,
         )
         p.add_argument(
             "--variant", required=True, help=" | ".join(f"{v}: {d}" for v, d in sc.variants.items())

@@ -37,6 +37,7 @@ class Scenario:
     outcomes: tuple[Outcome, ...] = ()
     points: tuple[str, ...] = ()  # schedule points its actors pass
     rate_name = "attempts_per_s"  # the result document's name for attempts a second
+    examples: tuple[str, ...] = ()  # command lines for `testbed stress NAME --help`
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
