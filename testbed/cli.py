@@ -248,6 +248,20 @@ def _summary(doc: dict[str, Any], console: Console) -> None:
         f"{doc['ctx_switches']['voluntary']:,} voluntary, {doc['ctx_switches']['involuntary']:,} "
         f"involuntary; seed {doc['seed']}"
     )
+    for name, point in doc.get("detected_at", {}).items():
+        console.print(f"  {name}: first detected at schedule point {point}")
+    faults = doc.get("faults")
+    if faults:
+        console.print(
+            f"page faults: {faults['resolved']:,} resolved, {faults['unresolvable']:,} unresolvable"
+        )
+        for r in faults["reports"][:3]:
+            console.print(
+                f"  {r.get('thread_name', r.get('thread'))}: {r['access']} fault at {r['address']:#x}, "
+                f"no attachment in {r['region_map']} (pd {r['pd']})"
+            )
+    for path in doc.get("trace_files", []):
+        console.print(f"trace: {path}  (testbed replay / show / minimize)")
     for reason in doc["reasons"]:
         console.print(f"  - {reason}")
 
