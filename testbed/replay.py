@@ -81,11 +81,12 @@ def minimize(
     say = progress or (lambda s: None)
     points = trace.point_events()
     # an actor's outcome event closes its iteration: mark the point event before it
+    index = {id(e): i for i, e in enumerate(points)}
     outcome_after: dict[int, bool] = {}
     last_point_of: dict[str, int] = {}
     for e in trace.events:
         if e.kind == "point":
-            last_point_of[e.actor] = next(i for i in range(len(points)) if points[i] is e)
+            last_point_of[e.actor] = index[id(e)]
         elif e.kind == "outcome" and e.actor in last_point_of:
             outcome_after[last_point_of[e.actor]] = True
     replays = 0
