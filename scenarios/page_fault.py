@@ -14,7 +14,7 @@ from kernel_model.page_table import Perm
 from kernel_model.stack import ManagedArea
 from testbed.scenario import ConfigError, Grade, Outcome, Scenario
 
-from .stack_overflow import MmuCore, fault_extra, mmu_regions, thread_mmu
+from ._mmu import MmuCore, fault_extra, mmu_regions, thread_mmu
 
 MAX_CLIENTS, MAX_CALLS = 8, layout.PAGES_PER_SLOT - 1
 

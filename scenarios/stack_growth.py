@@ -14,28 +14,24 @@ from typing import Any
 
 from kernel_model import layout
 from kernel_model.context_allocator import Reason, StackAllocFailed
-from kernel_model.core import Core
 from kernel_model.mmu import UnresolvableFault
 from kernel_model.stack import ManagedArea, context_pattern, fits, push_frames
 from testbed.barrier import Barrier
-from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+from testbed.scenario import ConfigError, Grade, Outcome
 from testbed.sizes import parse_size
 
-from .stack_overflow import (
+from ._mmu import (
     MAX_PDS,
     MAX_THREADS,
-    MmuCore,
+    ThreadsOnStacks,
     check_frame_size,
-    fault_extra,
-    mmu_regions,
     thread_mmu,
-    thread_name,
 )
 
 ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 
 
-class StackGrowth(Scenario):
+class StackGrowth(ThreadsOnStacks):
     name = "stack-growth"
     description = "Genode's stack growth: page-aligned steps in the slot, at most 4 mappings"
     variants = {
@@ -108,22 +104,6 @@ class StackGrowth(Scenario):
             "pds": args.pds, "threads": args.threads, "stack_size": stack, "step": step,
             "frame_size": check_frame_size(args.frame_size),
         }  # fmt: skip
-
-    def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        return [
-            (thread_name(pd, k), {"pd": pd, "thread": k})
-            for pd in range(config["pds"])
-            for k in range(config["threads"])
-        ]
-
-    def regions(self, config: dict[str, Any]) -> dict[str, int]:
-        return mmu_regions(config["pds"], config["threads"] + 1)
-
-    def core(self, seg, config: dict[str, Any]) -> Core:
-        return MmuCore(seg, config["pds"], flat=False)
-
-    def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
-        return fault_extra(seg, thread_name)
 
     def run_actor(self, env, actor) -> None:
         cfg = env.spec.config

@@ -11,7 +11,12 @@ from .scenario import ConfigError, Scenario
 def names() -> list[str]:
     import scenarios
 
-    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(scenarios.__path__))
+    # a module whose name starts with "_" holds what several scenarios share
+    return sorted(
+        m.name.replace("_", "-")
+        for m in pkgutil.iter_modules(scenarios.__path__)
+        if not m.name.startswith("_")
+    )
 
 
 def get(name: str) -> Scenario:
