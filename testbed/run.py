@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import multiprocess
+import multiprocess.connection
 import posix_ipc
 import psutil
 
@@ -301,7 +302,8 @@ class _Run:
             if opts.progress is not None and now >= next_progress:
                 opts.progress(self._snapshot())
                 next_progress = now + 0.25
-            time.sleep(TICK_S)
+            running = [p.sentinel for p in self.procs.values() if p.exitcode is None]
+            multiprocess.connection.wait(running, TICK_S)  # wakes at once when a child ends
 
     def _snapshot(self) -> Snapshot:
         t = stats.totals(self.stats, len(self.spec.actors), len(self.spec.outcomes))
