@@ -109,13 +109,14 @@ class Env:
         slot[stats.ATTEMPTS] += n
         if at and not slot[stats.DETECTED + k]:
             slot[stats.DETECTED + k] = self._point_index[at] + 1
+        if self._failure[outcome] and slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
+            # before a trace is written, which takes a while: that is not the failure's time
+            slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
         if self.recorder is not None:
             ticket = self.recorder.record(recorder.OUTCOME_EVENT + k)
             if self._grades[outcome] is not Grade.ACCEPTABLE:
                 self._capture(outcome, ticket)
         if self._failure[outcome]:
-            if slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
-                slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
             failures = self.atomics.fetch_add(self.seg.addr("control", mailbox.FAILURES), n) + n
             limit = self.control[mailbox.MAX_FAILURES]
             if limit and failures >= limit:
