@@ -1,0 +1,239 @@
+"""What schedule points cost in a normal run, in one bench run: genode-race creations a
+second with points present but idle (--no-record, --perturb none), against the same build
+with every point compiled out (TESTBED_POINTS=off), and with recording on (--record).
+
+    python -m bench.points_cost [--trials 5] [--seconds 2] [--creations 40000] [--out PATH]
+
+Each trial is a subprocess (`python -m testbed.cli stress genode-race ... --json -`), since
+TESTBED_POINTS must be set in the environment of the process that starts the run. Within a
+trial the three builds run back to back, in an order that reverses from one trial to the
+next, so that a drift of the machine weighs on all three alike. Reported: the median and
+the spread (min/max) of creations/s, the ratio of the medians points / compiled out (target:
+points at most 5% slower) and record / no-record, and the median of the per-trial ratios. Beside it, free of the noise of a multiprocess run:
+the model alone in this process (core a direct call, no IPC), points idle against compiled
+out (best of short alternating repetitions), which gives the points' CPU cost a creation
+and so the slowdown they should cause at the throughput measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kernel_model import context_allocator, layout
+from kernel_model.core import Core, CoreConnection
+from kernel_model.thread_list import ThreadList
+from testbed.native import Bitmap, address_of
+from testbed.points import ENV, without_points
+
+VARIANTS = ("fixed", "bitalloc")
+PINS = ("none", "same")
+# build name -> (TESTBED_POINTS, recording flag)
+BUILDS = {
+    "compiled out": ("off", "--no-record"),
+    "points idle": ("on", "--no-record"),
+    "record": ("on", "--record"),
+}
+TARGET = 0.05  # points at most 5% slower than compiled out
+
+
+def one_trial(variant: str, pin: str, build: str, seconds: float, seed: int) -> dict:
+    points, record = BUILDS[build]
+    env = dict(os.environ)
+    if points == "off":
+        env[ENV] = "off"
+    else:
+        env.pop(ENV, None)
+    cmd = [
+        sys.executable, "-m", "testbed.cli", "stress", "genode-race", "--variant", variant,
+        "--duration", f"{seconds:g}", "--pin", pin, "--perturb", "none", record,
+        "--seed", str(seed), "--max-traces", "0", "--json", "-",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(cmd)} (TESTBED_POINTS={points}): exit {proc.returncode}\n{proc.stderr}"
+        )
+    return json.loads(proc.stdout)
+
+
+class _FreeLock:
+    def acquire(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def model_us(variant: str, compiled_out: bool, creations: int, point=None) -> float:
+    """Microseconds a creation and its destruction take in the model alone, in this process:
+    core served by a direct call, locks that never block, no IPC; the CPU cost of the points
+    without the noise of a multiprocess run."""
+    module = without_points(context_allocator) if compiled_out else context_allocator
+    bufs = [
+        bytearray(8 * Bitmap.words(layout.AREA_PAGES)),
+        bytearray(8 * ThreadList.words_needed(64)),
+    ]
+    slots = bytearray(8 * Bitmap.words(layout.NUM_SLOTS))
+    core = Core(1, lambda pd: Bitmap(address_of(bufs[0]), layout.AREA_PAGES), 1 << 30)
+    threads = ThreadList(memoryview(bufs[1]).cast("Q"))
+    threads.reset()
+    alloc = module.VARIANTS[variant](
+        threads, _FreeLock(), _FreeLock(),
+        CoreConnection(lambda op, a0, a1, a2: core.serve(op, 0, a0, a1, a2)),
+        Bitmap(address_of(slots), layout.NUM_SLOTS), point=point,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    for _ in range(creations // 8):
+        stacks = [alloc.create(16 * 1024) for _ in range(8)]  # 2 creators x 4 children
+        for st in stacks:
+            alloc.destroy(st)
+    return (time.perf_counter() - t0) / (creations // 8 * 8) * 1e6
+
+
+def points_a_creation(variant: str) -> float:
+    n = [0]
+
+    def count(name: str) -> None:
+        n[0] += 1
+
+    model_us(variant, False, 800, point=count)
+    return n[0] / 800
+
+
+def spread(xs: list[float]) -> dict:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "all": xs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--trials", type=int, default=5, help="trials a figure; the median is kept")
+    ap.add_argument("--seconds", type=float, default=2.0, help="seconds a run")
+    ap.add_argument(
+        "--creations", type=int, default=40000, help="creations a trial of the model-only figure"
+    )
+    ap.add_argument("--out", default="bench/results/points_cost.json")
+    args = ap.parse_args(argv)
+    console = Console(stderr=True, emoji=False)
+    started = time.monotonic()
+
+    model = {}
+    for variant in VARIANTS:
+        console.print(f"model only, {variant} ...")
+        us: dict[str, list[float]] = {"compiled out": [], "points idle": []}
+        for _ in range(args.trials * 4):  # short, alternating repetitions; the best is kept
+            us["compiled out"].append(model_us(variant, True, args.creations // 4))
+            us["points idle"].append(model_us(variant, False, args.creations // 4))
+        n = points_a_creation(variant)
+        cost = min(us["points idle"]) - min(us["compiled out"])
+        model[variant] = {
+            "us_a_creation": {b: spread(x) for b, x in us.items()},
+            "points_a_creation": n,
+            "points_us_a_creation": cost,
+            "ns_a_point": cost / n * 1e3,
+        }
+
+    rows = []
+    for variant in VARIANTS:
+        for pin in PINS:
+            rates: dict[str, list[float]] = {b: [] for b in BUILDS}
+            order = list(BUILDS)
+            for t in range(args.trials):
+                for build in order if t % 2 == 0 else order[::-1]:
+                    doc = one_trial(variant, pin, build, args.seconds, seed=t + 1)
+                    rates[build].append(doc["creations_per_s"])
+                console.print(
+                    f"{variant} pin={pin} trial {t + 1}/{args.trials}: "
+                    + ", ".join(f"{b} {rates[b][-1]:,.0f}/s" for b in BUILDS)
+                )
+            off, idle, rec = (rates[b] for b in BUILDS)
+            med = {b: statistics.median(rates[b]) for b in BUILDS}
+            rows.append(
+                {
+                    "variant": variant,
+                    "pin": pin,
+                    # what the model-only cost of the points predicts at this throughput
+                    "predicted_points_over_compiled_out": 1
+                    - model[variant]["points_us_a_creation"] * 1e-6 * med["points idle"],
+                    "creations_per_s": {b: spread(rates[b]) for b in BUILDS},
+                    "points_over_compiled_out": med["points idle"] / med["compiled out"],
+                    "record_over_no_record": med["record"] / med["points idle"],
+                    "paired_points_over_compiled_out": statistics.median(
+                        i / o for i, o in zip(idle, off, strict=True)
+                    ),
+                    "paired_record_over_no_record": statistics.median(
+                        r / i for r, i in zip(rec, idle, strict=True)
+                    ),
+                }
+            )
+
+    table = Table(
+        title=f"genode-race thousand creations/s: points idle vs compiled out vs recording "
+        f"(median \\[min-max] of {args.trials} x {args.seconds:g} s)"
+    )
+    for col in (
+        "variant", "pin", *BUILDS, "points / out", "predicted", "record / no-rec", "target"
+    ):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in rows:
+        cps = r["creations_per_s"]
+        ratio = r["points_over_compiled_out"]
+        table.add_row(
+            r["variant"], r["pin"],
+            *(f"{cps[b]['median'] / 1e3:.1f} \\[{cps[b]['min'] / 1e3:.1f}-{cps[b]['max'] / 1e3:.1f}]"
+              for b in BUILDS),
+            f"{ratio:.3f} ({r['paired_points_over_compiled_out']:.3f})",
+            f"{r['predicted_points_over_compiled_out']:.3f}",
+            f"{r['record_over_no_record']:.3f} ({r['paired_record_over_no_record']:.3f})",
+            "met" if ratio >= 1 - TARGET else "MISSED",
+        )  # fmt: skip
+    out = Console(width=max(Console().width, 120), emoji=False)
+    out.print(table)
+    out.print(
+        "ratios: of the medians (in brackets: median of the per-trial ratios); predicted: "
+        "1 - (the points' cost a creation in the model alone) x (creations/s with points)"
+    )
+    t2 = Table(
+        title="the model alone, in one process (no IPC, locks that never block): us a creation, "
+        f"best \\[median] of {args.trials * 4} x {args.creations // 4}"
+    )
+    for col in ("variant", "compiled out", "points idle", "points a creation", "ns a point"):
+        t2.add_column(col, justify="right")
+    for variant, m in model.items():
+        u = m["us_a_creation"]
+        t2.add_row(
+            variant,
+            *(f"{u[b]['min']:.2f} \\[{u[b]['median']:.2f}]" for b in u),
+            f"{m['points_a_creation']:.1f}",
+            f"{m['ns_a_point']:.0f}",
+        )
+    out.print(t2)
+
+    doc = {
+        "rows": rows,
+        "model_only": model,
+        "trials": args.trials,
+        "seconds": args.seconds,
+        "target_max_slowdown": TARGET,
+        "builds": {b: {"TESTBED_POINTS": p, "record": r} for b, (p, r) in BUILDS.items()},
+        "bench_s": time.monotonic() - started,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+    out.print(f"result document: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
