@@ -66,11 +66,15 @@ class Stack:
         return context_address(self.slot)
 
 
-# Schedule points, in the order a creation passes them. Tests and traces name them.
+# Schedule points, in the order a creation passes them. Tests and traces name them. A
+# point comes just before the step it names; `L.acquired` and `core.reply` come just after
+# theirs (the lock taken, core's answer), which is what lets a replay order them exactly.
 POINTS = (
     "create",
     "alloc_lock.acquire",
+    "alloc_lock.acquired",
     "threads_lock.acquire",
+    "threads_lock.acquired",
     "search.slot",
     "list.insert",
     "bits.reserve",
@@ -92,17 +96,20 @@ def _nothing(name: str) -> None:
 
 
 class _Held:
-    """`with` a lock, passing its schedule points (a class: cheaper than a generator)."""
+    """`with` a lock, passing its schedule points (a class: cheaper than a generator):
+    `L.acquire` before taking it, `L.acquired` once held, `L.release` before letting go."""
 
-    __slots__ = ("lock", "acquire_point", "release_point", "point")
+    __slots__ = ("lock", "acquire_point", "acquired_point", "release_point", "point")
 
     def __init__(self, lock: Lock, name: str, point: Callable[[str], None]):
         self.lock, self.point = lock, point
-        self.acquire_point, self.release_point = name + ".acquire", name + ".release"
+        self.acquire_point, self.acquired_point = name + ".acquire", name + ".acquired"
+        self.release_point = name + ".release"
 
     def __enter__(self) -> None:
         self.point(self.acquire_point)
         self.lock.acquire()
+        self.point(self.acquired_point)
 
     def __exit__(self, *exc) -> None:
         self.point(self.release_point)
@@ -165,8 +172,12 @@ class ContextAllocator:
                     try:
                         return self.threads.insert(), slot
                     except ThreadListFull as e:
-                        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "list.insert", str(e)) from None
-        raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "search.slot", f"all {NUM_SLOTS} slots in use")
+                        raise StackAllocFailed(
+                            Reason.OUT_OF_STACK_SPACE, "list.insert", str(e)
+                        ) from None
+        raise StackAllocFailed(
+            Reason.OUT_OF_STACK_SPACE, "search.slot", f"all {NUM_SLOTS} slots in use"
+        )
 
     def _back(self, record: int, slot: int, stack_size: int) -> Stack:
         """The two requests to core: a RAM dataspace, attached at the top of the slot."""
@@ -186,7 +197,9 @@ class ContextAllocator:
             self._undo(record, slot)
             if st != Status.REGION_CONFLICT:
                 raise CoreRefused(f"attach_at({ds}, {offset:#x}, {size:#x}) answered {st.name}")
-            raise StackAllocFailed(Reason.REGION_CONFLICT, "core.attach_at", f"slot {slot} at offset {offset:#x}")
+            raise StackAllocFailed(
+                Reason.REGION_CONFLICT, "core.attach_at", f"slot {slot} at offset {offset:#x}"
+            )
         return Stack(record, slot, ds, offset, size)
 
     def _assign(self, stack: Stack) -> None:
@@ -249,7 +262,9 @@ class Bitalloc(ContextAllocator):
         n = NUM_SLOTS - self.first_slot
         slot = self.slot_bits.first_clear(self.first_slot, n)
         if slot < 0:
-            raise StackAllocFailed(Reason.OUT_OF_STACK_SPACE, "bits.reserve", f"all {n} slots in use")
+            raise StackAllocFailed(
+                Reason.OUT_OF_STACK_SPACE, "bits.reserve", f"all {n} slots in use"
+            )
         self.slot_bits.set_range(slot, 1)
         return slot
 

@@ -60,10 +60,11 @@ class RingEvent:
 def read_ring(words: memoryview) -> tuple[list[RingEvent], bool]:
     """The events a ring holds, oldest first, and whether it still holds all ever written."""
     count, capacity = words[0], (len(words) - 1) // 2
+    raw = words[1:].tolist()  # one copy at C speed; the ring goes on being written meanwhile
     first = max(0, count - capacity)
     out = []
     for n in range(first, count):
-        base = 1 + 2 * (n % capacity)
-        what = words[base + 1]
-        out.append(RingEvent(words[base], what & 0xFFFF, what >> 16))
+        base = 2 * (n % capacity)
+        what = raw[base + 1]
+        out.append(RingEvent(raw[base], what & 0xFFFF, what >> 16))
     return out, count <= capacity

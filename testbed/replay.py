@@ -37,7 +37,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             seed=trace.seed,
             rounds=trace.rounds,
             duration_s=3600.0,
-            script=trace.steps(),
+            script=trace.steps(scenario.points),
             stop_after_script=True,
             script_first=trace.detected_by,
             lock_timeout_s=lock_timeout_s,
@@ -47,7 +47,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     doc["replay"] = {
         "outcome": trace.outcome,
         "reproduced": reproduced,
-        "steps": len(trace.steps()),
+        "steps": len(trace.steps(scenario.points)),
     }
     return doc
 

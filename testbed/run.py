@@ -287,7 +287,7 @@ class _Run:
             self._check_children()
             controller = Controller(self.spec, self.seg)
             if opts.stop_after_script:
-                controller.replay(opts.script, first=opts.script_first)
+                controller.replay(opts.script, opts.script_first)
             else:
                 controller.drive(opts.script)
         deadline = None if opts.rounds else time.monotonic() + opts.duration_s

@@ -36,6 +36,8 @@ class Step:
     actor: str
     point: str
     optional: bool = False
+    passes: bool = False  # let the actor through the point once it is there (a replay's step)
+    fresh: bool = False  # its next arrival at the point, even if it is parked there now
 
 
 class Controller:
@@ -66,10 +68,20 @@ class Controller:
 
     def replay(self, steps: list[Step], first: str = "") -> None:
         """Force `steps`, then stop the run and let the actors finish one at a time, `first`
-        first: after the last recorded event nothing is left to chance either."""
+        first: after the last recorded event nothing is left to chance either.
+
+        A step runs its actor until it is at the step's point (already there: nothing to
+        do); a step that `passes` then lets it through the point once, so the step of code
+        after the point runs in the trace's order, and the actor parks at its next point."""
         self.check(steps)
         for step in steps:
-            self.run_until(step)
+            i = self.index[step.actor]
+            if step.fresh or not (self.state[i] == PARKED and self.at[i] == step.point):
+                if not self.run_until(step):
+                    continue  # an optional step that blocked or ended
+            if step.passes:
+                self._go(i)
+                self._wait(i)
         self.control[mailbox.STOP] = 1
         order = sorted(self.index, key=lambda name: (name != first, self.index[name]))
         for name in order:

@@ -25,7 +25,7 @@ def preempt_main_at(variant: str, point: str, thread1_until: str = FINISH) -> di
     first), then main finishes first, then thread1."""
     trace = Trace(
         "genode-race", variant, CONFIG, seed=1, actors=[A, B], outcome="region_conflict",
-        detected_by=A, rounds=1,
+        detected_by=A, rounds=1, order="stop",
         events=[Event(0, A, "point", point), Event(1, B, "point", thread1_until, optional=True)],
     )  # fmt: skip
     return replay(trace, lock_timeout_s=20)

@@ -77,7 +77,7 @@ def hand_written(variant: str, tmp_path) -> str:
     alloc_lock, thread1 runs through its attach."""
     t = Trace(
         "genode-race", variant, CONFIG, seed=3, actors=[A, B], outcome="region_conflict",
-        detected_by=B, rounds=1,
+        detected_by=B, rounds=1, order="stop",
         events=[Event(0, A, "point", "context.assign"), Event(1, B, "point", "core.reply")],
     )  # fmt: skip
     return str(t.save(tmp_path / f"{variant}.json"))
@@ -95,7 +95,7 @@ def test_a_hand_written_order_is_a_trace(tmp_path):
 def test_an_order_that_cannot_happen_aborts_naming_the_event(tmp_path):
     t = Trace(
         "genode-race", "racy", CONFIG, seed=3, actors=[A, B], outcome="region_conflict",
-        rounds=1, events=[Event(0, A, "point", "bits.reserve")],  # racy has no slot bits
+        rounds=1, order="stop", events=[Event(0, A, "point", "bits.reserve")],  # racy has no slot bits
     )  # fmt: skip
     r = cli("replay", str(t.save(tmp_path / "never.json")))
     assert r.code == 3
