@@ -112,15 +112,14 @@ class Env:
         if self._failure[outcome] and slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
             # before a trace is written, which takes a while: that is not the failure's time
             slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
-        if self.recorder is not None:
-            ticket = self.recorder.record(recorder.OUTCOME_EVENT + k)
-            if self._grades[outcome] is not Grade.ACCEPTABLE:
-                self._capture(outcome, ticket)
+        ticket = self.recorder.record(recorder.OUTCOME_EVENT + k) if self.recorder else 0
         if self._failure[outcome]:
             failures = self.atomics.fetch_add(self.seg.addr("control", mailbox.FAILURES), n) + n
             limit = self.control[mailbox.MAX_FAILURES]
             if limit and failures >= limit:
-                self.control[mailbox.STOP] = 1
+                self.control[mailbox.STOP] = 1  # before a trace is written: the run stops now
+        if self.recorder is not None and self._grades[outcome] is not Grade.ACCEPTABLE:
+            self._capture(outcome, ticket)
 
     def _capture(self, outcome: str, ticket: int) -> None:
         """Write a trace of the events that led here, if this run may write another."""

@@ -18,7 +18,9 @@ from .run import PINS, RunOptions, run
 from .scenario import ConfigError
 
 MAX_DURATION_S = 24 * 3600
-DEFAULT_RECORD = True  # bench/points_cost.py: recording costs a few per cent
+# bench/points_cost.py: recording costs 7-35% of creations a second; bench/perturb_ttff.py:
+# no measurable time to the first failure. A replayable trace of each failure is worth it.
+DEFAULT_RECORD = True
 
 STRESS_EXAMPLES = """examples:
   testbed stress genode-race --variant racy --duration 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +34,11 @@ def cli(*args: str, timeout: float = 90) -> CliResult:
     wants_json = args and args[0] == "stress" and "--json" not in args
     if wants_json:
         argv += ["--json", "-"]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    out, err = proc.communicate(timeout=timeout)
+    with tempfile.TemporaryDirectory() as cwd:  # traces and the like land here, not in the tree
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
+        )
+        out, err = proc.communicate(timeout=timeout)
     assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
     doc = None
     if wants_json and out.strip().startswith("{"):

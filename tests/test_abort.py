@@ -16,7 +16,7 @@ from testbed import names
 
 def start(*extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "testbed.cli", "stress", "genode-race", "--variant", "fixed",
-            "--duration", "60", "--json", "-", *extra]  # fmt: skip
+            "--duration", "60", "--json", "-", "--no-record", *extra]  # fmt: skip
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
