@@ -132,7 +132,6 @@ class Env:
         if self.control[mailbox.FREE_RUN]:
             return
         self._sched[0] = self._point_index[name]
-        self._sched[1] += 1
         self._arrived.release()
         self._wait_go(name)
 
