@@ -10,7 +10,7 @@ from kernel_model import layout
 from kernel_model.core import Core, Op
 from kernel_model.status import Status
 from testbed.native import Bitmap
-from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+from testbed.scenario import Grade, Outcome, Scenario, in_range
 
 MAX_CLIENTS, MAX_CALLS = 64, 10**7
 
@@ -36,11 +36,10 @@ class CoreRoundtrip(Scenario):
         p.add_argument("--calls", type=int, default=1000, help=f"requests a round (1..{MAX_CALLS})")
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
-        if not 1 <= args.clients <= MAX_CLIENTS:
-            raise ConfigError(f"--clients {args.clients}: expected 1..{MAX_CLIENTS}")
-        if not 1 <= args.calls <= MAX_CALLS:
-            raise ConfigError(f"--calls {args.calls}: expected 1..{MAX_CALLS}")
-        return {"clients": args.clients, "calls": args.calls}
+        return {
+            "clients": in_range("--clients", args.clients, 1, MAX_CLIENTS),
+            "calls": in_range("--calls", args.calls, 1, MAX_CALLS),
+        }
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(f"client{k}", {}) for k in range(config["clients"])]

@@ -17,7 +17,7 @@ from kernel_model.status import Status
 from kernel_model.thread_list import ThreadList
 from testbed import points
 from testbed.native import Bitmap
-from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+from testbed.scenario import Grade, Outcome, Scenario, in_range
 from testbed.sizes import parse_size
 
 ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
@@ -87,19 +87,11 @@ class GenodeRace(Scenario):
         )
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
-        for opt, value, hi in (
-            ("--pds", args.pds, MAX_PDS),
-            ("--creators", args.creators, MAX_CREATORS),
-            ("--children", args.children, MAX_CHILDREN),
-        ):
-            if not 1 <= value <= hi:
-                raise ConfigError(f"{opt} {value}: expected 1..{hi}")
-        stack = parse_size(args.stack_size, "--stack-size", 1, layout.SLOT_SIZE)
         return {
-            "pds": args.pds,
-            "creators": args.creators,
-            "children": args.children,
-            "stack_size": stack,
+            "pds": in_range("--pds", args.pds, 1, MAX_PDS),
+            "creators": in_range("--creators", args.creators, 1, MAX_CREATORS),
+            "children": in_range("--children", args.children, 1, MAX_CHILDREN),
+            "stack_size": parse_size(args.stack_size, "--stack-size", 1, layout.SLOT_SIZE),
         }
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

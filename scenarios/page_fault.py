@@ -12,7 +12,7 @@ from kernel_model.core import Core
 from kernel_model.mmu import UnresolvableFault
 from kernel_model.page_table import Perm
 from kernel_model.stack import ManagedArea
-from testbed.scenario import ConfigError, Grade, Outcome, Scenario
+from testbed.scenario import Grade, Outcome, Scenario, in_range
 
 from ._mmu import MmuCore, fault_extra, mmu_regions, thread_mmu
 
@@ -37,11 +37,10 @@ class PageFault(Scenario):
         p.add_argument("--calls", type=int, default=200, help=f"faults a round (1..{MAX_CALLS})")
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
-        if not 1 <= args.clients <= MAX_CLIENTS:
-            raise ConfigError(f"--clients {args.clients}: expected 1..{MAX_CLIENTS}")
-        if not 1 <= args.calls <= MAX_CALLS:
-            raise ConfigError(f"--calls {args.calls}: expected 1..{MAX_CALLS}")
-        return {"clients": args.clients, "calls": args.calls}
+        return {
+            "clients": in_range("--clients", args.clients, 1, MAX_CLIENTS),
+            "calls": in_range("--calls", args.calls, 1, MAX_CALLS),
+        }
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(f"pd{k}.thread0", {"pd": k}) for k in range(config["clients"])]

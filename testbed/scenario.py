@@ -30,6 +30,13 @@ class ConfigError(ValueError):
     """Bad usage or configuration (exit 2); the message names the value and the accepted range."""
 
 
+def in_range(option: str, value: int, lo: int, hi: int) -> int:
+    """`value`, or ConfigError naming it and the range (nothing is clamped)."""
+    if not lo <= value <= hi:
+        raise ConfigError(f"{option} {value}: expected {lo}..{hi}")
+    return value
+
+
 class Scenario:
     name = ""
     description = ""
