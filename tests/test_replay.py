@@ -64,7 +64,7 @@ def test_show_draws_lanes_locks_and_the_conflict(recorded, tmp_path):
 
 def test_minimize_shrinks_a_trace_that_still_reproduces(recorded, tmp_path):
     out = tmp_path / "small.json"
-    r = cli("minimize", recorded, "-o", str(out), "--max-replays", "12")
+    r = cli("minimize", recorded, "-o", str(out), "--max-replays", "40")
     assert r.code == 0, r.out + r.err
     small, big = Trace.load(out), Trace.load(recorded)
     assert len(small.point_events()) < len(big.point_events())
