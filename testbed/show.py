@@ -94,7 +94,7 @@ def text(trace: Trace, console: Console, last: int = 60) -> None:
             bar = "[blue]|[/blue]" * len(locks)
             if e.actor == name:
                 label = _label(e)
-                if i in bad or e.kind == "outcome":
+                if i in bad or (e.kind == "outcome" and e.point == trace.outcome):
                     label = f"[bold red]{label}[/bold red]"
                 cells.append(f"{bar}{label}")
             else:
@@ -124,16 +124,23 @@ def picture(trace: Trace, path: str) -> None:
             [(h.start, max(0.8, h.end - h.start))], (row[h.actor] - 0.3, 0.6), color=c, alpha=0.3
         )
     bad = conflicts(events)
-    label_from = max(0, len(events) - 40)
+    label_from = max(0, len(events) - 25)
     for i, e in enumerate(events):
         y = row.get(e.actor, 0)
         if e.kind == "outcome":
-            ax.plot(i, y, marker="*", color="red", markersize=12)
+            bad_outcome = e.point == trace.outcome
+            ax.plot(
+                i,
+                y,
+                marker="*",
+                color="red" if bad_outcome else "green",
+                markersize=12 if bad_outcome else 7,
+            )
         elif i in bad:
             ax.plot(i, y, marker="X", color="red", markersize=9)
         else:
             ax.plot(i, y, marker="o", color="black" if e.kind == "point" else "grey", markersize=3)
-        if i >= label_from or i in bad or e.kind == "outcome":
+        if i >= label_from or i in bad or (e.kind == "outcome" and e.point == trace.outcome):
             ax.annotate(
                 _label(e),
                 (i, y),
