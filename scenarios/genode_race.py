@@ -135,8 +135,15 @@ class GenodeRace(Scenario):
 
     def run_actor(self, env, actor) -> None:
         pd, cfg = actor.params["pd"], env.spec.config
+        threads = f"pd{pd}.threads"
+        # the race is between one creator's `context.assign` and another's `search.slot`:
+        # when recording, each is recorded by its own access (Env.recorded_store)
         alloc = points.build(context_allocator).VARIANTS[cfg["variant"]](
-            ThreadList(env.seg.words(f"pd{pd}.threads")),
+            ThreadList(
+                env.seg.words(threads),
+                assign_hook=env.recorded_store("context.assign", threads),
+                find_hook=env.recorded_find("search.slot", threads, start=1),
+            ),
             env.lock(f"pd{pd}.threads"),
             env.lock(f"pd{pd}.alloc"),
             CoreConnection(env.core_call(pd)),

@@ -52,6 +52,7 @@ class Env:
                 spec.ring_events,
                 seg.addr("control", mailbox.TICKET),
             )
+        self._at_access: set[str] = set()  # points their step's access records
         self.point: Callable[[str], None] | None = None
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
@@ -66,12 +67,14 @@ class Env:
         ids = self._point_index
         pert = perturb.hook(perturb.parse(self.spec.perturb), self.rng, self.spec.expected_steps)
         if self.recorder is not None:
-            record = self.recorder.record
+            record, at_access = self.recorder.record, self._at_access
             if pert is None:
-                return lambda name: record(ids[name])
+                return lambda name: None if name in at_access else record(ids[name])
+            load, counter = self.atomics.load, self.seg.addr("control", mailbox.TICKET)
 
             def point(name: str) -> None:
-                pert(name, record(ids[name]))
+                # a point recorded at its access: the ticket its access is about to take
+                pert(name, load(counter) if name in at_access else record(ids[name]))
 
             return point
         if pert is not None:
@@ -82,6 +85,40 @@ class Env:
 
             return point
         return None
+
+    # -- steps recorded at their access ------------------------------------------------------
+    # A point's ticket is taken when the point's hook is called, and the step after it runs
+    # 0.5-1 us of Python later: two steps on two CPUs can touch memory in the other order
+    # than their tickets. For a step that is one read or write of shared memory, a scenario
+    # can have the access itself record the point: these answer an accessor that takes the
+    # ticket, records the point's event and does the access in one C call, and from then on
+    # the point's hook records nothing for that point (one event a step, at its access, and
+    # still named after the point: a replay passes the point there, as before). They answer
+    # None when the run records nothing or is controlled: the scenario then does the plain
+    # access, and the point hook works as it always does (a controlled actor still parks at
+    # the point, before the access).
+    def _record_at_access(self, point: str) -> int | None:
+        if self.recorder is None or self.spec.controlled:
+            return None
+        self._at_access.add(point)
+        return self._point_index[point]
+
+    def recorded_store(self, point: str, region: str) -> Callable[[int, int], None] | None:
+        """`store(index, value)` writing word `index` of `region`, recorded as `point`."""
+        event = self._record_at_access(point)
+        if event is None:
+            return None
+        return self.recorder.store_at(event, self.seg.addr(region))
+
+    def recorded_find(
+        self, point: str, region: str, start: int = 0
+    ) -> Callable[[int, int], bool] | None:
+        """`find(value, n)`: is `value` among the `n` words of `region` from word `start`?
+        Recorded as `point`."""
+        event = self._record_at_access(point)
+        if event is None:
+            return None
+        return self.recorder.find_at(event, self.seg.addr(region, start))
 
     def lock(self, name: str) -> NamedLock:
         if name not in self._locks:

@@ -368,3 +368,42 @@ uint64_t tb_rec_what(uint32_t event, uint32_t what_lo, uint32_t what_hi)
 {
     return tb_record(&tb_self, event, (uint64_t)what_hi << 32 | what_lo);
 }
+
+/* ---- Recording a step at its shared-memory access ----------------------------------------
+ * A schedule point's ticket is taken when the hook is called, and Python runs 0.5-1 us more
+ * before the step's read or write: two steps on two CPUs can touch memory in the other order
+ * than their tickets, and a replay then forces an order that never happened. For a step
+ * that is one access, these take the ticket, do the access right after it and record the
+ * event, in one call: the trace's order is the accesses' order (but for the one instruction
+ * between the ticket and the access). They use the process's bound recorder (tb_self);
+ * 64-bit values come in two 32-bit halves, as tb_rec_what's do. */
+
+static inline void tb_put(struct tb_recorder *r, uint64_t ticket, uint64_t point)
+{
+    uint64_t n = r->ring[0];
+    uint64_t *e = r->ring + 1 + 2 * (n & r->mask);
+    e[0] = ticket;
+    e[1] = point;
+    __atomic_store_n(&r->ring[0], n + 1, __ATOMIC_RELEASE);
+}
+
+/* Record `event` and store (hi << 32 | lo) into words[index]; answers the ticket. */
+uint64_t tb_rec_store(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo, uint32_t hi)
+{
+    uint64_t ticket = __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&words[index], (uint64_t)hi << 32 | lo, __ATOMIC_SEQ_CST);
+    tb_put(&tb_self, ticket, event);
+    return ticket;
+}
+
+/* Record `event` and look for (hi << 32 | lo) among words[0..n); answers 1 found, 0 not. */
+int tb_rec_find(uint32_t event, const uint64_t *words, uint32_t n, uint32_t lo, uint32_t hi)
+{
+    uint64_t value = (uint64_t)hi << 32 | lo;
+    uint64_t ticket = __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+    int found = 0;
+    for (uint32_t i = 0; i < n && !found; i++)
+        found = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE) == value;
+    tb_put(&tb_self, ticket, event);
+    return found;
+}

@@ -56,6 +56,8 @@ def lib() -> ctypes.PyDLL:
         ("tb_recorder_bind", None, (vp, u64, vp)),
         ("tb_rec", u64, None),  # hot calls: no argtypes (converting them costs 0.2 us a call
         ("tb_rec_what", u64, None),  # here); callers pass ints < 2**31 or c_void_p objects
+        ("tb_rec_store", u64, None),  # (event, words, index, lo, hi): 32-bit halves
+        ("tb_rec_find", ctypes.c_int, None),  # (event, words, n, lo, hi)
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):

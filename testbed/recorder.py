@@ -7,6 +7,8 @@ core's requests have ids of their own above them.
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .native import lib
@@ -45,6 +47,28 @@ class Recorder:
         so.tb_recorder_bind(seg.addr(region), capacity, counter_addr)
         self.record = so.tb_rec  # (event) -> ticket
         self._what = so.tb_rec_what
+        self._store, self._find = so.tb_rec_store, so.tb_rec_find
+
+    def store_at(self, event: int, words: int) -> Callable[[int, int], None]:
+        """`store(index, value)`: record `event` and write the 64-bit word `index` of the
+        words at address `words`, the ticket taken right before the write, in one C call."""
+        rec, base = self._store, ctypes.c_void_p(words)
+
+        def store(index: int, value: int) -> None:
+            rec(event, base, index, value & 0xFFFFFFFF, value >> 32)
+
+        return store
+
+    def find_at(self, event: int, words: int) -> Callable[[int, int], bool]:
+        """`find(value, n)`: record `event` and answer whether `value` is among the first `n`
+        64-bit words at address `words`, the ticket taken right before the scan, in one C
+        call."""
+        rec, base = self._find, ctypes.c_void_p(words)
+
+        def find(value: int, n: int) -> bool:
+            return rec(event, base, n, value & 0xFFFFFFFF, value >> 32) != 0
+
+        return find
 
     def record_what(self, event: int, what: int) -> int:
         return self._what(event, what & 0xFFFFFFFF, what >> 32)

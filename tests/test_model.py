@@ -126,6 +126,28 @@ def test_thread_list_walk_sees_only_assigned_contexts():
     assert tl.contexts() == [] and words[0] == 0
 
 
+def test_thread_list_hooks_do_its_two_racing_accesses():
+    words = memoryview(bytearray(8 * ThreadList.words_needed(4))).cast("Q")
+    calls = []
+
+    def assign(record, context):
+        calls.append(("assign", record, context))
+        words[record] = context
+
+    def find(context, n):
+        calls.append(("find", context, n))
+        return context in words[1 : 1 + n]
+
+    tl = ThreadList(words, assign_hook=assign, find_hook=find)
+    tl.reset()
+    r1, _ = tl.insert(), tl.insert()
+    ctx = layout.context_address(3)
+    assert not tl.is_in_use(ctx)
+    tl.assign(r1, ctx)
+    assert tl.is_in_use(ctx) and tl.contexts() == [ctx, 0]
+    assert calls == [("find", ctx, 2), ("assign", r1, ctx), ("find", ctx, 2)]
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_sequential_creations_get_distinct_slots_until_exhaustion(variant):
     core = make_core(1)

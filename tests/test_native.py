@@ -99,3 +99,31 @@ def test_fetch_add_from_two_processes_loses_nothing():
     finally:
         shm.close_fd()
         shm.unlink()
+
+
+_RING = (ctypes.c_uint64 * (1 + 2 * 8))()  # module-level: the process's recorder stays bound
+_COUNTER = ctypes.c_uint64(0)
+
+
+class _Seg:
+    def addr(self, region: str, word: int = 0) -> int:
+        return ctypes.addressof(_RING) + 8 * word
+
+
+def test_an_access_records_its_event_with_the_ticket_it_took():
+    from testbed.recorder import Recorder, read_ring
+
+    rec = Recorder(_Seg(), "ring", 8, ctypes.addressof(_COUNTER))
+    _RING[0], _COUNTER.value = 0, 40
+    words = (ctypes.c_uint64 * 4)(0, 2**64 - 1, 7, 0)
+    store = rec.store_at(3, ctypes.addressof(words))
+    find = rec.find_at(4, ctypes.addressof(words) + 8)
+    store(3, 0xFEDCBA9876543210)
+    assert words[3] == 0xFEDCBA9876543210
+    assert find(0xFEDCBA9876543210, 3) and not find(0xFEDCBA9876543210, 2)
+    assert find(2**64 - 1, 1) and find(7, 2) and not find(0, 0)
+    events, whole = read_ring(memoryview(_RING).cast("B").cast("Q"))
+    assert whole and [(e.ticket, e.event, e.what) for e in events] == [
+        (40, 3, 0), (41, 4, 0), (42, 4, 0), (43, 4, 0), (44, 4, 0), (45, 4, 0),
+    ]  # fmt: skip
+    assert _COUNTER.value == 46

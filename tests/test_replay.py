@@ -41,6 +41,12 @@ def test_a_recorded_trace_holds_the_whole_interleaving(recorded):
         e.detail["status"] == "region_conflict" and e.detail["op"] == "attach_at" for e in core
     )
     assert {e.actor for e in t.events if e.kind == "point"} == {A, B}
+    for actor in (A, B):  # one event a step, also for the two recorded at their access
+        mine = [e for e in t.events if e.actor == actor]
+        assigns = sum(e.point == "context.assign" for e in mine)
+        oks = sum(e.kind == "outcome" and e.point == "ok" for e in mine)
+        inserts = sum(e.point == "list.insert" for e in mine)
+        assert oks <= assigns <= min(oks + 1, inserts)  # the trace may end between the two
 
 
 def test_replay_reproduces_the_recorded_failure_every_time(recorded):
