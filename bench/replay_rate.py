@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5, help="traces recorded a setting")
     ap.add_argument("--replays", type=int, default=20, help="replays a trace")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds a recording may take")
+    ap.add_argument(
+        "--ring-events", type=int, default=1 << 18, help="events each actor's ring holds"
+    )
     ap.add_argument("--out", default="bench/results/replay_rate.json")
     args = ap.parse_args(argv)
     console = Console(stderr=True)
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.seeds):
                 doc = run(
                     RunOptions(SCENARIO, variant, cfg, seed=seed, duration_s=args.timeout, pin=pin,
-                               record=True, max_failures=1, max_traces=1, trace_dir=tmp)
+                               record=True, max_failures=1, max_traces=1, trace_dir=tmp,
+                               ring_events=args.ring_events)
                 )  # fmt: skip
                 if not doc["trace_files"]:
                     row["none"] += 1
