@@ -18,7 +18,7 @@ from .run import PINS, RunOptions, run
 from .scenario import ConfigError
 
 MAX_DURATION_S = 24 * 3600
-# bench/points_cost.py: recording costs 7-35% of creations a second; bench/perturb_ttff.py:
+# bench/points_cost.py: recording costs 7-40% of creations a second; bench/perturb_ttff.py:
 # no measurable time to the first failure. A replayable trace of each failure is worth it.
 DEFAULT_RECORD = True
 

@@ -67,7 +67,7 @@ class RunOptions:
     script: list[Step] | None = None  # force an interleaving at schedule points
     progress: Callable[[Snapshot], None] | None = None
     record: bool = False  # schedule-point events into rings; traces of interesting outcomes
-    # (the CLI records by default: it costs 7-35% of throughput, not time to first failure)
+    # (the CLI records by default: it costs 7-40% of throughput, not time to first failure)
     ring_events: int = recorder.DEFAULT_RING_EVENTS
     perturb: str = "none"
     hogs: int = 0  # CPU-hog processes on the actors' CPUs
