@@ -8,14 +8,13 @@ creations a second for each allocator variant.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench import result
 from bench.pingpong import round_trip_us
 from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 from scenarios.genode_race import SCENARIO as RACE
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "trials": args.trials,
         "calls": args.calls,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    out.print(f"result document: {args.out}")
+    result.write(args.out, doc, out)
     return 0
 
 

@@ -7,10 +7,12 @@ Python) and the page-fault round trip to core beside the plain request round tri
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
+from rich.console import Console
+
+from bench import result
 from kernel_model import layout
 from kernel_model.page_table import PageTable, Perm
 from testbed.native import PageBytes, address_of, lib
@@ -110,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     doc = {"checks": c, "round_trips": rt, "targets": targets,
            "config": {"rounds": args.rounds, "calls": args.calls, "pages": NPAGES}}  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    result.write(args.out, doc, Console())
     return 0
 
 

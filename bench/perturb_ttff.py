@@ -18,17 +18,16 @@ start, so start-up is included).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench import result
 from scenarios.genode_race import SCENARIO
 from testbed.run import RunOptions, run
 
@@ -159,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": CONFIG,
         "bench_s": bench_s,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    out.print(f"result document: {args.out}")
+    result.write(args.out, doc, out)
     return 0
 
 

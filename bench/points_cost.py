@@ -24,11 +24,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench import result
 from kernel_model import context_allocator, layout
 from kernel_model.core import Core, CoreConnection
 from kernel_model.thread_list import ThreadList
@@ -229,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "builds": {b: {"TESTBED_POINTS": p, "record": r} for b, (p, r) in BUILDS.items()},
         "bench_s": time.monotonic() - started,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    out.print(f"result document: {args.out}")
+    result.write(args.out, doc, out)
     return 0
 
 

@@ -10,14 +10,13 @@ conflicts per million creations.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench import result
 from scenarios.genode_race import SCENARIO
 from testbed.run import RunOptions, run
 
@@ -81,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             "-" if first is None else f"{first * 1000:.1f} ms",
             f"{r['conflicts_per_million']:,.0f}", f"{r['creations_per_s']:,.0f}",
         )  # fmt: skip
-    Console().print(table)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
+    out = Console()
+    out.print(table)
+    result.write(args.out, rows, out)
     return 0
 
 

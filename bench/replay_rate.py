@@ -8,14 +8,13 @@ The target is 99 of 100.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench import result
 from scenarios.genode_race import SCENARIO
 from testbed.replay import replay
 from testbed.run import RunOptions, run
@@ -85,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Console()
     out.print(table)
     out.print(f"all: {ok} of {total} replays reproduced the recorded outcome")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(
-        json.dumps({"rows": rows, "replays": total, "reproduced": ok}, indent=2) + "\n"
-    )
+    result.write(args.out, {"rows": rows, "replays": total, "reproduced": ok}, out)
     return 0
 
 

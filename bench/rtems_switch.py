@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import array
-import json
 import mmap
 import os
 import statistics
@@ -21,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+
+from bench import result
 from kernel_model.layout import PAGE_SIZE
 from kernel_model.page_table import PageTable
 from kernel_model.rtems_stack import MAX_SHARES, Access, Share, StackRecord
@@ -221,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json
         else RESULTS / f"rtems_switch-{time.strftime('%Y%m%d-%H%M%S')}.json"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"result: {path}")
+    result.write(path, doc, Console())
     return 0
 
 

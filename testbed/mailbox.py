@@ -20,7 +20,6 @@ from collections.abc import Callable
 from .native import lib, sem_open
 from .segment import Layout, Segment
 
-IDLE, REQUEST, WAITING, REPLIED = 0, 1, 2, 3
 WORDS = 8  # state, op, pd, a0, a1, a2, status, value: one cache line a mailbox
 ST, OP, PD, A0, A1, A2, STATUS, VALUE = range(WORDS)
 

@@ -95,7 +95,6 @@ uint64_t tb_cas(uint64_t *p, uint64_t expected, uint64_t desired)
 }
 
 uint64_t tb_fetch_add(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
-uint64_t tb_fetch_or(uint64_t *p, uint64_t v) { return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); }
 uint64_t tb_exchange(uint64_t *p, uint64_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
 uint64_t tb_load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 void tb_store(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
@@ -172,8 +171,6 @@ void *tb_sem_open(const char *name)
     return s == SEM_FAILED ? NULL : (void *)s;
 }
 
-int tb_sem_close(void *sem) { return sem_close((sem_t *)sem); }
-int tb_sem_post(void *sem) { return sem_post((sem_t *)sem); }
 
 /* Client: its mailbox and semaphores, set up once, so a call passes one pointer. */
 struct tb_client {

@@ -41,13 +41,10 @@ def lib() -> ctypes.PyDLL:
         ("tb_bm_count", u64, (vp, u64, u64)),
         ("tb_cas", u64, (vp, u64, u64)),
         ("tb_fetch_add", u64, (vp, u64)),
-        ("tb_fetch_or", u64, (vp, u64)),
         ("tb_exchange", u64, (vp, u64)),
         ("tb_load", u64, (vp,)),
         ("tb_store", None, (vp, u64)),
         ("tb_sem_open", vp, (ctypes.c_char_p,)),
-        ("tb_sem_close", ctypes.c_int, (vp,)),
-        ("tb_sem_post", ctypes.c_int, (vp,)),
         ("tb_client_new", vp, (vp, vp, u64, vp, vp, vp, dbl, dbl, vp)),
         ("tb_call", i64, None),
         ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl)),
@@ -148,13 +145,12 @@ class PageBytes:
 class Atomics:
     """Sequentially consistent operations on 64-bit words given by address."""
 
-    __slots__ = ("cas", "fetch_add", "fetch_or", "exchange", "load", "store")
+    __slots__ = ("cas", "fetch_add", "exchange", "load", "store")
 
     def __init__(self):
         so = lib()
         self.cas = so.tb_cas  # (addr, expected, desired) -> old value
         self.fetch_add = so.tb_fetch_add  # (addr, v) -> old value
-        self.fetch_or = so.tb_fetch_or
         self.exchange = so.tb_exchange
         self.load = so.tb_load
         self.store = so.tb_store

@@ -29,6 +29,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     names = [name for name, _ in scenario.actors(trace.config)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
+    steps = trace.steps(scenario.points)
     doc = run(
         RunOptions(
             scenario,
@@ -37,7 +38,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             seed=trace.seed,
             rounds=trace.rounds,
             duration_s=3600.0,
-            script=trace.steps(scenario.points),
+            script=steps,
             stop_after_script=True,
             script_first=trace.detected_by,
             lock_timeout_s=lock_timeout_s,
@@ -47,7 +48,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     doc["replay"] = {
         "outcome": trace.outcome,
         "reproduced": reproduced,
-        "steps": len(trace.steps(scenario.points)),
+        "steps": len(steps),
     }
     return doc
 
