@@ -18,7 +18,7 @@ from bench import result
 from bench.pingpong import round_trip_us
 from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 from scenarios.genode_race import SCENARIO as RACE
-from testbed.run import RunOptions, run
+from testbed.harness.run import RunOptions, run
 
 SPINS = {"blocking": 0.0, "spin 50us": 50.0}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import result
-from kernel_model import layout
+from kernel_model.genode import layout
 from kernel_model.page_table import PageTable, Perm
-from testbed.native import PageBytes, address_of, lib
-from testbed.run import RunOptions, run
+from testbed.harness.run import RunOptions, run
+from testbed.ipc.native import PageBytes, address_of, lib
 
 NPAGES = layout.AREA_PAGES  # a whole stack area: 65536 pages
 

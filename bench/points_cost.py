@@ -29,11 +29,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import result
-from kernel_model import context_allocator, layout
-from kernel_model.core import Core, CoreConnection
-from kernel_model.thread_list import ThreadList
-from testbed.native import Bitmap, address_of
-from testbed.points import ENV, without_points
+from kernel_model.genode import context_allocator, layout
+from kernel_model.genode.core import Core, CoreConnection
+from kernel_model.genode.thread_list import ThreadList
+from testbed.harness.points import ENV, without_points
+from testbed.ipc.native import Bitmap, address_of
 
 VARIANTS = ("fixed", "bitalloc")
 PINS = ("none", "same")

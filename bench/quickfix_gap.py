@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bench import result
 from scenarios.genode_race import SCENARIO
-from testbed.run import RunOptions, run
+from testbed.harness.run import RunOptions, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,9 @@ from rich.table import Table
 
 from bench import result
 from scenarios.genode_race import SCENARIO
-from testbed.replay import replay
-from testbed.run import RunOptions, run
-from testbed.trace import Trace
+from testbed.harness.replay import replay
+from testbed.harness.run import RunOptions, run
+from testbed.trace.trace import Trace
 
 SETTINGS = [
     ("racy", "same"),

@@ -23,13 +23,12 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import result
-from kernel_model.layout import PAGE_SIZE
-from kernel_model.page_table import PageTable
-from kernel_model.rtems_stack import MAX_SHARES, Access, Share, StackRecord
-from kernel_model.rtems_stack_allocator import STACK_AREA_BASE, StackAllocator
-from kernel_model.rtems_switch import ProtectedSwitch
-from kernel_model.tlb import ENTRIES, Tlb
-from testbed.native import Atomics, PageBytes, address_of
+from kernel_model.page_table import PAGE_SIZE, PageTable
+from kernel_model.rtems.stack import MAX_SHARES, Access, Share, StackRecord
+from kernel_model.rtems.stack_allocator import STACK_AREA_BASE, StackAllocator
+from kernel_model.rtems.switch import ProtectedSwitch
+from kernel_model.rtems.tlb import ENTRIES, Tlb
+from testbed.ipc.native import Atomics, PageBytes, address_of
 
 STACK_SIZES = (4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20)
 SHARES = (0, 2, MAX_SHARES)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntFlag
 from typing import Protocol
 
-from .layout import PAGE_SIZE
+PAGE_SIZE = 4 << 10  # a 4 KiB page: Genode's and the ARMv7 short descriptors' small page
 
 
 class Perm(IntFlag):

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.core import Core, CoreConnection, Op
-from kernel_model.mmu import Mmu
+from kernel_model.genode import layout
+from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.mmu import Mmu
+from kernel_model.genode.pager import FaultReport, access_name, region_map_of
+from kernel_model.genode.stack import FlatArea
+from kernel_model.genode.status import Status
 from kernel_model.page_table import PageTable
-from kernel_model.pager import FaultReport, access_name, region_map_of
-from kernel_model.stack import FlatArea
-from kernel_model.status import Status
-from testbed.native import Bitmap, PageBytes
-from testbed.scenario import ConfigError, Scenario
-from testbed.sizes import parse_size
+from testbed.ipc.native import Bitmap, PageBytes
+from testbed.scenario import ConfigError, Scenario, parse_size
 
 MAX_PDS, MAX_THREADS = 4, 8
 MIN_FRAME, MAX_FRAME, FRAME_ALIGN = 16, 64 << 10, 16
@@ -44,7 +43,7 @@ class MmuCore(Core):
         self.words = seg.words("faults")
         super().__init__(
             npds,
-            lambda pd: Bitmap(seg.addr(f"pd{pd}.pages"), layout.AREA_PAGES),
+            lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
             ram_quota=2 * npds * layout.AREA_SIZE,
             page_table=lambda pd: page_table(seg, pd),
             report=self._report,
@@ -74,15 +73,15 @@ _FAULT = int(Op.FAULT)
 
 def page_table(seg, pd: int) -> PageTable:
     return PageTable(
-        PageBytes(seg.addr(f"pd{pd}.pt"), layout.AREA_PAGES), layout.AREA_BASE, layout.AREA_PAGES
+        PageBytes(seg.address(f"pd{pd}.pt"), layout.AREA_PAGES), layout.AREA_BASE, layout.AREA_PAGES
     )
 
 
 def thread_mmu(env, pd: int, thread: int) -> tuple[Mmu, CoreConnection]:
     core = CoreConnection(env.core_call(pd))
     mmu = Mmu(
-        page_table(env.seg, pd),
-        env.seg.bytes(f"pd{pd}.mem"),
+        page_table(env, pd),
+        env.words(f"pd{pd}.mem").cast("B"),
         layout.AREA_BASE,
         lambda address, access: core.fault(address, access, thread),
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.core import Core, Op
-from kernel_model.status import Status
-from testbed.native import Bitmap
+from kernel_model.genode import layout
+from kernel_model.genode.core import Core, Op
+from kernel_model.genode.status import Status
+from testbed.ipc.native import Bitmap
 from testbed.scenario import Grade, Outcome, Scenario, in_range
 
 MAX_CLIENTS, MAX_CALLS = 64, 10**7
@@ -48,15 +48,15 @@ class CoreRoundtrip(Scenario):
         return {"pages": Bitmap.words(layout.AREA_PAGES)}
 
     def core(self, seg, config: dict[str, Any]) -> Core:
-        return Core(1, lambda pd: Bitmap(seg.addr("pages"), layout.AREA_PAGES), ram_quota=0)
+        return Core(1, lambda pd: Bitmap(seg.address("pages"), layout.AREA_PAGES), ram_quota=0)
 
     def run_actor(self, env, actor) -> None:
-        call, calls, null = env.core_call(0), env.spec.config["calls"], int(Op.NULL)
+        call, calls, null = env.core_call(0), env.config["calls"], int(Op.NULL)
         for _ in env.rounds():
             errors = sum(call(null, 0, 0, 0)[0] != Status.OK for _ in range(calls))
-            env.record("ok", calls - errors)  # counted a round at a time: the bare round trip
+            env.record("ok", n=calls - errors)  # counted a round at a time: the bare round trip
             if errors:
-                env.record("error", errors)
+                env.record("error", n=errors)
 
 
 SCENARIO = CoreRoundtrip()

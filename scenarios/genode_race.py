@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import context_allocator, layout
-from kernel_model.context_allocator import POINTS, StackAllocFailed
-from kernel_model.core import Core, CoreConnection, Op
-from kernel_model.status import Status
-from kernel_model.thread_list import ThreadList
-from testbed import points
-from testbed.native import Bitmap
-from testbed.scenario import Grade, Outcome, Scenario, in_range
-from testbed.sizes import parse_size
+from kernel_model.genode import context_allocator, layout
+from kernel_model.genode.context_allocator import POINTS, StackAllocFailed
+from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.status import Status
+from kernel_model.genode.thread_list import ThreadList
+from testbed.harness import points
+from testbed.ipc.native import Bitmap
+from testbed.scenario import Grade, Outcome, Scenario, in_range, parse_size
 
 ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 RECORDS = 2 * layout.NUM_SLOTS  # thread records a PD can hold (failed creations included)
@@ -60,6 +59,10 @@ class GenodeRace(Scenario):
         "testbed stress genode-race --variant fixed --pds 2 --creators 4 --rounds 2000 --json result.json",
         "testbed stress genode-race --variant quickfix --pin spread --perturb pct:3 --hogs 2",
         "testbed stress genode-race --variant bitalloc --children 300 --rounds 3   # slot exhaustion",
+    )
+    # `testbed demo`: the report's race on a one-CPU board, and on this machine
+    showcase = tuple(
+        (v, pin, ()) for v in ("racy", "quickfix", "fixed", "bitalloc") for pin in ("same", "none")
     )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
@@ -119,7 +122,7 @@ class GenodeRace(Scenario):
     def core(self, seg, config: dict[str, Any]) -> Core:
         return Core(
             config["pds"],
-            lambda pd: Bitmap(seg.addr(f"pd{pd}.pages"), layout.AREA_PAGES),
+            lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
             ram_quota=config["pds"] * layout.AREA_SIZE,
         )
 
@@ -134,20 +137,20 @@ class GenodeRace(Scenario):
         return 20 * config["pds"] * config["creators"] * config["children"]
 
     def run_actor(self, env, actor) -> None:
-        pd, cfg = actor.params["pd"], env.spec.config
+        pd, cfg = actor.params["pd"], env.config
         threads = f"pd{pd}.threads"
         # the race is between one creator's `context.assign` and another's `search.slot`:
         # when recording, each is recorded by its own access (Env.recorded_store)
         alloc = points.build(context_allocator).VARIANTS[cfg["variant"]](
             ThreadList(
-                env.seg.words(threads),
+                env.words(threads),
                 assign_hook=env.recorded_store("context.assign", threads),
                 find_hook=env.recorded_find("search.slot", threads, start=1),
             ),
             env.lock(f"pd{pd}.threads"),
             env.lock(f"pd{pd}.alloc"),
             CoreConnection(env.core_call(pd)),
-            Bitmap(env.seg.addr(f"pd{pd}.slots"), layout.NUM_SLOTS),
+            Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
             point=env.point,
         )
         for _ in env.rounds():

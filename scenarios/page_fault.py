@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.core import Core
-from kernel_model.mmu import UnresolvableFault
+from kernel_model.genode import layout
+from kernel_model.genode.core import Core
+from kernel_model.genode.mmu import UnresolvableFault
+from kernel_model.genode.stack import ManagedArea
 from kernel_model.page_table import Perm
-from kernel_model.stack import ManagedArea
 from testbed.scenario import Grade, Outcome, Scenario, in_range
 
 from ._mmu import MmuCore, fault_extra, mmu_regions, thread_mmu
@@ -55,7 +55,7 @@ class PageFault(Scenario):
         return fault_extra(seg, lambda pd, thread: f"pd{pd}.thread{thread}")
 
     def run_actor(self, env, actor) -> None:
-        calls, page = env.spec.config["calls"], layout.PAGE_SIZE
+        calls, page = env.config["calls"], layout.PAGE_SIZE
         mmu, core = thread_mmu(env, actor.params["pd"], 0)
         area = ManagedArea(core)
         for _ in env.rounds():
@@ -63,7 +63,7 @@ class PageFault(Scenario):
             try:
                 for k in range(calls):
                     mmu.access(stack.base + k * page, 8, Perm.WRITE)
-                env.record("resolved", calls)
+                env.record("resolved", n=calls)
             except UnresolvableFault:
                 env.record("unresolvable")
             finally:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.context_allocator import Reason, StackAllocFailed
-from kernel_model.mmu import UnresolvableFault
-from kernel_model.stack import ManagedArea, context_pattern, fits, push_frames
-from testbed.barrier import Barrier
-from testbed.scenario import ConfigError, Grade, Outcome
-from testbed.sizes import parse_size
+from kernel_model.genode import layout
+from kernel_model.genode.context_allocator import Reason, StackAllocFailed
+from kernel_model.genode.mmu import UnresolvableFault
+from kernel_model.genode.stack import ManagedArea, context_pattern, fits, push_frames
+from testbed.ipc.barrier import Barrier
+from testbed.scenario import ConfigError, Grade, Outcome, parse_size
 
 from ._mmu import (
     MAX_PDS,
@@ -106,11 +105,11 @@ class StackGrowth(ThreadsOnStacks):
         }  # fmt: skip
 
     def run_actor(self, env, actor) -> None:
-        cfg = env.spec.config
+        cfg = env.config
         pd, k, frame = actor.params["pd"], actor.params["thread"], cfg["frame_size"]
         mmu, core = thread_mmu(env, pd, k)
         area = ManagedArea(core, limits=cfg["variant"] == "genode")
-        barrier = Barrier(env, env.seg.addr(f"pd{pd}.sync"), cfg["threads"])
+        barrier = Barrier(env, env.address(f"pd{pd}.sync"), cfg["threads"])
         for r in env.rounds():
             tag = (r << 16) | (pd << 8) | (k + 1)
             stack = area.create(k + 1, cfg["stack_size"])

@@ -13,18 +13,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kernel_model import layout
-from kernel_model.mmu import UnresolvableFault
-from kernel_model.stack import (
+from kernel_model.genode import layout
+from kernel_model.genode.mmu import UnresolvableFault
+from kernel_model.genode.stack import (
     AREAS,
     context_pattern,
     fits,
     frames_intact,
     push_frames,
 )
-from testbed.barrier import Barrier
-from testbed.scenario import ConfigError, Grade, Outcome
-from testbed.sizes import parse_size
+from testbed.ipc.barrier import Barrier
+from testbed.scenario import ConfigError, Grade, Outcome, parse_size
 
 from ._mmu import (
     FRAME_ALIGN,
@@ -79,6 +78,8 @@ class StackOverflow(ThreadsOnStacks):
         "testbed stress stack-overflow --variant flat --rounds 3 --require neighbour_corrupted",
         "testbed stress stack-overflow --variant managed --rounds 3 --pds 2 --core-log core.jsonl --json -",
     )
+    # `testbed demo`: does the overflow run silently over the neighbour, or fault?
+    showcase = (("flat", "none", ()), ("managed", "none", ()))
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--pds", type=int, default=1, help=f"protection domains (1..{MAX_PDS})")
@@ -130,14 +131,14 @@ class StackOverflow(ThreadsOnStacks):
         }  # fmt: skip
 
     def run_actor(self, env, actor) -> None:
-        cfg = env.spec.config
+        cfg = env.config
         pd, k, threads = actor.params["pd"], actor.params["thread"], cfg["threads"]
         frame, slot = cfg["frame_size"], k + 1
         overflows = k == threads - 1
         depth = cfg["depth"] if overflows else min(cfg["depth"], fits(cfg["stack_size"], frame))
         mmu, core = thread_mmu(env, pd, k)
         area = AREAS[cfg["variant"]](core)
-        barrier = Barrier(env, env.seg.addr(f"pd{pd}.sync"), threads)
+        barrier = Barrier(env, env.address(f"pd{pd}.sync"), threads)
         for r in env.rounds():
             tag = (r << 16) | (pd << 8) | slot
             stack = area.create(slot, cfg["stack_size"])

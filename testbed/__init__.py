@@ -1,3 +1,100 @@
-"""The testbed's machinery: shared memory, semaphores, core and actor processes, the CLI."""
+"""A real-concurrency testbed for the races of kernel resource allocators: real processes,
+a real core process, shared memory and named semaphores.
 
-__version__ = "0.1.0"
+The public API is what this module exports; everything under testbed.ipc, testbed.trace,
+testbed.harness and testbed.cli is private and may change.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.2.0"  # before the imports: trace files record it
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from testbed.harness.result import Result  # noqa: E402
+from testbed.scenario import (  # noqa: E402
+    Actor,
+    ActorEnv,
+    ConfigError,
+    Grade,
+    Lock,
+    Outcome,
+    Scenario,
+    Shared,
+    in_range,
+    parse_size,
+)
+from testbed.trace.trace import Trace  # noqa: E402
+
+if TYPE_CHECKING:
+    from testbed.harness.supervisor import Snapshot
+
+__all__ = [
+    "Actor",
+    "ActorEnv",
+    "ConfigError",
+    "Grade",
+    "Lock",
+    "Outcome",
+    "Result",
+    "Scenario",
+    "Shared",
+    "Trace",
+    "in_range",
+    "minimize",
+    "parse_size",
+    "replay",
+    "run",
+]
+
+
+def run(
+    scenario: Scenario | str,
+    *,
+    variant: str,
+    progress: Callable[[Snapshot], None] | None = None,
+    **options: Any,
+) -> Result:
+    """Run a stress test, as `testbed stress` does, and answer its result.
+
+    `scenario` is a Scenario object (defined at module level), a file (`PATH.py`,
+    `PATH.py:NAME`), `package.module:NAME` or an installed name. `options` are the CLI's
+    long options with underscores (`duration=2, pin="same", seed=1, max_failures=1`) and
+    the scenario's own (`children=1`); bad ones raise ConfigError before anything runs.
+    """
+    from testbed.harness import loader
+    from testbed.harness.options import parse_keywords
+    from testbed.harness.run import run as run_options
+
+    ref = loader.reference(scenario)
+    sc = loader.load(ref)
+    opts = parse_keywords(sc, ref, dict(options, variant=variant))
+    opts.progress = progress
+    return Result(run_options(opts))
+
+
+def replay(trace: Trace | str | Path, *, lock_timeout_s: float = 10.0) -> Result:
+    """Force a trace's order again; `result.document["replay"]["reproduced"]` says whether
+    its outcome happened again."""
+    from testbed.harness.replay import replay as replay_trace
+
+    if not isinstance(trace, Trace):
+        trace = Trace.load(trace)
+    return Result(replay_trace(trace, lock_timeout_s=lock_timeout_s))
+
+
+def minimize(
+    trace: Trace | str | Path,
+    *,
+    max_replays: int = 300,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Trace, dict[str, int]]:
+    """A smaller trace whose outcome still reproduces, and counts of what it took."""
+    from testbed.harness.minimize import minimize as minimize_trace
+
+    in_range("max_replays", max_replays, 1, 100_000)
+    if not isinstance(trace, Trace):
+        trace = Trace.load(trace)
+    return minimize_trace(trace, max_replays, progress)

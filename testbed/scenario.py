@@ -1,15 +1,19 @@
-"""What a scenario declares (in the manner of jcstress): variants, graded outcomes, actors.
-
-The harness in testbed/ does all the running, counting and reporting; a scenario holds
-none of it. A scenario is a module of scenarios/ with one `Scenario` subclass.
+"""The scenario author's contract (in the manner of jcstress): variants, graded outcomes,
+actors, and the `ActorEnv` an actor body runs with. The harness holds all the running,
+counting and reporting; a scenario holds none of it.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import random
+import re
+from collections.abc import Callable, Iterator, Mapping, MutableSequence
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
+
+MAX_OUTCOMES = 16  # outcome counters an actor has in shared memory
 
 
 class Grade(str, Enum):
@@ -26,6 +30,15 @@ class Outcome:
     failure: bool = True  # counts for first_failure_s and --max-failures
 
 
+@dataclass(frozen=True)
+class Actor:
+    """One actor process: its name, its index (0..n-1, in `actors()` order), its params."""
+
+    index: int
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 class ConfigError(ValueError):
     """Bad usage or configuration (exit 2); the message names the value and the accepted range."""
 
@@ -37,7 +50,90 @@ def in_range(option: str, value: int, lo: int, hi: int) -> int:
     return value
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str, option: str, lo: int, hi: int) -> int:
+    """A size like 16K, 64K, 1M or a plain number of bytes, in lo..hi bytes, or ConfigError."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ConfigError(
+            f"{option} {text!r}: expected a size like 16K, 64K or 1M ({lo}..{hi} bytes)"
+        )
+    value = int(m.group(1)) * _UNITS[m.group(2).upper()]
+    if not lo <= value <= hi:
+        raise ConfigError(f"{option} {text}: {value} bytes, expected {lo}..{hi} bytes")
+    return value
+
+
+class Lock(Protocol):
+    """A lock shared by the run's processes (a named semaphore), also a context manager."""
+
+    def acquire(self) -> None: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Lock: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Shared(Protocol):
+    """The run's shared memory, as `init_shared`, `core` and `result_extra` see it."""
+
+    def words(self, region: str) -> MutableSequence[int]:
+        """The region as 64-bit unsigned words, indexable and assignable."""
+        ...
+
+    def address(self, region: str, word: int = 0) -> int:
+        """The address of a word of the region, for C code (ctypes) working on it."""
+        ...
+
+
+class ActorEnv(Shared, Protocol):
+    """What an actor body gets: its config, its identity, shared memory, locks, schedule
+    points, its rounds, outcome counters, a seeded random generator, and core."""
+
+    config: Mapping[str, Any]  # the validated config, "variant" included
+    actor: Actor
+    rng: random.Random  # seeded from --seed and the actor's index
+
+    def lock(self, name: str) -> Lock:
+        """One of the locks `locks(config)` declared."""
+        ...
+
+    def point(self, name: str) -> None:
+        """A named schedule point (declared in `points`): perturbation, recording and
+        controlled runs act here; nearly free when idle."""
+        ...
+
+    def rounds(self) -> Iterator[int]:
+        """0, 1, 2, ... until --rounds are done or the run stops."""
+        ...
+
+    def stopping(self) -> bool:
+        """Has the run been told to stop (duration over, --max-failures, an abort)?"""
+        ...
+
+    def record(self, outcome: str, at: str | None = None, *, n: int = 1) -> None:
+        """Count `n` attempts that ended in `outcome`, detected at schedule point `at`."""
+        ...
+
+    def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
+        """`call(op, a0=0, a1=0, a2=0) -> (status, value)`: one request to the scenario's
+        core, as protection domain `pd`."""
+        ...
+
+
+class CoreService(Protocol):
+    """What `Scenario.core` answers: the kernel service core's process runs. Optional
+    methods: `describe(op, a0, a1, a2) -> dict` (for --core-log) and
+    `key(op, a0, a1, a2) -> int` (what a trace shows of a request, see `core_event`)."""
+
+    def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]: ...
+
+
 class Scenario:
+    """Subclass, declare, and implement `actors` and `run_actor`; the module's `SCENARIO`
+    is an instance. Everything else has a default."""
+
     name = ""
     description = ""
     variants: dict[str, str] = {}  # name -> one-line description
@@ -45,52 +141,60 @@ class Scenario:
     points: tuple[str, ...] = ()  # schedule points its actors pass
     rate_name = "attempts_per_s"  # the result document's name for attempts a second
     examples: tuple[str, ...] = ()  # command lines for `testbed stress NAME --help`
+    # runs of `testbed demo`: (variant, pin, scenario options)
+    showcase: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Options of `testbed stress NAME` beyond the common ones."""
+        """Options of `testbed stress SCENARIO` beyond the common ones."""
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
-        """Validated scenario config from the parsed options; raises ConfigError."""
+        """Validated scenario config from the parsed options (`args.variant` is set);
+        raises ConfigError."""
         return {}
 
-    # -- the run ---------------------------------------------------------------------------
-    def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    # -- the run (`config` has "variant" in it) ---------------------------------------------
+    def actors(self, config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of each actor process."""
         raise NotImplementedError
 
-    def locks(self, config: dict[str, Any]) -> list[str]:
+    def locks(self, config: Mapping[str, Any]) -> list[str]:
         return []
 
-    def regions(self, config: dict[str, Any]) -> dict[str, int]:
+    def regions(self, config: Mapping[str, Any]) -> dict[str, int]:
         """Shared regions the scenario needs: name -> number of 64-bit words."""
         return {}
 
-    def init_shared(self, seg, config: dict[str, Any]) -> None:
+    def init_shared(self, shared: Shared, config: Mapping[str, Any]) -> None:
         """Initialise the scenario's regions before any child starts."""
 
-    def core(self, seg, config: dict[str, Any]):
-        """The object core serves requests with: `serve(op, pd, a0, a1, a2)` and `describe`."""
+    def core(self, shared: Shared, config: Mapping[str, Any]) -> CoreService:
+        """The kernel service, run in core's own process; a scenario that does not
+        override this has no core."""
         raise NotImplementedError
 
     def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
         """How a request core served reads in a trace (names rather than numbers)."""
         return {"op": op, "status": status, "key": key}
 
-    def expected_steps(self, config: dict[str, Any]) -> int:
+    def expected_steps(self, config: Mapping[str, Any]) -> int:
         """Schedule points all actors pass in one iteration of the test: PCT's window."""
         return 100
 
-    def run_actor(self, env, actor) -> None:
+    def run_actor(self, env: ActorEnv, actor: Actor) -> None:
         """The body of one actor process: do attempts, `env.record(outcome)` each."""
         raise NotImplementedError
 
-    def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
+    def result_extra(self, shared: Shared, config: Mapping[str, Any]) -> dict[str, Any]:
         """Fields the scenario adds to the result document, read from its regions at the end
         of the run (after core and the actors stopped)."""
         return {}
 
-    # -- grading ---------------------------------------------------------------------------
+    # -- what the harness asks -------------------------------------------------------------
+    @property
+    def has_core(self) -> bool:
+        return type(self).core is not Scenario.core
+
     def outcome(self, name: str) -> Outcome:
         for o in self.outcomes:
             if o.name == name:
@@ -115,3 +219,51 @@ class Scenario:
             ],
             "points": list(self.points),
         }
+
+
+def check(scenario: object, where: str) -> Scenario:
+    """`scenario` if it is a well-formed Scenario, else ConfigError naming what is wrong."""
+    if isinstance(scenario, type) and issubclass(scenario, Scenario):
+        scenario = scenario()
+    if not isinstance(scenario, Scenario):
+        raise ConfigError(f"{where}: {type(scenario).__name__} is not a testbed.Scenario")
+    sc = scenario
+
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"{where}: scenario {sc.name or type(sc).__name__!r}: {what}")
+
+    if not isinstance(sc.name, str) or not sc.name:
+        raise bad("declares no name")
+    if not isinstance(sc.variants, dict) or not sc.variants:
+        raise bad("declares no variants ({name: one-line description})")
+    for v, text in sc.variants.items():
+        if not isinstance(text, str) or not text.strip():
+            raise bad(f"variant {v!r} has no description")
+    if not sc.outcomes:
+        raise bad("declares no outcomes")
+    if len(sc.outcomes) > MAX_OUTCOMES:
+        raise bad(f"declares {len(sc.outcomes)} outcomes, expected 1..{MAX_OUTCOMES}")
+    seen: set[str] = set()
+    for o in sc.outcomes:
+        if not isinstance(o, Outcome):
+            raise bad(f"outcome {o!r} is not a testbed.Outcome")
+        if o.name in seen:
+            raise bad(f"outcome {o.name!r} declared twice")
+        seen.add(o.name)
+        for v in sc.variants:
+            if v not in o.grades:
+                raise bad(f"outcome {o.name!r} has no grade for variant {v!r}")
+            if not isinstance(o.grades[v], Grade):
+                raise bad(f"outcome {o.name!r}: grade {o.grades[v]!r} for {v!r} is not a Grade")
+        for v in o.grades:
+            if v not in sc.variants:
+                raise bad(f"outcome {o.name!r} grades {v!r}, which is not a variant")
+    points: set[str] = set()
+    for p in sc.points:
+        if p in points:
+            raise bad(f"schedule point {p!r} declared twice")
+        points.add(p)
+    for method in ("actors", "run_actor"):
+        if getattr(type(sc), method) is getattr(Scenario, method):
+            raise bad(f"does not implement {method}()")
+    return sc

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import names
+from testbed.ipc import names
 
 ROOT = Path(__file__).resolve().parent.parent
 

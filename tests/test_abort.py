@@ -11,7 +11,7 @@ import time
 import psutil
 from conftest import ROOT, leftovers_of
 
-from testbed import names
+from testbed.ipc import names
 
 
 def start(*extra: str) -> subprocess.Popen:

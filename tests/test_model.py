@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernel_model import layout
-from kernel_model.context_allocator import VARIANTS, Reason, StackAllocFailed
-from kernel_model.core import Core, CoreConnection, Op
-from kernel_model.status import Status
-from kernel_model.thread_list import ThreadList
-from testbed.native import Bitmap, address_of
+from kernel_model.genode import layout
+from kernel_model.genode.context_allocator import VARIANTS, Reason, StackAllocFailed
+from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.status import Status
+from kernel_model.genode.thread_list import ThreadList
+from testbed.ipc.native import Bitmap, address_of
 
 
 class FreeLock:

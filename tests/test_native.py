@@ -8,7 +8,7 @@ import multiprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from testbed.native import Atomics, Bitmap, address_of
+from testbed.ipc.native import Atomics, Bitmap, address_of
 
 NBITS = 300
 
@@ -67,7 +67,7 @@ def _hammer(name: str, n: int) -> None:
 
     import posix_ipc
 
-    from testbed.native import Atomics, address_of
+    from testbed.ipc.native import Atomics, address_of
 
     shm = posix_ipc.SharedMemory(name)
     mm = mmap.mmap(shm.fd, 4096)
@@ -106,12 +106,12 @@ _COUNTER = ctypes.c_uint64(0)
 
 
 class _Seg:
-    def addr(self, region: str, word: int = 0) -> int:
+    def address(self, region: str, word: int = 0) -> int:
         return ctypes.addressof(_RING) + 8 * word
 
 
 def test_an_access_records_its_event_with_the_ticket_it_took():
-    from testbed.recorder import Recorder, read_ring
+    from testbed.trace.recorder import Recorder, read_ring
 
     rec = Recorder(_Seg(), "ring", 8, ctypes.addressof(_COUNTER))
     _RING[0], _COUNTER.value = 0, 40

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernel_model.layout import PAGE_SIZE
+from kernel_model.genode.layout import PAGE_SIZE
 from kernel_model.page_table import Fault, PageTable, Perm
-from testbed.native import PageBytes, address_of
+from testbed.ipc.native import PageBytes, address_of
 
 BASE, NPAGES = 0x4000_0000, 200
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import cli
 
-from testbed.perturb import Perturb, parse
+from testbed.harness.perturb import Perturb, parse
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_hogs_run_beside_the_actors_and_go_with_the_run(no_leftovers):
     import multiprocess
 
     from scenarios.genode_race import SCENARIO
-    from testbed.run import RunOptions, run
+    from testbed.harness.run import RunOptions, run
 
     config = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16384}
     doc = run(RunOptions(SCENARIO, "bitalloc", config, rounds=30, hogs=2, pin="same"))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from kernel_model.context_allocator import POINTS
-from testbed.replay import replay
-from testbed.schedule import FINISH
-from testbed.trace import Event, Trace
+from kernel_model.genode.context_allocator import POINTS
+from testbed.harness.replay import replay
+from testbed.trace.schedule import FINISH
+from testbed.trace.trace import Event, Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16 * 1024}
 A, B = "pd0.main", "pd0.thread1"

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import cli
 
-from testbed.trace import FORMAT, VERSION, Event, Trace
+from testbed.trace.trace import FORMAT, VERSION, Event, Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16384}
 A, B = "pd0.main", "pd0.thread1"

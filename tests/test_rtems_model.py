@@ -6,10 +6,9 @@ import array
 
 import pytest
 
-from kernel_model.cpu_mmu import CpuMmu, Translation
-from kernel_model.layout import PAGE_SIZE
-from kernel_model.page_table import Fault, PageTable, Perm
-from kernel_model.rtems_stack import (
+from kernel_model.page_table import PAGE_SIZE, Fault, PageTable, Perm
+from kernel_model.rtems.cpu_mmu import CpuMmu, Translation
+from kernel_model.rtems.stack import (
     MAX_SHARES,
     RTEMS_TOO_MANY,
     Access,
@@ -19,15 +18,15 @@ from kernel_model.rtems_stack import (
     TooManyShares,
     perm_of,
 )
-from kernel_model.rtems_stack_allocator import (
+from kernel_model.rtems.stack_allocator import (
     STACK_AREA_BASE,
     OutOfStackArea,
     StackAllocator,
     StackSizeError,
 )
-from kernel_model.rtems_switch import ProtectedSwitch
-from kernel_model.tlb import Tlb
-from testbed.native import PageBytes, address_of
+from kernel_model.rtems.switch import ProtectedSwitch
+from kernel_model.rtems.tlb import Tlb
+from testbed.ipc.native import PageBytes, address_of
 
 NPAGES = 64
 BASE = STACK_AREA_BASE

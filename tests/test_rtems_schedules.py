@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from scenarios.rtems_isolation import SCENARIO
-from testbed.run import RunOptions, run
-from testbed.schedule import FINISH, Step
+from testbed.harness.run import RunOptions, run
+from testbed.trace.schedule import FINISH, Step
 
 CONFIG = {"cpus": 2, "tasks": 4, "stack_size": 16 * 1024, "shares": 1}
 SLICE, BOTH = "task.slice", "switch.unmap"

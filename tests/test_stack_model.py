@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from kernel_model import layout
-from kernel_model.context_allocator import Reason, StackAllocFailed
-from kernel_model.core import Core, CoreConnection, Op
-from kernel_model.mmu import Mmu, UnresolvableFault
+from kernel_model.genode import layout
+from kernel_model.genode.context_allocator import Reason, StackAllocFailed
+from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.mmu import Mmu, UnresolvableFault
+from kernel_model.genode.pager import FaultReport
+from kernel_model.genode.stack import MAX_MAPPINGS, FlatArea, ManagedArea, push_frames
+from kernel_model.genode.status import Status
 from kernel_model.page_table import PageTable, Perm
-from kernel_model.pager import FaultReport
-from kernel_model.stack import MAX_MAPPINGS, FlatArea, ManagedArea, push_frames
-from kernel_model.status import Status
-from testbed.native import Bitmap, PageBytes, address_of
+from testbed.ipc.native import Bitmap, PageBytes, address_of
 
 PAGE, BASE = layout.PAGE_SIZE, layout.AREA_BASE
 WINDOW = 3 * layout.SLOT_SIZE  # stack memory for slots 0..2

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import cli
 
-from kernel_model import layout
+from kernel_model.genode import layout
 
 STACK = 16 << 10
 # the top thread of two is in slot 2; the first page below its 16 KiB (+ Context) dataspace

@@ -1,0 +1,145 @@
+"""Genode's core as the PDs see it: RAM service and one region map a PD, behind one request call.
+
+`Core.serve` is what the core process runs for each request; `CoreConnection` is what a
+PD's allocator calls. Both speak in plain integers, so any transport can carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+
+from kernel_model.genode.layout import AREA_BASE, slot_of_offset
+from kernel_model.genode.pager import FaultReport, Pager, access_name, region_map_of
+from kernel_model.genode.ram import RamService
+from kernel_model.genode.region_map import PageBitmap, RegionMap
+from kernel_model.genode.status import Status
+from kernel_model.page_table import PageTable, Perm
+
+
+class Op(IntEnum):
+    NULL = 0  # answers OK at once: the bare round trip, for benchmarks
+    RAM_ALLOC = 1  # (size) -> ds
+    RAM_FREE = 2  # (ds)
+    ATTACH_AT = 3  # (ds, offset, size) -> address
+    DETACH = 4  # (offset)
+    FAULT = 5  # (address, access, thread): a page fault, for the pager (needs page tables)
+
+
+_NULL, _RAM_ALLOC, _RAM_FREE, _ATTACH_AT, _DETACH, _FAULT = map(int, Op)
+
+
+class Core:
+    """With `page_table` (pd -> PageTable) core also plays the MMU's owner: each PD gets a
+    pager, FAULT requests are served, and a detach unmaps the detached range."""
+
+    def __init__(
+        self,
+        npds: int,
+        page_bitmap: Callable[[int], PageBitmap],
+        ram_quota: int,
+        page_table: Callable[[int], PageTable] | None = None,
+        report: Callable[[FaultReport], None] | None = None,
+    ):
+        self.ram = RamService(ram_quota)
+        self.region_maps = [RegionMap(pd, page_bitmap(pd), self.ram) for pd in range(npds)]
+        self.pagers: list[Pager] = []
+        if page_table is not None:
+            self.pagers = [
+                Pager(pd, self.region_maps[pd], page_table(pd), report or _ignore)
+                for pd in range(npds)
+            ]
+
+    def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
+        if not 0 <= pd < len(self.region_maps):
+            return Status.INVALID_PD, 0
+        if op == _RAM_ALLOC:  # plain ints: comparing with an IntEnum member costs more here
+            return self.ram.alloc(pd, a0)
+        if op == _ATTACH_AT:
+            return self.region_maps[pd].attach_at(a0, a1, a2)
+        if op == _FAULT:
+            if not self.pagers or a1 not in _ACCESSES:
+                return Status.INVALID_OP, 0
+            return self.pagers[pd].fault(a0, a1, a2), 0
+        if op == _DETACH:
+            return self._detach(pd, a0), 0
+        if op == _RAM_FREE:
+            return self.ram.free(pd, a0), 0
+        if op == _NULL:
+            return Status.OK, 0
+        return Status.INVALID_OP, 0
+
+    def _detach(self, pd: int, offset: int) -> Status:
+        rm = self.region_maps[pd]
+        a = rm.attachments.get(offset)
+        st = rm.detach(offset)
+        if st == Status.OK and self.pagers:
+            self.pagers[pd].unmap(a.offset, a.size)
+        return st
+
+    @staticmethod
+    def key(op: int, a0: int, a1: int, a2: int) -> int:
+        """What a trace keeps of a request besides op and status: the slot it touches."""
+        if op == _ATTACH_AT:
+            return slot_of_offset(a1)
+        if op == _DETACH:
+            return slot_of_offset(a0)
+        return 0
+
+    @staticmethod
+    def describe(op: int, a0: int, a1: int, a2: int) -> dict[str, int | str]:
+        """The fields of a core-log line for one request (integers, as the result document)."""
+        name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+        if op == Op.ATTACH_AT:
+            return {
+                "op": name, "ds": a0, "slot": slot_of_offset(a1), "offset": a1,
+                "address": AREA_BASE + a1, "size": a2,
+            }  # fmt: skip
+        if op == Op.DETACH:
+            return {"op": name, "slot": slot_of_offset(a0), "offset": a0, "address": AREA_BASE + a0}
+        if op == Op.FAULT:
+            return {
+                "op": name, "address": a0, "access": access_name(a1), "thread": a2,
+                "slot": slot_of_offset(a0 - AREA_BASE), "region_map": region_map_of(a0),
+            }  # fmt: skip
+        if op == Op.RAM_ALLOC:
+            return {"op": name, "size": a0}
+        if op == Op.RAM_FREE:
+            return {"op": name, "ds": a0}
+        return {"op": name}
+
+
+def _ignore(report: FaultReport) -> None:
+    pass
+
+
+_ACCESSES = (int(Perm.READ), int(Perm.WRITE), int(Perm.RW))
+_STATUS = tuple(Status)  # Status(n) costs a microsecond; indexing does not
+Call = Callable[[int, int, int, int], tuple[int, int]]  # (op, a0, a1, a2) -> (status, value)
+
+
+class CoreConnection:
+    """A PD's session with core: each method is one request and its reply."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Call):
+        self._call = call
+
+    def ram_alloc(self, size: int) -> tuple[Status, int]:
+        st, ds = self._call(Op.RAM_ALLOC, size, 0, 0)
+        return _STATUS[st], ds
+
+    def ram_free(self, ds: int) -> Status:
+        return _STATUS[self._call(Op.RAM_FREE, ds, 0, 0)[0]]
+
+    def attach_at(self, ds: int, offset: int, size: int) -> tuple[Status, int]:
+        st, addr = self._call(Op.ATTACH_AT, ds, offset, size)
+        return _STATUS[st], addr
+
+    def detach(self, offset: int) -> Status:
+        return _STATUS[self._call(Op.DETACH, offset, 0, 0)[0]]
+
+    def fault(self, address: int, access: int, thread: int) -> Status:
+        """A page fault for core's pager: OK means mapped, retry the access."""
+        return _STATUS[self._call(Op.FAULT, address, access, thread)[0]]

@@ -1,0 +1,249 @@
+"""An actor process: a thread of a PD, running the scenario's actor body with its `ActorEnv`."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import posix_ipc
+import psutil
+
+from testbed.harness import loader, perturb, process, stats
+from testbed.harness.spec import RunSpec
+from testbed.ipc import control, mailbox
+from testbed.ipc.locks import LockTimeout, NamedLock
+from testbed.ipc.native import Atomics
+from testbed.ipc.segment import Segment
+from testbed.scenario import Actor, ConfigError, Grade, Scenario
+from testbed.trace import capture, recorder
+from testbed.trace.schedule import BLOCKED, END, SCHED_WORDS
+
+
+def _no_point(name: str) -> None:
+    pass
+
+
+class Env:
+    """The harness's `testbed.ActorEnv`. The public part is that protocol; the rest
+    (recording, controlled scheduling, the rings) is plumbing behind it."""
+
+    def __init__(self, spec: RunSpec, actor: Actor, seg: Segment, scenario: Scenario):
+        self.spec, self.actor, self.seg = spec, actor, seg
+        self.config = spec.config
+        self.ctl = seg.words("control")
+        self.slot = seg.words("stats")[stats.WORDS * actor.index : stats.WORDS * (actor.index + 1)]
+        self.rng = random.Random(spec.seed * 1_000_003 + actor.index)
+        self.atomics = Atomics()
+        self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
+        self._failure = {o.name: o.failure for o in scenario.outcomes}
+        self._locks: dict[str, NamedLock] = {}
+        self._client = None
+        if spec.has_core:
+            self._client = mailbox.Client(
+                seg,
+                actor.index,
+                spec.doorbell,
+                spec.reply_sem(actor.index),
+                spec.reply_spin_s,
+                spec.lock_timeout,
+            )
+        self._grades = scenario.grades(spec.variant)
+        self._point_index = {name: k for k, name in enumerate(spec.points)}
+        self.last_point = ""
+        self.recorder = None
+        if spec.record:
+            self.recorder = recorder.Recorder(
+                seg,
+                recorder.ring_region(actor.index),
+                spec.ring_events,
+                seg.address("control", control.TICKET),
+            )
+        self._at_access: set[str] = set()  # points their step's access records
+        self.point: Callable[[str], None] = _no_point
+        if spec.controlled:
+            self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
+            self._go = posix_ipc.Semaphore(spec.go_sem(actor.index))
+            self._arrived = posix_ipc.Semaphore(spec.arrived_sem(actor.index))
+            self.point = self._controlled_point
+        else:
+            self.point = self._free_point() or _no_point
+
+    # -- shared memory ---------------------------------------------------------------------
+    def words(self, region: str) -> memoryview:
+        return self.seg.words(region)
+
+    def address(self, region: str, word: int = 0) -> int:
+        return self.seg.address(region, word)
+
+    def _free_point(self) -> Callable[[str], None] | None:
+        """The hook of a normal run: record the event, then perturb; None if neither."""
+        ids = self._point_index
+        pert = perturb.hook(perturb.parse(self.spec.perturb), self.rng, self.spec.expected_steps)
+        if self.recorder is not None:
+            record, at_access = self.recorder.record, self._at_access
+            if pert is None:
+                return lambda name: None if name in at_access else record(ids[name])
+            load, counter = self.atomics.load, self.seg.address("control", control.TICKET)
+
+            def point(name: str) -> None:
+                # a point recorded at its access: the ticket its access is about to take
+                pert(name, load(counter) if name in at_access else record(ids[name]))
+
+            return point
+        if pert is not None:
+            fetch_add, counter = self.atomics.fetch_add, self.seg.address("control", control.TICKET)
+
+            def point(name: str) -> None:
+                pert(name, fetch_add(counter, 1))
+
+            return point
+        return None
+
+    # -- steps recorded at their access ------------------------------------------------------
+    # A point's ticket is taken when the point's hook is called, and the step after it runs
+    # 0.5-1 us of Python later: two steps on two CPUs can touch memory in the other order
+    # than their tickets. For a step that is one read or write of shared memory, a scenario
+    # can have the access itself record the point: these answer an accessor that takes the
+    # ticket, records the point's event and does the access in one C call, and from then on
+    # the point's hook records nothing for that point (one event a step, at its access, and
+    # still named after the point: a replay passes the point there, as before). They answer
+    # None when the run records nothing or is controlled: the scenario then does the plain
+    # access, and the point hook works as it always does (a controlled actor still parks at
+    # the point, before the access).
+    def _record_at_access(self, point: str) -> int | None:
+        if self.recorder is None or self.spec.controlled:
+            return None
+        self._at_access.add(point)
+        return self._point_index[point]
+
+    def recorded_store(self, point: str, region: str) -> Callable[[int, int], None] | None:
+        """`store(index, value)` writing word `index` of `region`, recorded as `point`."""
+        event = self._record_at_access(point)
+        if event is None:
+            return None
+        return self.recorder.store_at(event, self.seg.address(region))
+
+    def recorded_find(
+        self, point: str, region: str, start: int = 0
+    ) -> Callable[[int, int], bool] | None:
+        """`find(value, n)`: is `value` among the `n` words of `region` from word `start`?
+        Recorded as `point`."""
+        event = self._record_at_access(point)
+        if event is None:
+            return None
+        return self.recorder.find_at(event, self.seg.address(region, start))
+
+    def lock(self, name: str) -> NamedLock:
+        if name not in self._locks:
+            if name not in self.spec.locks:
+                raise ConfigError(
+                    f"lock {name!r} is not declared by locks(config): "
+                    f"{', '.join(self.spec.locks) or 'none'}"
+                )
+            hook = self._contended if self.spec.controlled else None
+            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+        return self._locks[name]
+
+    def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
+        if self._client is None:
+            raise ConfigError(f"scenario {self.spec.scenario} has no core (it defines no core())")
+        return functools.partial(self._client.call, pd=pd)
+
+    def stopping(self) -> bool:
+        return self.ctl[control.STOP] != 0
+
+    def rounds(self) -> Iterator[int]:
+        r = 0
+        while not self.stopping() and (self.spec.rounds == 0 or r < self.spec.rounds):
+            yield r
+            r += 1
+
+    def record(self, outcome: str, at: str | None = None, *, n: int = 1) -> None:
+        """Count `n` attempts that ended in `outcome`, detected at schedule point `at`."""
+        slot = self.slot
+        try:
+            k = self._outcome_index[outcome]
+        except KeyError:
+            raise ConfigError(
+                f"outcome {outcome!r} is not declared: {', '.join(self.spec.outcomes)}"
+            ) from None
+        slot[stats.COUNTS + k] += n
+        slot[stats.ATTEMPTS] += n
+        if at and not slot[stats.DETECTED + k]:
+            slot[stats.DETECTED + k] = self._point_index[at] + 1
+        if self._failure[outcome] and slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
+            # before a trace is written, which takes a while: that is not the failure's time
+            slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
+        ticket = self.recorder.record(recorder.OUTCOME_EVENT + k) if self.recorder else 0
+        if self._failure[outcome]:
+            failures = self.atomics.fetch_add(self.seg.address("control", control.FAILURES), n) + n
+            limit = self.ctl[control.MAX_FAILURES]
+            if limit and failures >= limit:
+                self.ctl[control.STOP] = 1  # before a trace is written: the run stops now
+        if self.recorder is not None and self._grades[outcome] is not Grade.ACCEPTABLE:
+            self._capture(outcome, ticket)
+
+    def _capture(self, outcome: str, ticket: int) -> None:
+        """Write a trace of the events that led here, if this run may write another."""
+        claimed = self.atomics.fetch_add(self.seg.address("control", control.TRACES), 1)
+        if claimed < self.spec.max_traces:
+            capture.write_trace(self.spec, self.seg, self.actor.name, outcome, ticket, claimed)
+
+    # -- schedule points under the runner's control -----------------------------------------
+    def _controlled_point(self, name: str) -> None:
+        if self.ctl[control.FREE_RUN]:
+            return
+        self._sched[0] = self._point_index[name]
+        self._arrived.release()
+        self._wait_go(name)
+
+    def _contended(self, lock: str) -> bool:
+        """A lock is taken: park as blocked until the runner says try again (True), or,
+        once the run is free, block for real (False)."""
+        if self.ctl[control.FREE_RUN]:
+            return False
+        self._sched[0] = BLOCKED
+        self._arrived.release()
+        self._wait_go(lock)
+        return True
+
+    def _wait_go(self, name: str) -> None:
+        try:
+            self._go.acquire(self.spec.lock_timeout)
+        except posix_ipc.BusyError:
+            raise LockTimeout(
+                f"{self.actor.name} waited {self.spec.lock_timeout:g} s at schedule point "
+                f"{name!r} for its turn"
+            ) from None
+
+    def finish(self) -> None:
+        counts = psutil.Process().num_ctx_switches()
+        self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
+        self.slot[stats.DONE] = 1
+        if self.spec.controlled:
+            self._sched[0] = END
+            self._arrived.release()
+
+
+def main(spec: RunSpec, index: int) -> None:
+    actor = spec.actors[index]
+    seg = process.enter(spec, actor.name)
+    slot = seg.words("stats")[stats.WORDS * index : stats.WORDS * (index + 1)]
+    slot[stats.PID] = os.getpid()
+    ctl = seg.words("control")
+    try:
+        scenario = loader.load(spec.scenario)
+        env = Env(spec, actor, seg, scenario)
+        Atomics().fetch_add(seg.address("control", control.READY), 1)
+        while not ctl[control.START_NS] and not ctl[control.STOP]:
+            time.sleep(0.0005)  # all actors start together, when the runner's clock does
+        scenario.run_actor(env, actor)
+        env.finish()
+    except Exception as e:  # every failure ends the run as aborted, with its reason
+        stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")
+        ctl[control.ABORT] = 1
+        sys.exit(3)

@@ -1,0 +1,106 @@
+"""The core process: serves every PD's requests through the mailboxes until the run ends.
+
+If the runner dies (even by SIGKILL), core notices and unlinks the run's named objects,
+so nothing is left in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+
+from testbed.harness import loader, process
+from testbed.harness.spec import RunSpec
+from testbed.ipc import control, mailbox, names
+from testbed.ipc.locks import unlink_semaphore
+from testbed.ipc.native import Atomics
+from testbed.trace import recorder
+
+OWNER_CHECK_S = 0.5
+
+
+def cleanup(spec: RunSpec) -> None:
+    """Unlink every named object of the run (safe to call twice, from any process)."""
+    for sem in spec.semaphores():
+        unlink_semaphore(sem)
+    try:
+        import posix_ipc
+
+        posix_ipc.unlink_shared_memory(spec.segment_name)
+    except posix_ipc.ExistentialError:
+        pass
+
+
+def main(spec: RunSpec) -> None:
+    """Serve the scenario's core until the runner says stop; a scenario without a core gets
+    no service, only the watch over the runner."""
+    seg = process.enter(spec, "core")
+    ctl = seg.words("control")
+    log = open(spec.core_log, "w", buffering=1 << 16) if spec.core_log else None
+    serve = _server(spec, seg, log) if spec.has_core else None
+    Atomics().fetch_add(seg.address("control", control.READY), 1)
+    next_check = time.monotonic() + OWNER_CHECK_S
+    try:
+        while not ctl[control.CORE_STOP]:
+            if serve is not None:
+                serve()
+            else:
+                time.sleep(0.05)
+            if time.monotonic() > next_check:
+                next_check = time.monotonic() + OWNER_CHECK_S
+                if not names.owner_alive(spec.prefix):
+                    ctl[control.STOP] = ctl[control.ABORT] = 1  # actors: stop now
+                    cleanup(spec)
+                    sys.exit(3)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
+    """One call serves a batch of requests (each logged to `log`, if given)."""
+    core = loader.load(spec.scenario).core(seg, spec.config)
+
+    def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        status, value = core.serve(op, pd, a0, a1, a2)
+        line = {"op": op, "pd": pd, "client": client, **_describe(core, op, a0, a1, a2)}
+        line["status"] = getattr(status, "name", str(status)).lower()
+        log.write(json.dumps(line) + "\n")
+        return status, value
+
+    def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        return core.serve(op, pd, a0, a1, a2)
+
+    handle = logged if log is not None else plain
+    if spec.record:  # every request core serves is an event of the trace too
+        rec = recorder.Recorder(
+            seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
+        )
+        inner = handle
+        key = getattr(core, "key", lambda op, a0, a1, a2: 0)
+
+        def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+            status, value = inner(client, op, pd, a0, a1, a2)
+            rec.record_what(
+                recorder.CORE_EVENT + op,
+                recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
+            )
+            return status, value
+
+        handle = recorded
+    server = mailbox.Server(
+        seg,
+        len(spec.actors),
+        spec.doorbell,
+        [spec.reply_sem(a.index) for a in spec.actors],
+        spec.core_spin_s,
+    )
+    return functools.partial(server.serve, handle)
+
+
+def _describe(core, op: int, a0: int, a1: int, a2: int) -> dict:
+    describe = getattr(core, "describe", None)
+    return describe(op, a0, a1, a2) if describe is not None else {"a0": a0, "a1": a1, "a2": a2}

@@ -1,0 +1,18 @@
+"""A CPU hog: a process that only burns its CPU, to raise preemption of the actors there."""
+
+from __future__ import annotations
+
+from testbed.harness import process
+from testbed.harness.spec import RunSpec
+
+
+def main(spec: RunSpec, cpus: list[int] | None) -> None:
+    seg = process.enter(spec, "hog")
+    if cpus is not None:
+        import psutil
+
+        psutil.Process().cpu_affinity(cpus)
+    control = seg.words("control")
+    while not control[control.STOP]:
+        for _ in range(20_000):
+            pass

@@ -1,0 +1,146 @@
+"""One experiment from its options: the checks that need the scenario's config, the CPU
+plan, the shared layout, and the run's spec; the supervisor does the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from testbed.harness import loader, perturb, stats
+from testbed.harness.spec import RunSpec
+from testbed.harness.supervisor import Snapshot, Supervisor
+from testbed.ipc import control, mailbox, names
+from testbed.ipc.segment import Layout
+from testbed.scenario import Actor, ConfigError, Scenario
+from testbed.trace import recorder, schedule
+from testbed.trace.schedule import Step
+
+PINS = ("same", "spread", "none")
+
+
+@dataclass
+class RunOptions:
+    scenario: Scenario
+    variant: str
+    config: dict[str, Any]
+    ref: str = ""  # how the children load the scenario again; "" = found from the object
+    seed: int = 0
+    rounds: int = 0  # 0: run for `duration_s`
+    duration_s: float = 2.0
+    pin: str = "none"
+    max_failures: int = 0
+    require: list[str] = field(default_factory=list)
+    core_log: str | None = None
+    reply_spin_us: float | None = None  # None: spin only when processes can run in parallel
+    core_spin_us: float | None = None
+    lock_timeout_s: float = 10.0
+    script: list[Step] | None = None  # force an interleaving at schedule points
+    progress: Callable[[Snapshot], None] | None = None
+    record: bool = False  # schedule-point events into rings; traces of interesting outcomes
+    # (the CLI records by default: it costs 7-40% of throughput, not time to first failure)
+    ring_events: int = recorder.DEFAULT_RING_EVENTS
+    perturb: str = "none"
+    hogs: int = 0  # CPU-hog processes on the actors' CPUs
+    trace_dir: str = "traces"
+    max_traces: int = 3
+    stop_after_script: bool = False  # replay: actors stop once the script is done ...
+    script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
+
+
+def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
+    """Process name -> CPUs. `same`: all on one CPU (the report's single-core board);
+    `spread`: core on the first CPU, actors round-robin starting on the next."""
+    if pin not in PINS:
+        raise ConfigError(f"--pin {pin!r}: expected one of {', '.join(PINS)}")
+    cpus = sorted(psutil.Process().cpu_affinity())
+    plan: dict[str, list[int] | None] = {"core": None}
+    for a in actors:
+        plan[a.name] = None
+    if pin == "same":
+        plan = {k: [cpus[0]] for k in plan}
+    elif pin == "spread":
+        plan["core"] = [cpus[0]]
+        for a in actors:
+            plan[a.name] = [cpus[(a.index + 1) % len(cpus)]]
+    return plan
+
+
+def _parallel(plan: dict[str, list[int] | None]) -> bool:
+    """Can two of the run's processes be on CPUs at once? Spinning pays only then."""
+    used = set()
+    for cpus in plan.values():
+        used.update(cpus if cpus is not None else psutil.Process().cpu_affinity())
+    return len(used) > 1
+
+
+def run(opts: RunOptions) -> dict[str, Any]:
+    sc = opts.scenario
+    ref = opts.ref or loader.reference(sc)
+    if opts.variant not in sc.variants:
+        raise ConfigError(f"--variant {opts.variant!r}: expected one of {', '.join(sc.variants)}")
+    for name in opts.require:
+        if name not in [o.name for o in sc.outcomes]:
+            raise ConfigError(
+                f"--require {name!r}: expected one of {', '.join(o.name for o in sc.outcomes)}"
+            )
+    perturb.parse(opts.perturb)  # bad strategies fail here, before anything is created
+    if opts.record and (
+        opts.ring_events & (opts.ring_events - 1) or not 1 << 10 <= opts.ring_events <= 1 << 22
+    ):
+        raise ConfigError(
+            f"--ring-events {opts.ring_events}: expected a power of two, 1024..4194304"
+        )
+    if not 0 <= opts.hogs <= 64:
+        raise ConfigError(f"--hogs {opts.hogs}: expected 0..64")
+    config = dict(opts.config, variant=opts.variant)  # the scenario sees its variant throughout
+    actors = [Actor(i, n, p) for i, (n, p) in enumerate(sc.actors(config))]
+    if not actors:
+        raise ConfigError(f"scenario {sc.name}: actors(config) declared no actor")
+    plan = cpu_plan(opts.pin, actors)
+    parallel = _parallel(plan)
+    default_spin = 50.0 if parallel else 0.0
+    reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
+    core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
+
+    layout = Layout()
+    control.add_region(layout)
+    if sc.has_core:
+        mailbox.add_regions(layout, len(actors))
+    layout.add_words("stats", stats.WORDS * len(actors))
+    if opts.script is not None:
+        layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
+    if opts.record:
+        recorder.add_regions(layout, len(actors), opts.ring_events)
+    for region, nwords in sc.regions(config).items():
+        layout.add_words(region, nwords)
+
+    spec = RunSpec(
+        prefix=names.new_prefix(),
+        scenario=ref,
+        variant=opts.variant,
+        config=config,
+        seed=opts.seed,
+        layout=layout,
+        actors=actors,
+        has_core=sc.has_core,
+        locks=sc.locks(config),
+        outcomes=[o.name for o in sc.outcomes],
+        rounds=opts.rounds,
+        cpus=plan,
+        reply_spin_s=reply_spin * 1e-6,
+        core_spin_s=core_spin * 1e-6,
+        lock_timeout=opts.lock_timeout_s,
+        controlled=opts.script is not None,
+        points=list(sc.points),
+        core_log=opts.core_log,
+        record=opts.record,
+        ring_events=opts.ring_events,
+        perturb=opts.perturb,
+        expected_steps=sc.expected_steps(config),
+        trace_dir=opts.trace_dir,
+        max_traces=opts.max_traces if opts.record else 0,
+    )
+    return Supervisor(spec, opts).go()

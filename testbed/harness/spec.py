@@ -1,0 +1,70 @@
+"""What a child process needs to join a run: names, layout, its role. Plain and picklable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from testbed.ipc.segment import Layout
+from testbed.scenario import Actor
+
+
+@dataclass
+class RunSpec:
+    prefix: str
+    scenario: str  # its reference (testbed.harness.loader): children load it again by this
+    variant: str
+    config: dict[str, Any]
+    seed: int
+    layout: Layout
+    actors: list[Actor]
+    has_core: bool
+    locks: list[str]
+    outcomes: list[str]  # index in the stats counters = index here
+    rounds: int  # 0: until stopped
+    cpus: dict[str, list[int] | None]  # process name -> CPU affinity, None: leave as is
+    reply_spin_s: float
+    core_spin_s: float
+    lock_timeout: float
+    controlled: bool = False  # actors wait for the runner's go at each schedule point
+    points: list[str] = field(default_factory=list)
+    core_log: str | None = None
+    record: bool = False  # schedule-point events into per-actor rings
+    ring_events: int = 1 << 16
+    perturb: str = "none"
+    expected_steps: int = 0  # global steps a PCT window spans
+    trace_dir: str = "traces"
+    max_traces: int = 0  # trace files a run may write
+
+    @property
+    def segment_name(self) -> str:
+        return self.prefix + ".seg"
+
+    @property
+    def doorbell(self) -> str:
+        return self.prefix + ".door"
+
+    def reply_sem(self, index: int) -> str:
+        return f"{self.prefix}.reply{index}"
+
+    def lock_sem(self, lock: str) -> str:
+        return f"{self.prefix}.lock.{lock}"
+
+    def go_sem(self, index: int) -> str:
+        return f"{self.prefix}.go{index}"
+
+    def arrived_sem(self, index: int) -> str:
+        return f"{self.prefix}.arrived{index}"
+
+    def semaphores(self) -> dict[str, int]:
+        """Every semaphore of the run and its initial value."""
+        sems = {self.doorbell: 0} if self.has_core else {}
+        for a in self.actors:
+            if self.has_core:
+                sems[self.reply_sem(a.index)] = 0
+            if self.controlled:
+                sems[self.go_sem(a.index)] = 0
+                sems[self.arrived_sem(a.index)] = 0
+        for lock in self.locks:
+            sems[self.lock_sem(lock)] = 1
+        return sems

@@ -1,0 +1,256 @@
+"""The runner's side of a run: creates the named objects, starts core and the actors,
+supervises them, collects the result, and unlinks everything whatever happens (Ctrl-C, a
+crashed child)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import multiprocess
+import multiprocess.connection
+import posix_ipc
+
+from testbed.harness import actor, core_server, hog, loader, result, stats
+from testbed.ipc import control
+from testbed.ipc.locks import create_semaphore
+from testbed.ipc.segment import Segment
+from testbed.trace import capture
+from testbed.trace.schedule import Controller, ScheduleError
+
+if TYPE_CHECKING:
+    from testbed.harness.run import RunOptions
+    from testbed.harness.spec import RunSpec
+
+TICK_S = 0.05
+READY_TIMEOUT_S = 60.0
+
+
+class Aborted(RuntimeError):
+    """The run could not go on (exit 3); the message says why."""
+
+
+@dataclass
+class Snapshot:
+    elapsed_s: float
+    attempts: int
+    outcomes: dict[str, int]
+
+
+def _context(preload: list[str]):
+    """Children fork from a clean single-threaded server (the caller may run threads: rich,
+    pytest-xdist), with the harness (and a built-in scenario) already imported there."""
+    ctx = multiprocess.get_context("forkserver")
+    ctx.set_forkserver_preload(["testbed.harness.actor", "testbed.harness.core_server", *preload])
+    return ctx
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+class Supervisor:
+    def __init__(self, spec: RunSpec, opts: RunOptions):
+        self.spec, self.opts = spec, opts
+        self.seg: Segment | None = None
+        self.procs: dict[str, Any] = {}
+
+    def go(self) -> dict[str, Any]:
+        old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
+        error = None
+        try:
+            self._create()
+            try:
+                self._start()
+                elapsed = self._supervise()
+            except (Aborted, ScheduleError) as e:
+                error, elapsed = str(e), self._elapsed()
+            except KeyboardInterrupt:
+                error, elapsed = "interrupted (Ctrl-C or SIGTERM)", self._elapsed()
+            self._stop(error is not None)
+            return self._result(elapsed, error)
+        finally:
+            self._kill_all()
+            core_server.cleanup(self.spec)
+            if self.seg is not None:
+                self.seg.close()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _create(self) -> None:
+        spec = self.spec
+        for sem, value in spec.semaphores().items():
+            create_semaphore(sem, value)
+        self.seg = Segment.create(spec.segment_name, spec.layout)
+        self.ctl = self.seg.words("control")
+        self.stats = self.seg.words("stats")
+        for a in spec.actors:
+            self.stats[stats.WORDS * a.index + stats.FIRST_FAILURE_NS] = stats.NO_FAILURE
+        self.ctl[control.MAX_FAILURES] = self.opts.max_failures
+        self.opts.scenario.init_shared(self.seg, spec.config)
+
+    def _start(self) -> None:
+        ref = self.spec.scenario
+        ctx = _context(
+            [] if loader.is_file_ref(ref) or ":" in ref else [type(self.opts.scenario).__module__]
+        )
+        spec = self.spec
+        core = ctx.Process(target=core_server.main, args=(spec,), name="core", daemon=True)
+        core.start()
+        self.procs["core"] = core
+        for a in spec.actors:
+            p = ctx.Process(target=actor.main, args=(spec, a.index), name=a.name, daemon=True)
+            p.start()
+            self.procs[a.name] = p
+        self._await_ready()
+        plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
+        for i in range(self.opts.hogs):
+            p = ctx.Process(
+                target=hog.main, args=(spec, plan[i % len(plan)]), name=f"hog{i}", daemon=True
+            )
+            p.start()
+            self.procs[f"hog{i}"] = p
+        self.t0 = time.monotonic_ns()
+        self.ctl[control.START_NS] = self.t0
+
+    def _await_ready(self) -> None:
+        """Start the clock only when core and every actor are up: process start-up is
+        tens of milliseconds and would otherwise count as time to the first failure."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while self.ctl[control.READY] < len(self.procs):
+            self._check_children()
+            if time.monotonic() > deadline:
+                raise Aborted(f"processes not ready after {READY_TIMEOUT_S:g} s")
+            time.sleep(0.001)
+
+    # -- supervision -----------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return (time.monotonic_ns() - self.t0) / 1e9 if hasattr(self, "t0") else 0.0
+
+    def _check_children(self) -> None:
+        for name, p in self.procs.items():
+            code = p.exitcode
+            if code is None or (code == 0 and name != "core") or name.startswith("hog"):
+                continue
+            reason = self._child_error(name)
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            raise Aborted(
+                f"{name} (pid {p.pid}) ended with {how} while the run was going"
+                + (f": {reason}" if reason else "; any lock it held is lost")
+            )
+
+    def _child_error(self, name: str) -> str:
+        for a in self.spec.actors:
+            if a.name == name:
+                slot = self.stats[stats.WORDS * a.index :][: stats.WORDS]
+                return stats.read_error(slot)
+        return ""
+
+    def _actors_done(self) -> bool:
+        done = all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+        if done:
+            self.ctl[control.STOP] = 1  # hogs go too
+        return done
+
+    def _supervise(self) -> float:
+        opts = self.opts
+        if opts.script is not None:
+            self._check_children()
+            controller = Controller(self.spec, self.seg)
+            if opts.stop_after_script:
+                controller.replay(opts.script, opts.script_first)
+            else:
+                controller.drive(opts.script)
+        deadline = None if opts.rounds else time.monotonic() + opts.duration_s
+        next_progress = time.monotonic()
+        while True:
+            self._check_children()
+            if self._actors_done():
+                return self._elapsed()
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self.ctl[control.STOP] = 1
+            if opts.progress is not None and now >= next_progress:
+                opts.progress(self._snapshot())
+                next_progress = now + 0.25
+            running = [p.sentinel for p in self.procs.values() if p.exitcode is None]
+            multiprocess.connection.wait(running, TICK_S)  # wakes at once when a child ends
+
+    def _snapshot(self) -> Snapshot:
+        t = stats.totals(self.stats, len(self.spec.actors), len(self.spec.outcomes))
+        return Snapshot(
+            self._elapsed(), t.attempts, dict(zip(self.spec.outcomes, t.counts, strict=True))
+        )
+
+    # -- the end ---------------------------------------------------------------------------
+    def _stop(self, aborted: bool) -> None:
+        self.ctl[control.STOP] = 1
+        if aborted:
+            self.ctl[control.ABORT] = 1
+            return
+        self.ctl[control.CORE_STOP] = 1
+        if self.spec.has_core:
+            posix_ipc.Semaphore(self.spec.doorbell).release()
+        self.procs["core"].join(5)
+
+    def _kill_all(self) -> None:
+        for p in self.procs.values():
+            if p.exitcode is None:
+                p.terminate()
+        for p in self.procs.values():
+            p.join(1)
+            if p.exitcode is None:
+                p.kill()
+                p.join(1)
+
+    def _result(self, elapsed: float, error: str | None) -> dict[str, Any]:
+        spec = self.spec
+        t = stats.totals(self.stats, len(spec.actors), len(spec.outcomes))
+        first = None if t.first_failure_ns is None else max(0, t.first_failure_ns - self.t0) / 1e9
+        config = {k: v for k, v in spec.config.items() if k != "variant"}
+        config.update(
+            perturb=self.opts.perturb,
+            hogs=self.opts.hogs,
+            record=self.opts.record,
+            rounds=self.opts.rounds or None,
+            duration_s=None if self.opts.rounds else self.opts.duration_s,
+            pin=self.opts.pin,
+            max_failures=self.opts.max_failures or None,
+            reply_spin_us=spec.reply_spin_s * 1e6,
+            core_spin_us=spec.core_spin_s * 1e6,
+        )
+        return result.document(
+            scenario=self.opts.scenario,
+            variant=spec.variant,
+            config=config,
+            seed=spec.seed,
+            outcomes=dict(zip(spec.outcomes, t.counts, strict=True)),
+            attempts=t.attempts,
+            first_failure_s=first,
+            elapsed_s=elapsed,
+            ctx_switches={"voluntary": t.voluntary, "involuntary": t.involuntary},
+            require=self.opts.require,
+            error=error,
+            extra={
+                **self.opts.scenario.result_extra(self.seg, spec.config),
+                "perturb": self.opts.perturb,
+                "detected_at": {
+                    o: spec.points[d - 1]
+                    for o, d in zip(spec.outcomes, t.detected, strict=True)
+                    if d
+                },
+                "trace_files": [
+                    str(p)
+                    for n in range(spec.max_traces)
+                    if (p := capture.trace_path(spec, n)).exists()
+                ],
+            },
+        )
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

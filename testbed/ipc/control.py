@@ -1,0 +1,24 @@
+"""The run's control block: the words of shared memory by which the runner, core and the
+actors tell each other how the run goes (start, stop, abort, counts, the event ticket)."""
+
+from __future__ import annotations
+
+from testbed.ipc.segment import Layout
+
+REGION = "control"
+STOP = 0  # actors: finish the current attempt and end
+CORE_STOP = 1  # core: answer what is pending and end
+CORE_WAITING = 2  # core is about to sleep on the doorbell (mailbox handshake)
+START_NS = 3  # the runner's clock started: actors begin
+FAILURES = 4  # failure outcomes so far (all actors)
+MAX_FAILURES = 5  # stop the run at this many (0: never)
+ABORT = 6  # the run is aborted: every wait gives up
+FREE_RUN = 7  # a controlled run has let its actors go
+READY = 8  # processes attached and ready
+TICKET = 9  # the global event counter (recording, perturbation)
+TRACES = 10  # trace files claimed so far
+WORDS = 16
+
+
+def add_region(layout: Layout) -> None:
+    layout.add_words(REGION, WORDS)

@@ -1,0 +1,94 @@
+"""Recording schedule-point events: a ticket from one shared counter (the global order) and
+an entry in the actor's ring in shared memory, one C call an event.
+
+Event ids: schedule points are their index in the scenario's point list; outcomes and
+core's requests have ids of their own above them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from testbed.ipc.native import lib
+from testbed.ipc.segment import Layout, Segment
+
+CORE_EVENT = 0x4000  # + op: a request core served; `what` packs client, status, key
+OUTCOME_EVENT = 0x8000  # + outcome index: an actor recorded an outcome
+DEFAULT_RING_EVENTS = 1 << 16
+CORE_RING = "ring.core"
+
+
+def ring_region(actor_index: int) -> str:
+    return f"ring.{actor_index}"
+
+
+def add_regions(layout: Layout, nactors: int, capacity: int) -> None:
+    for i in range(nactors):
+        layout.add_words(ring_region(i), 1 + 2 * capacity)
+    layout.add_words(CORE_RING, 1 + 2 * capacity)
+
+
+def pack_core(op: int, client: int, status: int, key: int) -> int:
+    return op & 0xFF | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28
+
+
+def unpack_core(what: int) -> tuple[int, int, int, int]:
+    return what & 0xFF, what >> 8 & 0xFFF, what >> 20 & 0xFF, what >> 28 & 0xFFFFF
+
+
+class Recorder:
+    """A process's handle on its own ring (one a process): `record(event_id)` and
+    `record_what(event_id, what)` answer the event's ticket, one C call each."""
+
+    def __init__(self, seg: Segment, region: str, capacity: int, counter_addr: int):
+        so = lib()
+        so.tb_recorder_bind(seg.address(region), capacity, counter_addr)
+        self.record = so.tb_rec  # (event) -> ticket
+        self._what = so.tb_rec_what
+        self._store, self._find = so.tb_rec_store, so.tb_rec_find
+
+    def store_at(self, event: int, words: int) -> Callable[[int, int], None]:
+        """`store(index, value)`: record `event` and write the 64-bit word `index` of the
+        words at address `words`, the ticket taken right before the write, in one C call."""
+        rec, base = self._store, ctypes.c_void_p(words)
+
+        def store(index: int, value: int) -> None:
+            rec(event, base, index, value & 0xFFFFFFFF, value >> 32)
+
+        return store
+
+    def find_at(self, event: int, words: int) -> Callable[[int, int], bool]:
+        """`find(value, n)`: record `event` and answer whether `value` is among the first `n`
+        64-bit words at address `words`, the ticket taken right before the scan, in one C
+        call."""
+        rec, base = self._find, ctypes.c_void_p(words)
+
+        def find(value: int, n: int) -> bool:
+            return rec(event, base, n, value & 0xFFFFFFFF, value >> 32) != 0
+
+        return find
+
+    def record_what(self, event: int, what: int) -> int:
+        return self._what(event, what & 0xFFFFFFFF, what >> 32)
+
+
+@dataclass(frozen=True)
+class RingEvent:
+    ticket: int
+    event: int
+    what: int
+
+
+def read_ring(words: memoryview) -> tuple[list[RingEvent], bool]:
+    """The events a ring holds, oldest first, and whether it still holds all ever written."""
+    count, capacity = words[0], (len(words) - 1) // 2
+    raw = words[1:].tolist()  # one copy at C speed; the ring goes on being written meanwhile
+    first = max(0, count - capacity)
+    out = []
+    for n in range(first, count):
+        base = 2 * (n % capacity)
+        what = raw[base + 1]
+        out.append(RingEvent(raw[base], what & 0xFFFF, what >> 16))
+    return out, count <= capacity

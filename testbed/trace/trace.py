@@ -1,0 +1,135 @@
+"""A failing interleaving as a value: saved, replayed, shrunk and drawn (like Hypothesis's
+failing examples). A hand-written order of schedule points is a trace too."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testbed import __version__
+from testbed.scenario import ConfigError
+from testbed.trace.schedule import Step
+
+FORMAT, VERSION = "testbed-trace", 1
+
+
+class TraceError(ConfigError):
+    """A trace that cannot be used: unreadable, another version, an unknown scenario (exit 2)."""
+
+
+@dataclass
+class Event:
+    ticket: int
+    actor: str  # an actor's name, or "core"
+    kind: str  # "point", "outcome" or "core"
+    point: str = ""  # the schedule point, or the outcome's name
+    detail: dict[str, Any] = field(default_factory=dict)  # core: op, client, status, key
+    optional: bool = False  # hand-written traces: the actor may block or finish first
+
+
+def _compact(e: Event) -> dict[str, Any]:
+    """An event as JSON, leaving out fields at their defaults (traces run to 10^5 events)."""
+    d: dict[str, Any] = {"ticket": e.ticket, "actor": e.actor, "kind": e.kind, "point": e.point}
+    if e.detail:
+        d["detail"] = e.detail
+    if e.optional:
+        d["optional"] = True
+    return d
+
+
+@dataclass
+class Trace:
+    scenario: str  # its name
+    variant: str
+    config: dict[str, Any]
+    seed: int
+    actors: list[str]
+    outcome: str  # the outcome to reproduce
+    detected_by: str = ""  # the actor that saw it
+    complete: bool = True  # the events go back to the start of the run
+    rounds: int = 0
+    # "pass": each point event is its actor passing the point, its step running in the
+    # trace's order (recorded traces); "stop": each event runs the actor until it stops at
+    # the point (hand-written preemption scripts)
+    order: str = "pass"
+    events: list[Event] = field(default_factory=list)
+    testbed_version: str = __version__
+    source: str = ""  # how to load the scenario (a name, PATH.py:NAME, module:NAME); "" = name
+
+    @property
+    def ref(self) -> str:
+        return self.source or self.scenario
+
+    def steps(self, points: list[str] | tuple[str, ...] = ()) -> list[Step]:
+        """The forced order. "stop": each point event runs its actor until it stops there.
+        "pass": each event puts its step of code in the trace's order, by where the ticket
+        was taken closest to it: a point comes just before its step, so the actor passes
+        it; `L.acquired` and `core.reply` come just after theirs, so the actor is run until
+        it gets there, and the `L.acquire` and `core.<request>` points before them are left
+        to it; core's own record of serving a request orders the request (when the
+        scenario's points have `core.reply`)."""
+        if self.order == "stop":
+            return [Step(e.actor, e.point, e.optional) for e in self.events if e.kind == "point"]
+        steps = []
+        core_replies = "core.reply" in points
+        for e in self.events:
+            if e.kind == "core" and core_replies and e.detail.get("client") in self.actors:
+                steps.append(Step(e.detail["client"], "core.reply", fresh=True))
+            elif e.kind != "point":
+                continue
+            elif e.point.endswith(".acquired") or e.point == "core.reply":
+                steps.append(Step(e.actor, e.point, e.optional))
+            elif e.point.endswith(".acquire") or (core_replies and e.point.startswith("core.")):
+                continue
+            else:
+                steps.append(Step(e.actor, e.point, e.optional, passes=True))
+        return steps
+
+    def point_events(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "point"]
+
+    def with_events(self, events: list[Event]) -> Trace:
+        other = Trace(**{k: v for k, v in self.__dict__.items() if k != "events"})
+        other.events = list(events)
+        return other
+
+    def save(self, path: str | Path) -> Path:
+        doc = {"format": FORMAT, "version": VERSION}
+        doc.update((k, v) for k, v in self.__dict__.items() if k != "events")
+        doc["events"] = [_compact(e) for e in self.events]
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        try:
+            doc = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise TraceError(f"trace {path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TraceError(f"trace {path} does not parse as JSON: {e}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise TraceError(f'trace {path}: not a testbed trace (no "format": "{FORMAT}")')
+        if doc.get("version") != VERSION:
+            raise TraceError(
+                f"trace {path}: format version {doc.get('version')!r}, this testbed "
+                f"({__version__}) reads version {VERSION}"
+            )
+        try:
+            events = [Event(**e) for e in doc.pop("events")]
+            doc.pop("format"), doc.pop("version")
+            trace = cls(**doc, events=events)
+        except (TypeError, KeyError) as e:
+            raise TraceError(f"trace {path}: malformed ({e})") from None
+        if trace.order not in ("pass", "stop"):
+            raise TraceError(f"trace {path}: order {trace.order!r}, expected pass or stop")
+        for e in trace.events:
+            if e.kind == "point" and e.actor not in trace.actors:
+                raise TraceError(
+                    f"trace {path}: event {e.ticket} names no actor of the trace: {e.actor!r}"
+                )
+        return trace
