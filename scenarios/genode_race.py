@@ -11,8 +11,9 @@ import argparse
 from typing import Any
 
 from kernel_model.genode import context_allocator, layout
-from kernel_model.genode.context_allocator import POINTS, StackAllocFailed
+from kernel_model.genode.context_allocator import POINTS
 from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.errors import StackAllocFailed
 from kernel_model.genode.status import Status
 from kernel_model.genode.thread_list import ThreadList
 from testbed.harness import points

@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from kernel_model.genode import layout
-from kernel_model.genode.context_allocator import Reason, StackAllocFailed
+from kernel_model.genode.errors import Reason, StackAllocFailed
 from kernel_model.genode.mmu import UnresolvableFault
 from kernel_model.genode.stack import ManagedArea, context_pattern, fits, push_frames
 from testbed.ipc.barrier import Barrier

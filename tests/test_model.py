@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernel_model.genode import layout
-from kernel_model.genode.context_allocator import VARIANTS, Reason, StackAllocFailed
+from kernel_model.genode.context_allocator import VARIANTS
 from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.errors import Reason, StackAllocFailed
 from kernel_model.genode.status import Status
 from kernel_model.genode.thread_list import ThreadList
 from testbed.ipc.native import Bitmap, address_of
@@ -160,7 +161,7 @@ def test_sequential_creations_get_distinct_slots_until_exhaustion(variant):
     expected = layout.NUM_SLOTS - alloc.first_slot  # bitalloc keeps slot 0 for main
     assert len(stacks) == expected
     assert len({s.slot for s in stacks}) == expected
-    assert all(s.offset == layout.stack_offset(s.slot, 16 * 1024) for s in stacks)
+    assert all(s.mappings[0][1] == layout.stack_offset(s.slot, 16 * 1024) for s in stacks)
     for s in stacks[::2]:
         alloc.destroy(s)
     again = [alloc.create(16 * 1024) for _ in range(len(stacks[::2]))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kernel_model.genode import layout
-from kernel_model.genode.context_allocator import Reason, StackAllocFailed
 from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.errors import Reason, StackAllocFailed
 from kernel_model.genode.mmu import Mmu, UnresolvableFault
 from kernel_model.genode.pager import FaultReport
 from kernel_model.genode.stack import MAX_MAPPINGS, FlatArea, ManagedArea, push_frames

@@ -14,18 +14,19 @@ and when the slot becomes visible to other threads of the PD.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol
 
 from kernel_model.genode.core import CoreConnection
+from kernel_model.genode.errors import CoreRefused, Reason, StackAllocFailed
 from kernel_model.genode.layout import (
+    AREA_BASE,
     MAX_STACK_SIZE,
     NUM_SLOTS,
     context_address,
     stack_ds_size,
     stack_offset,
 )
+from kernel_model.genode.stack import Stack
 from kernel_model.genode.status import Status
 from kernel_model.genode.thread_list import ThreadList, ThreadListFull
 
@@ -39,37 +40,6 @@ class SlotBits(Protocol):
     def first_clear(self, start: int, n: int) -> int: ...
     def set_range(self, start: int, n: int) -> None: ...
     def clear_range(self, start: int, n: int) -> None: ...
-
-
-class Reason(Enum):
-    REGION_CONFLICT = "region_conflict"
-    OUT_OF_STACK_SPACE = "out_of_stack_space"
-    STACK_TOO_LARGE = "stack_too_large"
-
-
-class CoreRefused(RuntimeError):
-    """Core answered a request the allocator never expects to fail: a bug, not an outcome."""
-
-
-class StackAllocFailed(Exception):
-    """Genode's Stack_alloc_failed, with the reason and the schedule point where it showed."""
-
-    def __init__(self, reason: Reason, point: str, detail: str = ""):
-        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
-        self.reason, self.point = reason, point
-
-
-@dataclass
-class Stack:
-    record: int  # index in the thread list (0 for bitalloc, which keeps no list)
-    slot: int
-    ds: int
-    offset: int
-    size: int
-
-    @property
-    def context(self) -> int:
-        return context_address(self.slot)
 
 
 # Schedule points, in the order a creation passes them. Tests and traces name them. A
@@ -154,11 +124,12 @@ class ContextAllocator:
 
     def destroy(self, stack: Stack) -> None:
         """Detach and free the stack, then make its slot free again (in that order)."""
+        ds, offset, _ = stack.mappings[0]
         self.point("core.detach")
-        self.core.detach(stack.offset)
+        self.core.detach(offset)
         self.point("core.reply")
         self.point("core.ram_free")
-        self.core.ram_free(stack.ds)
+        self.core.ram_free(ds)
         self.point("core.reply")
         with self.threads_lock:
             self._release_slot(stack.record, stack.slot)
@@ -206,12 +177,12 @@ class ContextAllocator:
             raise StackAllocFailed(
                 Reason.REGION_CONFLICT, "core.attach_at", f"slot {slot} at offset {offset:#x}"
             )
-        return Stack(record, slot, ds, offset, size)
+        return Stack(slot, AREA_BASE + offset, [(ds, offset, size)], record)
 
     def _assign(self, stack: Stack) -> None:
         """Thread_base::_context = ...: from here on `_is_in_use` sees the slot."""
         self.point("context.assign")
-        self.threads.assign(stack.record, stack.context)
+        self.threads.assign(stack.record, stack.top)
 
     def _undo(self, record: int, slot: int) -> None:
         with self.threads_lock:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kernel_model.genode.context_allocator import Reason, StackAllocFailed
 from kernel_model.genode.core import CoreConnection
+from kernel_model.genode.errors import CoreRefused, Reason, StackAllocFailed
 from kernel_model.genode.layout import (
     AREA_BASE,
     AREA_SIZE,
@@ -36,19 +36,20 @@ MAX_MAPPINGS = 4  # Genode today: a stack grows in page-aligned steps, at most 4
 _MASK = (1 << 64) - 1
 
 
-class CoreRefused(RuntimeError):
-    """Core refused a request this design never expects to fail: a bug, not an outcome."""
-
-
 @dataclass
 class Stack:
+    """A thread's stack in its slot: the dataspaces that back it, the first at the top of
+    the slot, each growth step just below; `record` is the thread's entry in the PD's list
+    of threads (0 where the allocator keeps none)."""
+
     slot: int
     base: int  # lowest address of the stack: it grows down from here
     mappings: list[tuple[int, int, int]] = field(default_factory=list)  # (ds, offset, size)
+    record: int = 0
 
     @property
     def top(self) -> int:
-        """Frames go down from here: just below the Context record."""
+        """The thread's Context record (what `_is_in_use` compares); frames go down from here."""
         return context_address(self.slot)
 
     @property
