@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import sys
 from typing import Any
@@ -175,8 +176,13 @@ def _summary(doc: dict[str, Any], console: Console) -> None:
                 f"  {r.get('thread_name', r.get('thread'))}: {r['access']} fault at {r['address']:#x}, "
                 f"no attachment in {r['region_map']} (pd {r['pd']})"
             )
-    for path in doc.get("trace_files", []):
-        console.print(f"trace: {path}  (testbed replay / show / minimize)")
+    for path in doc.get("trace_files", []):  # whole lines, never wrapped: they are copied
+        q = shlex.quote(path)
+        console.print(f"trace: {path}", soft_wrap=True, markup=False, highlight=False)
+        console.print(
+            f"  replay: testbed replay {q}   (also: testbed show {q}, testbed minimize {q})",
+            soft_wrap=True, markup=False, highlight=False,
+        )
     for reason in doc["reasons"]:
         console.print(f"  - {reason}")
 

@@ -32,6 +32,7 @@ def judge(
 def document(
     *,
     scenario: Scenario,
+    source: str,
     variant: str,
     config: dict[str, Any],
     seed: int,
@@ -48,6 +49,7 @@ def document(
     rate = attempts / elapsed_s if elapsed_s > 0 else 0.0
     doc: dict[str, Any] = {
         "scenario": scenario.name,
+        "source": source,  # how to load it again: a name, PATH.py[:NAME] or module:NAME
         "variant": variant,
         "config": config,
         "seed": seed,

@@ -225,6 +225,7 @@ class Supervisor:
         )
         return result.document(
             scenario=self.opts.scenario,
+            source=spec.scenario,
             variant=spec.variant,
             config=config,
             seed=spec.seed,
