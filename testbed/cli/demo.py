@@ -59,13 +59,12 @@ def demo(seconds: float, json_path: str | None, console: Console) -> int:
             d["verdict"].upper(),
         )  # fmt: skip
     console.print(table)
-    console.print(
-        "genode-race: region_conflict is INTERESTING in racy and quickfix (the race of the 2010 "
-        "report and the gap its quick fix leaves), FORBIDDEN in fixed and bitalloc. "
-        "stack-overflow: flat lets the overflow run silently over the neighbour; managed "
-        "faults at the first page below the stack. rtems-isolation: strict holds on one CPU; "
-        "smp-global and smp-tlb break on two; smp-percpu holds."
-    )
+    for name in dict.fromkeys(r[0] for r in runs):  # what each scenario's variants are
+        sc = loader.load(name)
+        shown = dict.fromkeys(r[1] for r in runs if r[0] == name)
+        console.print(f"[bold]{name}[/bold]: {sc.description}")
+        for v in shown:
+            console.print(f"  {v}: {sc.variants[v]}")
     if json_path:
         with open(json_path, "w") as f:
             json.dump(docs, f, indent=2)
