@@ -20,7 +20,7 @@ from testbed.ipc.native import Atomics
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
 from testbed.trace import capture, recorder
-from testbed.trace.schedule import BLOCKED, END, SCHED_WORDS
+from testbed.trace.schedule import BLOCKED, END, SCHED_WORDS, START
 
 
 def _no_point(name: str) -> None:
@@ -201,6 +201,13 @@ class Env:
         self._arrived.release()
         self._wait_go(name)
 
+    def wait_start(self) -> None:
+        """A controlled actor waits for its first go before it runs a line of its body."""
+        if self.spec.controlled and not self.ctl[control.FREE_RUN]:
+            self._sched[0] = START
+            self._arrived.release()
+            self._wait_go("its start")
+
     def _contended(self, lock: str) -> bool:
         """A lock is taken: park as blocked until the runner says try again (True), or,
         once the run is free, block for real (False)."""
@@ -241,6 +248,7 @@ def main(spec: RunSpec, index: int) -> None:
         Atomics().fetch_add(seg.address("control", control.READY), 1)
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
+        env.wait_start()
         scenario.run_actor(env, actor)
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason

@@ -22,6 +22,7 @@ from testbed.ipc.segment import Segment
 FINISH = "finish"  # a step's point: run the actor to its end
 END = (1 << 64) - 1  # schedule word of an actor that has finished
 BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
+START = END - 2  # ... of an actor about to run its body: it waits there for its first go
 SCHED_WORDS = 1  # per actor: the point it waits at (or END, BLOCKED)
 MAX_POINTS_A_STEP = 100_000  # an actor looping forever past a point it never reaches
 RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
@@ -52,6 +53,21 @@ class Controller:
         self.at: list[str | None] = [None] * len(spec.actors)
         self.blocked_on: list[str] = [""] * len(spec.actors)
         self.log: list[tuple[str, str]] = []  # (actor, point) in the order they were reached
+        self.started = False
+        self.unseen: set[int] = set()  # actors parked at their first point, not yet asked for it
+
+    def start(self) -> None:
+        """Run the actors to their first point one at a time, in index order, before the
+        script: the code before an actor's first point runs before anything of the script,
+        as in a real run where every actor starts at once, but never two at a time and never
+        racing with the end of the script."""
+        if not self.started:
+            self.started = True
+            for i in range(len(self.go)):
+                self._wait(i)  # parked at its start
+                self._go(i)
+                self._wait(i)  # its first point, a lock taken, or its end
+                self.unseen.add(i)
 
     def check(self, steps: list[Step]) -> None:
         for s in steps:
@@ -62,6 +78,7 @@ class Controller:
 
     def drive(self, steps: list[Step]) -> None:
         self.check(steps)
+        self.start()
         for step in steps:
             self.run_until(step)
         self.release_all()
@@ -74,6 +91,7 @@ class Controller:
         do); a step that `passes` then lets it through the point once, so the step of code
         after the point runs in the trace's order, and the actor parks at its next point."""
         self.check(steps)
+        self.start()
         for step in steps:
             i = self.index[step.actor]
             if step.fresh or not (self.state[i] == PARKED and self.at[i] == step.point):
@@ -100,6 +118,9 @@ class Controller:
             if step.point == FINISH:
                 return True
             raise ScheduleError(f"{step.actor} has finished; it cannot reach {step.point!r}")
+        if i in self.unseen and self.state[i] == PARKED and self.at[i] == step.point:
+            self.unseen.discard(i)  # its first arrival, seen by start(), is this step's
+            return True
         self._go(i)
         for _ in range(MAX_POINTS_A_STEP if step.point != FINISH else sys.maxsize):
             self._wait(i)
@@ -127,6 +148,7 @@ class Controller:
 
     def _go(self, i: int) -> None:
         """Release actor i from its point, or let it try its lock again."""
+        self.unseen.discard(i)
         if self.state[i] in (PARKED, BLOCKED_STATE):
             self.state[i] = RUNNING
             self.go[i].release()
@@ -145,6 +167,9 @@ class Controller:
         if at == END:
             self.state[i] = FINISHED
             self.log.append((name, FINISH))
+        elif at == START:
+            self.state[i] = PARKED
+            self.at[i] = None
         elif at == BLOCKED:
             self.state[i] = BLOCKED_STATE
             self.blocked_on[i] = self.at[i] or "a lock"
