@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -181,7 +181,9 @@ def _summary(doc: dict[str, Any], console: Console) -> None:
         console.print(f"trace: {path}", soft_wrap=True, markup=False, highlight=False)
         console.print(
             f"  replay: testbed replay {q}   (also: testbed show {q}, testbed minimize {q})",
-            soft_wrap=True, markup=False, highlight=False,
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
         )
     for reason in doc["reasons"]:
         console.print(f"  - {reason}")
