@@ -10,7 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from testbed.cli import bench as bench_cli
+from testbed.cli import campaign as campaign_cli
 from testbed.cli import outputs
+from testbed.cli import report as report_cli
 from testbed.cli.progress import for_terminal
 from testbed.harness import loader
 from testbed.harness.options import (
@@ -137,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=2.0, help="seconds a run (0 < s <= 600; default 2)"
     )
     dm.add_argument("--json", metavar="PATH", help="write every run's result document, as a list")
+
+    bench_cli.add_parser(sub, Parser, formatter)
+    campaign_cli.add_parser(sub, formatter)
+    report_cli.add_parser(sub, formatter)
 
     cl = sub.add_parser(
         "clean",
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             "show": _show,
             "demo": _demo,
             "clean": _clean,
+            "bench": bench_cli.run,
+            "campaign": campaign_cli.run,
+            "report": report_cli.run,
         }[args.command]
         return handler(args)
     except UsageError as e:

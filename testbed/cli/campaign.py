@@ -1,0 +1,9 @@
+"""placeholder"""
+
+
+def add_parser(sub, formatter):
+    pass
+
+
+def run(args):
+    return 0
