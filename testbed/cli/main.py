@@ -195,6 +195,7 @@ def _stress(args: argparse.Namespace) -> int:
     opts = run_options(sc, ref, ns)
     json_path = ns.json
     outputs.check_writable(json_path, "--json")
+    outputs.check_writable(ns.junit, "--junit", suffix=".xml")
     json_to_stdout = json_path == "-"
     console = Console(stderr=json_to_stdout)
     with for_terminal(f"{sc.name} / {opts.variant}") as progress:
@@ -203,6 +204,11 @@ def _stress(args: argparse.Namespace) -> int:
     _summary(doc, console)
     if json_path:
         outputs.write_json(json_path, doc)
+    if ns.junit:
+        from testbed.report.junit import write_junit
+
+        write_junit([doc], ns.junit)
+        console.print(f"JUnit XML: {ns.junit}")
     return doc["exit_code"]
 
 

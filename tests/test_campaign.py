@@ -1,0 +1,133 @@
+"""Campaigns on Dask distributed: a few short runs on the embedded local cluster, and the
+same against a real `dask scheduler` and `dask worker`s started here, one worker killed
+while it runs a campaign's run (the run is run again on the other worker, and reported)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import cli
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+def test_campaign_on_the_embedded_cluster(tmp_path):
+    out, xml, page = tmp_path / "c.json", tmp_path / "c.xml", tmp_path / "c.html"
+    r = cli(
+        "campaign", "genode-race", "--variants", "racy,fixed", "--pins", "same", "--trials", "2",
+        "--duration", "0.3", "--seed", "7", "--cpus-per-run", "1", "--trace-dir",
+        str(tmp_path / "traces"), "--json", str(out), "--junit", str(xml), "--html", str(page),
+        timeout=120,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "campaign" and doc["stopped"] == "done"
+    assert doc["cluster"]["workers"] == len(psutil.Process().cpu_affinity())
+    assert doc["runs_total"] == doc["runs_done"] == 4 and doc["runs_lost"] == 0
+    assert "environment" in doc and "cpu_model" in doc["environment"]
+    for run in doc["runs"]:
+        d = run["document"]
+        assert d["seed"] == 7 + run["trial"] and d["variant"] == run["variant"]
+        assert d["environment"]["python"]  # every run's document carries the envelope
+    aggs = {a["variant"]: a for a in doc["aggregates"]}
+    assert set(aggs) == {"racy", "fixed"} and aggs["fixed"]["forbidden_runs"] == 0
+    fixed = aggs["fixed"]
+    assert fixed["runs"] == 2 and fixed["failing_runs"] == 0
+    assert fixed["rate_upper_bound_95"] == pytest.approx(3 / fixed["attempts"])
+    lo, hi = fixed["run_failure_rate_wilson95"]
+    assert lo == 0.0 and 0.6 < hi < 0.7  # Wilson, 0 of 2
+    for a in aggs.values():  # the aggregate agrees with its runs
+        assert a["failing_runs"] == sum(
+            r["document"]["first_failure_s"] is not None
+            for r in doc["runs"] if r["variant"] == a["variant"]
+        )  # fmt: skip
+        assert len(a["first_failure_s"]["all"]) == a["failing_runs"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "--trials 0: expected 1..1000000"),
+        (["--pins", "both"], "--pins 'both': expected some of same, spread, none"),
+        (["--variants", "nope"], "--variants 'nope': expected all or some of racy"),
+        (["--strategies", "wild"], "--perturb 'wild': expected"),
+        (["--duration", "0"], "--duration 0.0: expected 0 < seconds <= 3600"),
+        (["--scheduler", "udp://x"], "--scheduler 'udp://x': expected local or tcp://HOST:PORT"),
+        (["--cpus-per-run", "999"], "--cpus-per-run 999: expected 1.."),
+        (["--creators", "0"], "--creators"),
+        (["--seed", "5", "--budget", "-1"], "--budget -1: expected 0 < seconds"),
+    ],
+)
+def test_bad_campaign_input_exits_2(args, message):
+    r = cli("campaign", "genode-race", *args, timeout=60)
+    assert r.code == 2, r.err
+    assert message in r.err and "Traceback" not in r.err
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DASK, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def test_campaign_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
+    from distributed import Client
+
+    sched_file = tmp_path / "scheduler.json"
+    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(sched_file)], tmp_path)]  # fmt: skip
+    orphans: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        workers = [
+            _start(["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                    "--name", name], tmp_path)
+            for name in ("victim", "survivor")
+        ]  # fmt: skip
+        procs += workers
+        with Client(address, timeout=30) as c:
+            c.wait_for_workers(2, timeout=60)
+        out = tmp_path / "c.json"
+        campaign = subprocess.Popen(
+            [sys.executable, "-m", "testbed.cli", "campaign", "genode-race", "--variants",
+             "fixed", "--trials", "3", "--duration", "1", "--seed", "1", "--scheduler",
+             address, "--trace-dir", str(tmp_path / "traces"), "--json", str(out)],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        victim = psutil.Process(workers[0].pid)
+        deadline = time.monotonic() + 60
+        while not victim.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        orphans = victim.children(recursive=False)
+        assert orphans, "the victim never started a run"
+        victim.send_signal(signal.SIGKILL)  # mid-run: the scheduler loses its task
+        _, err = campaign.communicate(timeout=120)
+        assert campaign.returncode == 0, err
+        doc = json.loads(out.read_text())
+        assert doc["runs_done"] == 3 and doc["runs_lost"] == 0  # nothing dropped
+        assert doc["runs_retried"] >= 1  # and the retry is reported
+        retried = [r for r in doc["runs"] if r["scheduler_retries"] or r["attempt"] > 1]
+        assert retried and any("worker died" in e for r in retried for e in r["errors"])
+        assert doc["aggregates"][0]["retried"] >= 1
+        assert doc["cluster"]["scheduler"] == address
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        # the killed worker's run finishes on its own and removes its objects
+        psutil.wait_procs(orphans, timeout=30)
