@@ -43,6 +43,14 @@ def test_campaign_on_the_embedded_cluster(tmp_path):
     assert fixed["rate_upper_bound_95"] == pytest.approx(3 / fixed["attempts"])
     lo, hi = fixed["run_failure_rate_wilson95"]
     assert lo == 0.0 and 0.6 < hi < 0.7  # Wilson, 0 of 2
+    from junitparser import JUnitXml
+    from test_report import read_page
+
+    cases = {c.name: c for c in list(JUnitXml.fromfile(str(xml)))[0]}
+    assert set(cases) == {"genode-race[racy,none,same]", "genode-race[fixed,none,same]"}
+    assert cases["genode-race[fixed,none,same]"].is_passed
+    page = read_page(page)
+    assert json.loads(page.data) == [doc] and page.svgs >= 1 and page.external == []
     for a in aggs.values():  # the aggregate agrees with its runs
         assert a["failing_runs"] == sum(
             r["document"]["first_failure_s"] is not None
