@@ -51,6 +51,7 @@ def add_parser(sub, formatter_) -> None:
         help="a matrix of seeded runs on Dask distributed, with aggregates",
         usage=USAGE,
         add_help=False,
+        prefix_chars="+",  # every argument, --help and --file first included, is parsed below
         formatter_class=formatter_,
     )
     sp.add_argument("args", nargs=argparse.REMAINDER)
@@ -141,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     from testbed.campaign import matrix, runner
 
     argv = list(args.args)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser().print_help()
+        return 0 if argv else 2
     scenario = argv.pop(0) if argv and not argv[0].startswith("-") else None
     ns, extra = parser().parse_known_args(argv)
     if ns.file and scenario:
@@ -181,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
         records, stopped, cluster = runner.execute(
             runs, ns.scheduler, cpus, ns.budget, ns.max_retries, show
         )
+    except KeyboardInterrupt:  # before the first run or while the cluster stops
+        print("testbed campaign: interrupted", file=sys.stderr)
+        return 3
     finally:
         if display is not None:
             display.stop()
