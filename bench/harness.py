@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from testbed.harness import environment
@@ -113,11 +114,11 @@ def params(
 
 
 def print_table(table: Table, console: Console) -> None:
-    t = RichTable(title=table.title, title_justify="left")
+    t = RichTable(title=escape(table.title), title_justify="left")
     for i, col in enumerate(table.columns):
         t.add_column(col, justify="left" if i == 0 else "right")
     for row in table.rows:
-        t.add_row(*(c.replace("[", "\\[") for c in row))
+        t.add_row(*(escape(c) for c in row))
     console.print(t)
     if table.note:
         console.print(table.note, highlight=False, markup=False)

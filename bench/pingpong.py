@@ -87,7 +87,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         f"posix_ipc semaphore ping-pong round trip ({p.trials} trials x {p['calls']} calls)",
         ["pin", "median us", "min-max us"],
         rows,
-        f"across CPUs / one CPU: {figures['spread_over_same']:.1f}x",
+        f"across CPUs / one CPU: {figures['spread_over_same']:.2f}x",
     )
     return figures, [table]
 
