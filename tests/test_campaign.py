@@ -21,7 +21,7 @@ DASK = str(Path(sys.executable).parent / "dask")
 def test_campaign_on_the_embedded_cluster(tmp_path):
     out, xml, page = tmp_path / "c.json", tmp_path / "c.xml", tmp_path / "c.html"
     r = cli(
-        "campaign", "genode-race", "--variants", "racy,fixed", "--pins", "same", "--trials", "2",
+        "campaign", "genode-race", "--variants", "racy,fixed", "--pins", "same", "--trials", "1",
         "--duration", "0.3", "--seed", "7", "--cpus-per-run", "1", "--trace-dir",
         str(tmp_path / "traces"), "--json", str(out), "--junit", str(xml), "--html", str(page),
         timeout=120,
@@ -30,7 +30,7 @@ def test_campaign_on_the_embedded_cluster(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["kind"] == "campaign" and doc["stopped"] == "done"
     assert doc["cluster"]["workers"] == len(psutil.Process().cpu_affinity())
-    assert doc["runs_total"] == doc["runs_done"] == 4 and doc["runs_lost"] == 0
+    assert doc["runs_total"] == doc["runs_done"] == 2 and doc["runs_lost"] == 0
     assert "environment" in doc and "cpu_model" in doc["environment"]
     for run in doc["runs"]:
         d = run["document"]
@@ -39,10 +39,10 @@ def test_campaign_on_the_embedded_cluster(tmp_path):
     aggs = {a["variant"]: a for a in doc["aggregates"]}
     assert set(aggs) == {"racy", "fixed"} and aggs["fixed"]["forbidden_runs"] == 0
     fixed = aggs["fixed"]
-    assert fixed["runs"] == 2 and fixed["failing_runs"] == 0
+    assert fixed["runs"] == 1 and fixed["failing_runs"] == 0
     assert fixed["rate_upper_bound_95"] == pytest.approx(3 / fixed["attempts"])
     lo, hi = fixed["run_failure_rate_wilson95"]
-    assert lo == 0.0 and 0.6 < hi < 0.7  # Wilson, 0 of 2
+    assert lo == 0.0 and 0.79 < hi < 0.80  # Wilson, 0 of 1
     from junitparser import JUnitXml
     from test_report import read_page
 
@@ -57,6 +57,22 @@ def test_campaign_on_the_embedded_cluster(tmp_path):
             for r in doc["runs"] if r["variant"] == a["variant"]
         )  # fmt: skip
         assert len(a["first_failure_s"]["all"]) == a["failing_runs"]
+
+
+def test_the_budget_stops_the_runs_and_reports_what_was_not_run(tmp_path):
+    traces = str(tmp_path / "traces")
+    out = tmp_path / "b.json"
+    r = cli("campaign", "genode-race", "--variants", "fixed", "--trials", "4", "--duration",
+            "30", "--budget", "1", "--cpus-per-run", "1", "--trace-dir", traces, "--json",
+            str(out), timeout=120)  # fmt: skip
+    assert r.code == 0, r.err
+    doc = json.loads(out.read_text())
+    assert doc["stopped"] == "budget" and doc["runs_total"] == 4
+    assert doc["runs_done"] + doc["runs_skipped"] == 4 and doc["runs_skipped"] >= 2
+    skipped = [x for x in doc["runs"] if x["status"] == "skipped"]
+    assert all("campaign stopped (budget)" in x["errors"][-1] for x in skipped)
+    # no run of it is left running: each was told to stop, and did
+    assert not [p for p in psutil.process_iter(["cmdline"]) if traces in (p.info["cmdline"] or [])]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +124,7 @@ def test_campaign_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
         out = tmp_path / "c.json"
         campaign = subprocess.Popen(
             [sys.executable, "-m", "testbed.cli", "campaign", "genode-race", "--variants",
-             "fixed", "--trials", "3", "--duration", "1", "--seed", "1", "--scheduler",
+             "fixed", "--trials", "2", "--duration", "1", "--seed", "1", "--scheduler",
              address, "--trace-dir", str(tmp_path / "traces"), "--json", str(out)],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -122,7 +138,7 @@ def test_campaign_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
         _, err = campaign.communicate(timeout=120)
         assert campaign.returncode == 0, err
         doc = json.loads(out.read_text())
-        assert doc["runs_done"] == 3 and doc["runs_lost"] == 0  # nothing dropped
+        assert doc["runs_done"] == 2 and doc["runs_lost"] == 0  # nothing dropped
         assert doc["runs_retried"] >= 1  # and the retry is reported
         retried = [r for r in doc["runs"] if r["scheduler_retries"] or r["attempt"] > 1]
         assert retried and any("worker died" in e for r in retried for e in r["errors"])

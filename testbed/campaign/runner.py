@@ -101,6 +101,7 @@ def execute(
     ]  # fmt: skip
     stopped = "done"
     t0 = time.monotonic()
+    task.start()
     with client_for(scheduler, sets) as client:
         info = {"scheduler": scheduler if scheduler != "local" else "local (embedded)",
                 "workers": len(client.scheduler_info(n_workers=-1)["workers"]),

@@ -16,6 +16,7 @@ from typing import Any
 
 _LIVE: set[subprocess.Popen] = set()  # runs of this process (the embedded cluster's threads)
 _LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_all: no run starts after it
 
 
 class RunDidNotStart(RuntimeError):
@@ -41,15 +42,17 @@ def run_one(argv: list[str], cpu_sets: list[list[int]] | None = None) -> dict[st
         cpus = cpu_sets[name]
     cmd = [sys.executable, "-m", "testbed.cli", "stress", *argv, "--json", "-"]
     t0 = time.monotonic()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-    )
     with _LIVE_LOCK:
+        if _STOPPING.is_set():
+            raise RunDidNotStart("the campaign is stopping")
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )
         _LIVE.add(proc)
     try:
         out, err = proc.communicate()
@@ -73,10 +76,16 @@ def run_one(argv: list[str], cpu_sets: list[list[int]] | None = None) -> dict[st
     }
 
 
+def start() -> None:
+    """A campaign begins: runs may start again in this process."""
+    _STOPPING.clear()
+
+
 def stop_all() -> None:
     """SIGTERM every run this process started: each aborts, stops its own processes and
     removes its own shared memory and semaphores."""
     with _LIVE_LOCK:
+        _STOPPING.set()
         procs = list(_LIVE)
     for p in procs:
         p.send_signal(signal.SIGTERM)
