@@ -8,6 +8,7 @@ import argparse
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -176,6 +177,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         entries = [matrix.entry(scenario, ns.variants, ns.strategies, ns.pins, ns.trials,
                                 ns.duration, extra)]  # fmt: skip
+    if ns.scheduler == "local":  # a remote worker makes it on its own machine
+        try:
+            Path(ns.trace_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(
+                f"--trace-dir {ns.trace_dir}: cannot be made ({e.strerror})"
+            ) from None
     runs = matrix.runs(entries, seed, ns.trace_dir)
     show, display = _progress(sys.stderr.isatty())
     started = time.monotonic()
