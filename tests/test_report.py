@@ -62,7 +62,7 @@ def test_stress_junit_and_the_html_report_of_a_stress_run_and_a_bench(tmp_path):
     xml = JUnitXml.fromfile(str(run_xml))
     (suite,) = list(xml)
     (case,) = list(suite)
-    assert case.name == "genode-race[racy]"
+    assert case.name == "genode-race[racy,same]"
     (failure,) = [x for x in case.result if isinstance(x, Failure)]
     assert "required outcome stack_too_large never seen" in failure.text
     for trace in doc["trace_files"]:

@@ -24,7 +24,12 @@ def _replay_text(reasons: list[str], traces: list[str], seeds: list[int]) -> str
 
 def _run_case(doc: dict[str, Any]) -> TestCase:
     """A stress (or explore) result document as one test case."""
-    case = TestCase(f"{doc['scenario']}[{doc['variant']}]", classname=f"testbed.{doc['scenario']}")
+    cfg = doc.get("config", {})
+    # (scenario, variant), and the strategy and pin when they are not the defaults, so that
+    # the runs of `testbed demo` (one variant on two pins) stay distinct test cases
+    extra = [x for x in (cfg.get("perturb"), cfg.get("pin")) if x not in (None, "none")]
+    name = f"{doc['scenario']}[{','.join([doc['variant'], *extra])}]"
+    case = TestCase(name, classname=f"testbed.{doc['scenario']}")
     case.time = float(doc.get("elapsed_s") or 0.0)
     traces = list(doc.get("trace_files", []))
     if doc.get("verdict") == "fail":
