@@ -25,8 +25,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check testbed kernel_model scenarios bench tests
 	$(BIN)/ruff format --check testbed kernel_model scenarios bench tests
 
+# the whole suite, default profile: a JSON result and its HTML report (PROFILE=quick|tough)
+PROFILE ?= default
 bench: $(STAMP)
-	$(BIN)/python -m bench.core_roundtrip
+	mkdir -p bench/results
+	$(BIN)/testbed bench --profile $(PROFILE) --json bench/results/bench-$(PROFILE).json \
+		--html bench/results/bench-$(PROFILE).html
 
 clean:
 	$(BIN)/testbed clean 2>/dev/null || true

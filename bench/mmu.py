@@ -1,18 +1,15 @@
 """Measures the MMU model: page checks a second (batched C range, one ctypes call a page, pure
 Python) and the page-fault round trip to core beside the plain request round trip.
 
-    python -m bench.mmu [--out PATH] [--rounds N]
+    testbed bench mmu [--profile quick|default|tough]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
-from rich.console import Console
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import layout
 from kernel_model.page_table import PageTable, Perm
 from testbed.harness.run import RunOptions, run
@@ -31,7 +28,7 @@ def _best(fn, repeat: int = 5) -> float:
     return best
 
 
-def checks() -> dict[str, float]:
+def checks(repeat: int) -> dict[str, float]:
     buf = bytearray([int(Perm.RW)]) * NPAGES
     addr, need = address_of(buf), int(Perm.WRITE)
     table = PageTable(PageBytes(addr, NPAGES), layout.AREA_BASE, NPAGES)
@@ -54,9 +51,9 @@ def checks() -> dict[str, float]:
                 break
 
     ns = {
-        "batched_c": _best(batched) / (reps * NPAGES) * 1e9,
-        "ctypes_per_page": _best(per_page) / NPAGES * 1e9,
-        "pure_python": _best(pure) / NPAGES * 1e9,
+        "batched_c": _best(batched, repeat) / (reps * NPAGES) * 1e9,
+        "ctypes_per_page": _best(per_page, repeat) / NPAGES * 1e9,
+        "pure_python": _best(pure, repeat) / NPAGES * 1e9,
     }
     return {
         **{f"{k}_ns_per_page": v for k, v in ns.items()},
@@ -75,45 +72,60 @@ def round_trips(pin: str, rounds: int, calls: int) -> dict[str, float]:
     b = run(RunOptions(fault, "lazy", cfg, seed=1, rounds=rounds, pin=pin))
     for doc in (a, b):
         if doc["exit_code"]:
-            raise SystemExit(f"{doc['scenario']} failed: {doc['reasons']}")
+            raise RuntimeError(f"{doc['scenario']} failed: {doc['reasons']}")
     null_us, fault_us = 1e6 / a["round_trips_per_s"], 1e6 / b["faults_per_s"]
     return {"null_request_us": null_us, "page_fault_us": fault_us, "ratio": fault_us / null_us}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.mmu", description=__doc__.split("\n")[0])
-    default = Path(__file__).parent / "results" / f"mmu-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    p.add_argument("--out", default=str(default), help="JSON result (default bench/results/)")
-    p.add_argument("--rounds", type=int, default=100, help="rounds of the round-trip runs")
-    p.add_argument("--calls", type=int, default=200, help="requests (faults) a round")
-    args = p.parse_args(argv)
-
-    c = checks()
-    rt = {pin: round_trips(pin, args.rounds, args.calls) for pin in ("same", "spread")}
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    c = checks(p["repeat"])
+    log("page checks done")
+    rt = {pin: round_trips(pin, p["rounds"], p["calls"]) for pin in ("same", "spread")}
     targets = {
         "batched_ns_per_page_max": 2.0, "batched_vs_pure_python_min": 100.0,
         "met": c["batched_c_ns_per_page"] <= 2.0 and c["batched_vs_pure_python"] >= 100.0,
     }  # fmt: skip
-    print(
-        f"{'MMU check of a sequential range':40} {'ns/page':>10} {'pages/s':>14} {'vs batched':>11}"
-    )
+    rows = []
     for k, label in (("batched_c", "batched C (one call, 65536 pages)"),
                      ("ctypes_per_page", "one ctypes call a page"),
                      ("pure_python", "pure Python over a memoryview")):  # fmt: skip
         ns = c[f"{k}_ns_per_page"]
-        print(f"{label:40} {ns:10.3f} {1e9 / ns:14,.0f} {ns / c['batched_c_ns_per_page']:10.0f}x")
-    print(
-        f"targets: <= 2 ns a page batched, >= 100x pure Python: {'met' if targets['met'] else 'NOT met'}"
-    )
-    print(f"\n{'round trip to core (1 client)':40} {'null us':>10} {'fault us':>10} {'ratio':>8}")
-    for pin, r in rt.items():
-        print(
-            f"{'pin ' + pin:40} {r['null_request_us']:10.1f} {r['page_fault_us']:10.1f} {r['ratio']:8.2f}"
+        rows.append(
+            [label, f"{ns:.3f}", f"{1e9 / ns:,.0f}", f"{ns / c['batched_c_ns_per_page']:.0f}x"]
         )
-    doc = {"checks": c, "round_trips": rt, "targets": targets,
-           "config": {"rounds": args.rounds, "calls": args.calls, "pages": NPAGES}}  # fmt: skip
-    result.write(args.out, doc, Console())
-    return 0
+    t1 = Table(
+        f"MMU check of a sequential range (best of {p['repeat']})",
+        ["check", "ns/page", "pages/s", "vs batched"],
+        rows,
+        "targets: <= 2 ns a page batched, >= 100x pure Python: "
+        + ("met" if targets["met"] else "NOT met"),
+    )
+    t2 = Table(
+        f"round trip to core (1 client, {p['rounds']} rounds x {p['calls']} calls)",
+        ["pin", "null us", "fault us", "ratio"],
+        [
+            [pin, f"{r['null_request_us']:.1f}", f"{r['page_fault_us']:.1f}", f"{r['ratio']:.2f}"]
+            for pin, r in rt.items()
+        ],
+    )
+    doc = {"checks": c, "round_trips": rt, "targets": targets, "pages": NPAGES}
+    return doc, [t1, t2]
+
+
+BENCH = Bench(
+    "mmu",
+    "the MMU model: page checks a second (batched C, ctypes a page, Python); fault round trip",
+    measure,
+    profiles={
+        "quick": {"repeat": 2, "rounds": 10, "calls": 100},
+        "default": {"repeat": 5, "rounds": 100, "calls": 200},
+        "tough": {"repeat": 9, "rounds": 300, "calls": 200},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Time to first failure (the first region_conflict) of genode-race racy and quickfix under
 each perturbation strategy beside `none`, in one run, for --pin same and --pin spread.
 
-    python -m bench.perturb_ttff [--trials 10] [--timeout 10] [--out PATH]
+    testbed bench perturb_ttff [--profile P] [--trials 10] [--seconds TIMEOUT]
 
 Each trial is one run with --max-failures 1 --duration TIMEOUT (it stops at its first
 conflict) and its own seed; trial k uses the same seed under every strategy. Strategies run
@@ -17,17 +17,13 @@ start, so start-up is included).
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
 import tempfile
-import time
 
-from rich.console import Console
-from rich.table import Table
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from scenarios.genode_race import SCENARIO
 from testbed.harness.run import RunOptions, run
 
@@ -76,90 +72,77 @@ def _ms(s: float | None) -> str:
     return "-" if s is None else f"{s * 1000:.1f}" if s < 10 else f"{s * 1000:,.0f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--trials", type=int, default=10, help="trials (seeds) a setting")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds a trial may run")
-    ap.add_argument("--out", default="bench/results/perturb_ttff.json")
-    args = ap.parse_args(argv)
-    console = Console(stderr=True, emoji=False)
-    started = time.monotonic()
-    settings = [(p, v, s) for p in PINS for v in VARIANTS for s in STRATEGIES]
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    timeout = p.seconds
+    strategies = {k: STRATEGIES[k] for k in p["strategies"]}
+    settings = [(pin, v, s) for pin in PINS for v in VARIANTS for s in strategies]
     docs: dict[tuple[str, str, str], list[dict]] = {k: [] for k in settings}
     with tempfile.TemporaryDirectory(prefix="perturb_ttff.") as traces:
-        for t in range(args.trials):
+        for t in range(p.trials):
             for pin, variant, label in settings:
-                strategy, hogs, record = STRATEGIES[label]
+                strategy, hogs, record = strategies[label]
                 doc = run(
                     RunOptions(
-                        SCENARIO, variant, CONFIG, seed=t + 1, duration_s=args.timeout,
+                        SCENARIO, variant, CONFIG, seed=t + 1, duration_s=timeout,
                         pin=pin, max_failures=1, record=record, perturb=strategy, hogs=hogs,
                         trace_dir=traces, max_traces=0,
                     )
                 )  # fmt: skip
                 docs[(pin, variant, label)].append(doc)
-                ff = doc["first_failure_s"]
-                console.print(
-                    f"[{time.monotonic() - started:5.0f} s] trial {t + 1}/{args.trials} "
-                    f"pin={pin} {variant} {label}: "
-                    + ("no conflict" if ff is None else f"first conflict {ff * 1000:.1f} ms")
-                    + f", {doc['ctx_switches']['involuntary']} involuntary switches"
-                    + (f" ({doc['verdict']}: {'; '.join(doc['reasons'])})"
-                       if doc["exit_code"] == 3 else "")
-                )  # fmt: skip
-
+            log(f"trial {t + 1}/{p.trials} done")
     rows = [
         {"pin": pin, "variant": variant, "strategy": label,
-         "perturb": STRATEGIES[label][0], "hogs": STRATEGIES[label][1],
-         "record": STRATEGIES[label][2], **summarize(docs[(pin, variant, label)], args.timeout)}
+         "perturb": strategies[label][0], "hogs": strategies[label][1],
+         "record": strategies[label][2], **summarize(docs[(pin, variant, label)], timeout)}
         for pin, variant, label in settings
     ]  # fmt: skip
-
-    out = Console(width=max(Console().width, 120), emoji=False)
+    tables = []
     for pin in PINS:
-        table = Table(
-            title=f"time to first region_conflict, pin {pin}: median \\[min-max] ms, "
-            f"found / trials ({args.trials} trials, timeout {args.timeout:g} s)"
-        )
-        table.add_column("strategy")
-        for variant in VARIANTS:
-            table.add_column(f"{variant} ms", justify="right")
-            table.add_column("found", justify="right")
-            table.add_column("invol", justify="right")
-        for label in STRATEGIES:
-            cells = []
+        cells = []
+        for label in strategies:
+            row = [label]
             for variant in VARIANTS:
                 r = next(
                     r for r in rows
                     if (r["pin"], r["variant"], r["strategy"]) == (pin, variant, label)
                 )  # fmt: skip
                 med = r["median_first_failure_s"]
-                cells += [
-                    (f">{args.timeout * 1000:,.0f}" if med is None else _ms(med))
-                    + (f" \\[{_ms(r['min_first_failure_s'])}-{_ms(r['max_first_failure_s'])}]"
+                row += [
+                    (f">{timeout * 1000:,.0f}" if med is None else _ms(med))
+                    + (f" [{_ms(r['min_first_failure_s'])}-{_ms(r['max_first_failure_s'])}]"
                        if r["found"] else ""),
                     f"{r['found']}/{r['trials']}",
                     f"{r['involuntary_ctx_switches']:,.0f}",
                 ]  # fmt: skip
-            table.add_row(label, *cells)
-        out.print(table)
-    bench_s = time.monotonic() - started
-    out.print(
-        "median: trials without a conflict count as longer than the timeout; "
-        "\\[min-max] over the trials that found one; invol: median involuntary context switches "
-        f"of the actors, counted from their start (start-up included). bench took {bench_s:.0f} s"
-    )
-    doc = {
-        "rows": rows,
-        "trials": args.trials,
-        "timeout_s": args.timeout,
-        "config": CONFIG,
-        "bench_s": bench_s,
-    }
-    result.write(args.out, doc, out)
-    return 0
+            cells.append(row)
+        tables.append(
+            Table(
+                f"time to first region_conflict, pin {pin}: median [min-max] ms, found / trials "
+                f"({p.trials} trials, timeout {timeout:g} s)",
+                ["strategy", *(c for v in VARIANTS for c in (f"{v} ms", "found", "invol"))],
+                cells,
+                "median: trials without a conflict count as longer than the timeout; [min-max] "
+                "over the trials that found one; invol: median involuntary context switches of "
+                "the actors, counted from their start (start-up included)",
+            )
+        )
+    return {"rows": rows, "timeout_s": timeout, "config": CONFIG}, tables
+
+
+BENCH = Bench(
+    "perturb_ttff",
+    "time to first failure of genode-race racy and quickfix under each perturbation strategy",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "seconds": 1.0, "strategies": ["none", "pct:3"]},
+        "default": {"trials": 10, "seconds": 10.0, "strategies": list(STRATEGIES)},
+        "tough": {"trials": 30, "seconds": 10.0, "strategies": list(STRATEGIES)},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,24 @@
 """The baseline every IPC figure is compared with: a bare posix_ipc semaphore ping-pong
-between two processes, started the way the testbed starts its own (forkserver)."""
+between two processes, started the way the testbed starts its own (forkserver).
+
+    testbed bench pingpong [--profile quick|default|tough] [--trials N]
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import statistics
 import time
 
 import multiprocess
 import posix_ipc
 import psutil
+
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
+
+PINS = ("same", "spread")
 
 
 def _peer(ping: str, pong: str, n: int, cpus: list[int] | None) -> None:
@@ -56,3 +65,48 @@ def round_trip_us(n: int, pin: str) -> float:
         for s in (ping, pong):
             s.unlink()
             s.close()
+
+
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    """Round trips a pin, trials interleaved over the pins; the median and spread kept."""
+    us: dict[str, list[float]] = {pin: [] for pin in PINS}
+    for t in range(p.trials):
+        for pin in PINS:
+            us[pin].append(round_trip_us(p["calls"], pin))
+        log(f"trial {t + 1}/{p.trials}: " + ", ".join(f"{k} {v[-1]:.2f} us" for k, v in us.items()))
+    figures = {
+        pin: {"median_us": statistics.median(x), "min_us": min(x), "max_us": max(x), "all_us": x}
+        for pin, x in us.items()
+    }
+    figures["spread_over_same"] = figures["spread"]["median_us"] / figures["same"]["median_us"]
+    rows = [
+        [pin, f"{f['median_us']:.2f}", f"{f['min_us']:.2f}-{f['max_us']:.2f}"]
+        for pin, f in ((k, figures[k]) for k in PINS)
+    ]
+    table = Table(
+        f"posix_ipc semaphore ping-pong round trip ({p.trials} trials x {p['calls']} calls)",
+        ["pin", "median us", "min-max us"],
+        rows,
+        f"across CPUs / one CPU: {figures['spread_over_same']:.2f}x",
+    )
+    return figures, [table]
+
+
+BENCH = Bench(
+    "pingpong",
+    "the baseline of every IPC figure: a bare semaphore ping-pong between two processes",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "calls": 2000},
+        "default": {"trials": 3, "calls": 20000},
+        "tough": {"trials": 7, "calls": 50000},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

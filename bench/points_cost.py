@@ -2,7 +2,7 @@
 second with points present but idle (--no-record, --perturb none), against the same build
 with every point compiled out (TESTBED_POINTS=off), and with recording on (--record).
 
-    python -m bench.points_cost [--trials 5] [--seconds 2] [--creations 40000] [--out PATH]
+    testbed bench points_cost [--profile P] [--trials 5] [--seconds 2]
 
 Each trial is a subprocess (`python -m testbed.cli stress genode-race ... --json -`), since
 TESTBED_POINTS must be set in the environment of the process that starts the run. Within a
@@ -17,7 +17,6 @@ and so the slowdown they should cause at the throughput measured.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -25,10 +24,8 @@ import subprocess
 import sys
 import time
 
-from rich.console import Console
-from rich.table import Table
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.core import Core, CoreConnection
 from kernel_model.genode.thread_list import ThreadList
@@ -114,27 +111,13 @@ def spread(xs: list[float]) -> dict:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "all": xs}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--trials", type=int, default=5, help="trials a figure; the median is kept")
-    ap.add_argument("--seconds", type=float, default=2.0, help="seconds a run")
-    ap.add_argument(
-        "--creations", type=int, default=40000, help="creations a trial of the model-only figure"
-    )
-    ap.add_argument("--out", default="bench/results/points_cost.json")
-    args = ap.parse_args(argv)
-    console = Console(stderr=True, emoji=False)
-    started = time.monotonic()
-
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     model = {}
     for variant in VARIANTS:
-        console.print(f"model only, {variant} ...")
         us: dict[str, list[float]] = {"compiled out": [], "points idle": []}
-        for _ in range(args.trials * 4):  # short, alternating repetitions; the best is kept
-            us["compiled out"].append(model_us(variant, True, args.creations // 4))
-            us["points idle"].append(model_us(variant, False, args.creations // 4))
+        for _ in range(p.trials * 4):  # short, alternating repetitions; the best is kept
+            us["compiled out"].append(model_us(variant, True, p["creations"] // 4))
+            us["points idle"].append(model_us(variant, False, p["creations"] // 4))
         n = points_a_creation(variant)
         cost = min(us["points idle"]) - min(us["compiled out"])
         model[variant] = {
@@ -143,18 +126,19 @@ def main(argv: list[str] | None = None) -> int:
             "points_us_a_creation": cost,
             "ns_a_point": cost / n * 1e3,
         }
+        log(f"model only, {variant} done")
 
     rows = []
     for variant in VARIANTS:
-        for pin in PINS:
+        for pin in p["pins"]:
             rates: dict[str, list[float]] = {b: [] for b in BUILDS}
             order = list(BUILDS)
-            for t in range(args.trials):
+            for t in range(p.trials):
                 for build in order if t % 2 == 0 else order[::-1]:
-                    doc = one_trial(variant, pin, build, args.seconds, seed=t + 1)
+                    doc = one_trial(variant, pin, build, p.seconds, seed=t + 1)
                     rates[build].append(doc["creations_per_s"])
-                console.print(
-                    f"{variant} pin={pin} trial {t + 1}/{args.trials}: "
+                log(
+                    f"{variant} pin={pin} trial {t + 1}/{p.trials}: "
                     + ", ".join(f"{b} {rates[b][-1]:,.0f}/s" for b in BUILDS)
                 )
             off, idle, rec = (rates[b] for b in BUILDS)
@@ -178,59 +162,65 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
 
-    table = Table(
-        title=f"genode-race thousand creations/s: points idle vs compiled out vs recording "
-        f"(median \\[min-max] of {args.trials} x {args.seconds:g} s)"
-    )
-    for col in (
-        "variant", "pin", *BUILDS, "points / out", "predicted", "record / no-rec", "target"
-    ):  # fmt: skip
-        table.add_column(col, justify="right")
+    cells = []
     for r in rows:
         cps = r["creations_per_s"]
         ratio = r["points_over_compiled_out"]
-        table.add_row(
+        cells.append([
             r["variant"], r["pin"],
-            *(f"{cps[b]['median'] / 1e3:.1f} \\[{cps[b]['min'] / 1e3:.1f}-{cps[b]['max'] / 1e3:.1f}]"
+            *(f"{cps[b]['median'] / 1e3:.1f} [{cps[b]['min'] / 1e3:.1f}-{cps[b]['max'] / 1e3:.1f}]"
               for b in BUILDS),
             f"{ratio:.3f} ({r['paired_points_over_compiled_out']:.3f})",
             f"{r['predicted_points_over_compiled_out']:.3f}",
             f"{r['record_over_no_record']:.3f} ({r['paired_record_over_no_record']:.3f})",
             "met" if ratio >= 1 - TARGET else "MISSED",
-        )  # fmt: skip
-    out = Console(width=max(Console().width, 120), emoji=False)
-    out.print(table)
-    out.print(
+        ])  # fmt: skip
+    t1 = Table(
+        "genode-race thousand creations/s: points idle vs compiled out vs recording "
+        f"(median [min-max] of {p.trials} x {p.seconds:g} s)",
+        ["variant", "pin", *BUILDS, "points / out", "predicted", "record / no-rec", "target"],
+        cells,
         "ratios: of the medians (in brackets: median of the per-trial ratios); predicted: "
-        "1 - (the points' cost a creation in the model alone) x (creations/s with points)"
+        "1 - (the points' cost a creation in the model alone) x (creations/s with points)",
     )
     t2 = Table(
-        title="the model alone, in one process (no IPC, locks that never block): us a creation, "
-        f"best \\[median] of {args.trials * 4} x {args.creations // 4}"
+        "the model alone, in one process (no IPC, locks that never block): us a creation, "
+        f"best [median] of {p.trials * 4} x {p['creations'] // 4}",
+        ["variant", "compiled out", "points idle", "points a creation", "ns a point"],
+        [
+            [
+                variant,
+                *(f"{u[b]['min']:.2f} [{u[b]['median']:.2f}]" for b in u),
+                f"{m['points_a_creation']:.1f}",
+                f"{m['ns_a_point']:.0f}",
+            ]
+            for variant, m in model.items()
+            for u in [m["us_a_creation"]]
+        ],
     )
-    for col in ("variant", "compiled out", "points idle", "points a creation", "ns a point"):
-        t2.add_column(col, justify="right")
-    for variant, m in model.items():
-        u = m["us_a_creation"]
-        t2.add_row(
-            variant,
-            *(f"{u[b]['min']:.2f} \\[{u[b]['median']:.2f}]" for b in u),
-            f"{m['points_a_creation']:.1f}",
-            f"{m['ns_a_point']:.0f}",
-        )
-    out.print(t2)
-
     doc = {
         "rows": rows,
         "model_only": model,
-        "trials": args.trials,
-        "seconds": args.seconds,
         "target_max_slowdown": TARGET,
-        "builds": {b: {"TESTBED_POINTS": p, "record": r} for b, (p, r) in BUILDS.items()},
-        "bench_s": time.monotonic() - started,
+        "builds": {b: {"TESTBED_POINTS": pt, "record": r} for b, (pt, r) in BUILDS.items()},
     }
-    result.write(args.out, doc, out)
-    return 0
+    return doc, [t1, t2]
+
+
+BENCH = Bench(
+    "points_cost",
+    "what schedule points cost: points idle vs compiled out vs recording",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "seconds": 0.5, "creations": 4000, "pins": ["none"]},
+        "default": {"trials": 5, "seconds": 2.0, "creations": 40000, "pins": list(PINS)},
+        "tough": {"trials": 9, "seconds": 4.0, "creations": 80000, "pins": list(PINS)},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

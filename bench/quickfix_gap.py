@@ -1,7 +1,7 @@
 """Where the reporter's quick fix still fails: its gap (alloc_lock released, _context not
 yet set) under each CPU placement and number of creators, with no injected delay.
 
-    python -m bench.quickfix_gap [--trials 3] [--seconds 2] [--out PATH]
+    testbed bench quickfix_gap [--profile P] [--trials 3] [--seconds 2] [--variant quickfix]
 
 For each setting: how many trials saw a conflict, the median time to the first one, and
 conflicts per million creations.
@@ -9,81 +9,79 @@ conflicts per million creations.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
-from rich.console import Console
-from rich.table import Table
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from scenarios.genode_race import SCENARIO
 from testbed.harness.run import RunOptions, run
 
+PINS = ("same", "spread", "none")
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--variant", default="quickfix")
-    ap.add_argument("--out", default="bench/results/quickfix_gap.json")
-    args = ap.parse_args(argv)
-    console = Console(stderr=True)
-    rows = []
-    for pin in ("same", "spread", "none"):
-        for creators in (2, 4):
+
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    """Trials outermost, every setting once a trial, so drift weighs on all alike."""
+    settings = [(pin, creators) for pin in PINS for creators in p["creators"]]
+    docs: dict[tuple[str, int], list[dict]] = {k: [] for k in settings}
+    for t in range(p.trials):
+        for pin, creators in settings:
             cfg = {"pds": 1, "creators": creators, "children": 4, "stack_size": 16 * 1024}
-            console.print(f"{args.variant} pin={pin} creators={creators} ...")
-            docs = [
-                run(
-                    RunOptions(
-                        SCENARIO, args.variant, cfg, seed=t, duration_s=args.seconds, pin=pin
-                    )
-                )
-                for t in range(args.trials)
-            ]
-            firsts = [d["first_failure_s"] for d in docs if d["first_failure_s"] is not None]
-            conflicts = sum(d["outcomes"]["region_conflict"] for d in docs)
-            attempts = sum(d["attempts"] for d in docs)
-            rows.append(
-                {
-                    "pin": pin,
-                    "creators": creators,
-                    "trials": args.trials,
-                    "trials_with_conflict": len(firsts),
-                    "median_first_conflict_s": statistics.median(firsts) if firsts else None,
-                    "conflicts_per_million": conflicts / attempts * 1e6 if attempts else 0.0,
-                    "creations_per_s": statistics.median(d["creations_per_s"] for d in docs),
-                    "involuntary_ctx_switches": statistics.median(
-                        d["ctx_switches"]["involuntary"] for d in docs
-                    ),
-                }
+            docs[(pin, creators)].append(
+                run(RunOptions(SCENARIO, p.variant, cfg, seed=t, duration_s=p.seconds, pin=pin))
             )
-    table = Table(
-        title=f"{args.variant}: the gap under real preemption ({args.trials} x {args.seconds:g} s)"
-    )
-    for col in (
-        "pin",
-        "creators",
-        "trials with conflict",
-        "median first",
-        "per million",
-        "creations/s",
-    ):
-        table.add_column(col, justify="right")
+        log(f"trial {t + 1}/{p.trials} done")
+    rows = []
+    for (pin, creators), ds in docs.items():
+        firsts = [d["first_failure_s"] for d in ds if d["first_failure_s"] is not None]
+        conflicts = sum(d["outcomes"]["region_conflict"] for d in ds)
+        attempts = sum(d["attempts"] for d in ds)
+        rows.append(
+            {
+                "pin": pin,
+                "creators": creators,
+                "trials": p.trials,
+                "trials_with_conflict": len(firsts),
+                "median_first_conflict_s": statistics.median(firsts) if firsts else None,
+                "conflicts_per_million": conflicts / attempts * 1e6 if attempts else 0.0,
+                "creations_per_s": statistics.median(d["creations_per_s"] for d in ds),
+                "involuntary_ctx_switches": statistics.median(
+                    d["ctx_switches"]["involuntary"] for d in ds
+                ),
+            }
+        )
+    cells = []
     for r in rows:
         first = r["median_first_conflict_s"]
-        table.add_row(
+        cells.append([
             r["pin"], str(r["creators"]), f"{r['trials_with_conflict']}/{r['trials']}",
             "-" if first is None else f"{first * 1000:.1f} ms",
             f"{r['conflicts_per_million']:,.0f}", f"{r['creations_per_s']:,.0f}",
-        )  # fmt: skip
-    out = Console()
-    out.print(table)
-    result.write(args.out, rows, out)
-    return 0
+        ])  # fmt: skip
+    table = Table(
+        f"{p.variant}: the gap under real preemption ({p.trials} x {p.seconds:g} s)",
+        ["pin", "creators", "trials with conflict", "median first", "per million", "creations/s"],
+        cells,
+    )
+    return {"rows": rows}, [table]
+
+
+BENCH = Bench(
+    "quickfix_gap",
+    "where the reporter's quick fix still fails: its gap under each CPU placement",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "seconds": 0.5, "creators": [2]},
+        "default": {"trials": 3, "seconds": 2.0, "creators": [2, 4]},
+        "tough": {"trials": 10, "seconds": 5.0, "creators": [2, 4]},
+    },
+    variants=tuple(v for v in SCENARIO.variants if v == "quickfix")
+    + tuple(v for v in SCENARIO.variants if v != "quickfix"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

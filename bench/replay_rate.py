@@ -2,19 +2,16 @@
 settings (variant, CPU placement, seed), replay each several times, count reproductions.
 The target is 99 of 100.
 
-    python -m bench.replay_rate [--seeds 5] [--replays 20] [--out PATH]
+    testbed bench replay_rate [--profile P] [--trials SEEDS] [--seconds RECORDING_TIMEOUT]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 
-from rich.console import Console
-from rich.table import Table
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from scenarios.genode_race import SCENARIO
 from testbed.harness.replay import replay
 from testbed.harness.run import RunOptions, run
@@ -29,30 +26,23 @@ SETTINGS = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--seeds", type=int, default=5, help="traces recorded a setting")
-    ap.add_argument("--replays", type=int, default=20, help="replays a trace")
-    ap.add_argument("--timeout", type=float, default=20.0, help="seconds a recording may take")
-    ap.add_argument(
-        "--ring-events", type=int, default=1 << 18, help="events each actor's ring holds"
-    )
-    ap.add_argument("--out", default="bench/results/replay_rate.json")
-    args = ap.parse_args(argv)
-    console = Console(stderr=True)
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    """`seconds` is the time a recording may take; trials are seeds (traces a setting)."""
     cfg = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
-    rows = []
+    settings = SETTINGS[: p["settings"]]
+    rows = {
+        s: {"variant": s[0], "pin": s[1], "traces": 0, "incomplete": 0, "none": 0,
+            "replays": 0, "reproduced": 0, "events": []}
+        for s in settings
+    }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        for variant, pin in SETTINGS:
-            row = {"variant": variant, "pin": pin, "traces": 0, "incomplete": 0, "none": 0,
-                   "replays": 0, "reproduced": 0, "events": []}  # fmt: skip
-            for seed in range(args.seeds):
+        for seed in range(p.trials):  # seeds outermost: drift weighs on every setting alike
+            for variant, pin in settings:
+                row = rows[(variant, pin)]
                 doc = run(
-                    RunOptions(SCENARIO, variant, cfg, seed=seed, duration_s=args.timeout, pin=pin,
+                    RunOptions(SCENARIO, variant, cfg, seed=seed, duration_s=p.seconds, pin=pin,
                                record=True, max_failures=1, max_traces=1, trace_dir=tmp,
-                               ring_events=args.ring_events)
+                               ring_events=p["ring_events"])
                 )  # fmt: skip
                 if not doc["trace_files"]:
                     row["none"] += 1
@@ -63,29 +53,62 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 row["traces"] += 1
                 row["events"].append(len(trace.events))
-                for _ in range(args.replays):
+                for _ in range(p["replays"]):
                     row["replays"] += 1
                     row["reproduced"] += replay(trace)["replay"]["reproduced"]
-                console.print(f"{variant} {pin} seed {seed}: {len(trace.events)} events, "
-                              f"{row['reproduced']}/{row['replays']} so far")  # fmt: skip
-            rows.append(row)
-    table = Table(
-        title=f"replays of recorded first failures ({args.seeds} seeds x {args.replays} replays)"
-    )
-    for col in ("variant", "pin", "complete traces", "incomplete", "events (median)", "reproduced"):
-        table.add_column(col, justify="right")
-    for r in rows:
+            log(f"seed {seed + 1}/{p.trials} done")
+    cells = []
+    for r in rows.values():
         ev = sorted(r["events"])
-        table.add_row(
+        cells.append([
             r["variant"], r["pin"], str(r["traces"]), str(r["incomplete"]),
             str(ev[len(ev) // 2]) if ev else "-", f"{r['reproduced']}/{r['replays']}",
-        )  # fmt: skip
-    total, ok = sum(r["replays"] for r in rows), sum(r["reproduced"] for r in rows)
-    out = Console()
-    out.print(table)
-    out.print(f"all: {ok} of {total} replays reproduced the recorded outcome")
-    result.write(args.out, {"rows": rows, "replays": total, "reproduced": ok}, out)
-    return 0
+        ])  # fmt: skip
+    total = sum(r["replays"] for r in rows.values())
+    ok = sum(r["reproduced"] for r in rows.values())
+    table = Table(
+        f"replays of recorded first failures ({p.trials} seeds x {p['replays']} replays)",
+        ["variant", "pin", "complete traces", "incomplete", "events (median)", "reproduced"],
+        cells,
+        f"all: {ok} of {total} replays reproduced the recorded outcome",
+    )
+    doc = {"rows": list(rows.values()), "replays": total, "reproduced": ok,
+           "rate": ok / total if total else None}  # fmt: skip
+    return doc, [table]
+
+
+BENCH = Bench(
+    "replay_rate",
+    "how often a recorded failure replays (target 99 of 100)",
+    measure,
+    profiles={
+        "quick": {
+            "trials": 1,
+            "seconds": 10.0,
+            "replays": 2,
+            "ring_events": 1 << 18,
+            "settings": 2,
+        },
+        "default": {
+            "trials": 5,
+            "seconds": 20.0,
+            "replays": 20,
+            "ring_events": 1 << 18,
+            "settings": len(SETTINGS),
+        },
+        "tough": {
+            "trials": 10,
+            "seconds": 20.0,
+            "replays": 50,
+            "ring_events": 1 << 18,
+            "settings": len(SETTINGS),
+        },
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What the RTEMS stack protection costs in the model: a context switch with and without it,
 by stack size and number of shares, and the cost of a TLB shootdown.
 
-    python -m bench.rtems_switch [--switches N] [--repeat R] [--json PATH]
+    testbed bench rtems_switch [--profile quick|default|tough]
 
 In-process (no stress run): two tasks on one CPU switch back and forth through the model's
 switch path (kernel_model.rtems_switch) over a C-backed page table and a TLB. A shootdown
@@ -11,18 +11,15 @@ IPI would cost it here (a round trip to a real second process, spinning or woken
 
 from __future__ import annotations
 
-import argparse
 import array
 import mmap
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from rich.console import Console
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from kernel_model.page_table import PAGE_SIZE, PageTable
 from kernel_model.rtems.stack import MAX_SHARES, Access, Share, StackRecord
 from kernel_model.rtems.stack_allocator import STACK_AREA_BASE, StackAllocator
@@ -32,7 +29,6 @@ from testbed.ipc.native import Atomics, PageBytes, address_of
 
 STACK_SIZES = (4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20)
 SHARES = (0, 2, MAX_SHARES)
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _setup(stack_size: int, shares: int, remote_cpus: int):
@@ -171,59 +167,44 @@ def ipi_round_trip(n: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.rtems_switch",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--switches", type=int, default=4000, help="switches a measurement (default 4000)"
-    )
-    p.add_argument("--repeat", type=int, default=5, help="measurements, the best kept (default 5)")
-    p.add_argument("--ipi", type=int, default=2000, help="shootdown round trips (default 2000)")
-    p.add_argument(
-        "--json", metavar="PATH", help="result file (default bench/results/rtems_switch-TIME.json)"
-    )
-    args = p.parse_args(argv)
-    for opt in ("switches", "repeat", "ipi"):
-        if getattr(args, opt) < 1:
-            p.error(f"--{opt} {getattr(args, opt)}: expected 1 or more")
-    rows = [
-        switch_costs(size, shares, args.switches, args.repeat)
-        for size in STACK_SIZES
-        for shares in SHARES
-    ]
-    ipi = ipi_round_trip(args.ipi)
-    print(
-        f"{'stack':>6} {'pages':>5} {'shares':>6} {'bare ns':>8} {'protected ns':>12} "
-        f"{'+shootdown ns':>13} {'overhead ns':>11} {'ratio':>6}"
-    )
-    for r in rows:
-        print(
-            f"{r['stack_size'] >> 10:>5}K {r['stack_pages']:>5} {r['shares']:>6} "
-            f"{r['bare_ns']:>8.0f} {r['protected_ns']:>12.0f} {r['shootdown_ns']:>13.0f} "
-            f"{r['overhead_ns']:>11.0f} {r['ratio']:>5.0f}x"
-        )
-    print(
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    rows = []
+    for size in STACK_SIZES:
+        for shares in SHARES:
+            rows.append(switch_costs(size, shares, p["switches"], p["repeat"]))
+        log(f"stack {size >> 10}K done")
+    ipi = ipi_round_trip(p["ipi"])
+    t1 = Table(
+        f"a context switch in the model, bare and protected (best of {p['repeat']} x "
+        f"{p['switches']} switches)",
+        ["stack", "pages", "shares", "bare ns", "protected ns", "+shootdown ns", "overhead ns",
+         "ratio"],
+        [
+            [f"{r['stack_size'] >> 10}K", str(r["stack_pages"]), str(r["shares"]),
+             f"{r['bare_ns']:.0f}", f"{r['protected_ns']:.0f}", f"{r['shootdown_ns']:.0f}",
+             f"{r['overhead_ns']:.0f}", f"{r['ratio']:.0f}x"]
+            for r in rows
+        ],
         f"shootdown as an IPI to a second process ({ipi['cpus']} CPUs): "
-        f"{ipi['spin_ns']:.0f} ns spinning, {ipi['wake_ns']:.0f} ns waking it (median)"
-    )
-    doc = {
-        "benchmark": "rtems_switch",
-        "python": sys.version.split()[0],
-        "switches": args.switches,
-        "repeat": args.repeat,
-        "switch": rows,
-        "ipi_shootdown": ipi,
-    }
-    path = (
-        Path(args.json)
-        if args.json
-        else RESULTS / f"rtems_switch-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    )
-    result.write(path, doc, Console())
-    return 0
+        f"{ipi['spin_ns']:.0f} ns spinning, {ipi['wake_ns']:.0f} ns waking it (median)",
+    )  # fmt: skip
+    return {"switch": rows, "ipi_shootdown": ipi}, [t1]
+
+
+BENCH = Bench(
+    "rtems_switch",
+    "what the RTEMS stack protection costs in the model: a switch with and without it",
+    measure,
+    profiles={
+        "quick": {"switches": 500, "repeat": 2, "ipi": 200},
+        "default": {"switches": 4000, "repeat": 5, "ipi": 2000},
+        "tough": {"switches": 20000, "repeat": 9, "ipi": 10000},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":

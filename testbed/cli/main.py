@@ -11,7 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from testbed.cli import bench as bench_cli
+from testbed.cli import campaign as campaign_cli
 from testbed.cli import outputs
+from testbed.cli import report as report_cli
 from testbed.cli.progress import for_terminal
 from testbed.harness import loader
 from testbed.harness.options import (
@@ -139,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dm.add_argument("--json", metavar="PATH", help="write every run's result document, as a list")
 
+    bench_cli.add_parser(sub, Parser, formatter)
+    campaign_cli.add_parser(sub, formatter)
+    report_cli.add_parser(sub, formatter)
+
     cl = sub.add_parser(
         "clean",
         help="remove shared memory and semaphores left by runs whose owner is gone",
@@ -196,6 +203,7 @@ def _stress(args: argparse.Namespace) -> int:
     opts = run_options(sc, ref, ns)
     json_path = ns.json
     outputs.check_writable(json_path, "--json")
+    outputs.check_writable(ns.junit, "--junit", suffix=".xml")
     json_to_stdout = json_path == "-"
     console = Console(stderr=json_to_stdout)
     with for_terminal(f"{sc.name} / {opts.variant}") as progress:
@@ -204,6 +212,11 @@ def _stress(args: argparse.Namespace) -> int:
     _summary(doc, console)
     if json_path:
         outputs.write_json(json_path, doc)
+    if ns.junit:
+        from testbed.report.junit import write_junit
+
+        write_junit([doc], ns.junit)
+        console.print(f"JUnit XML: {ns.junit}")
     return doc["exit_code"]
 
 
@@ -348,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
             "show": _show,
             "demo": _demo,
             "clean": _clean,
+            "bench": bench_cli.run,
+            "campaign": campaign_cli.run,
+            "report": report_cli.run,
         }[args.command]
         return handler(args)
     except UsageError as e:

@@ -73,6 +73,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--json", metavar="PATH|-", help="write the result document (- for stdout)")
     g.add_argument("--core-log", metavar="PATH", help="one JSON line per request core served")
+    g.add_argument(
+        "--junit", metavar="PATH", help="JUnit XML: one test case, failed as the run fails"
+    )
     r = p.add_argument_group("perturbation and recording")
     r.add_argument(
         "--perturb", default="none", metavar="STRATEGY", help=f"{perturb.STRATEGIES} (default none)"

@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.harness import environment
 from testbed.scenario import Grade, Scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
@@ -64,6 +65,7 @@ def document(
         "verdict": verdict,
         "reasons": reasons if error is None else [error],
         "exit_code": code,
+        "environment": environment.envelope(),
     }
     if extra:
         doc.update(extra)

@@ -1,0 +1,240 @@
+"""`testbed campaign SCENARIO ...` (or `--file CAMPAIGN.toml`): a matrix of seeded stress runs
+on Dask distributed, its aggregates in a table, a JSON document with every run's inside, and
+optionally HTML and JUnit reports."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from testbed.cli import outputs
+from testbed.harness import environment
+from testbed.harness.options import Parser, formatter
+from testbed.scenario import ConfigError
+
+USAGE = (
+    "testbed campaign SCENARIO [--variants a,b|all] [--strategies none,...] [--pins same,...]\n"
+    "       [--trials N] [--duration S] [--budget S] [--seed S] [--scheduler local|tcp://H:P]\n"
+    "       [--json PATH] [--html PATH] [--junit PATH] [scenario options]\n"
+    "   or: testbed campaign --file CAMPAIGN.toml [...]"
+)
+EPILOG = """examples:
+  testbed campaign genode-race --variants racy,quickfix --pins same,spread --trials 20
+  testbed campaign genode-race --strategies none,yield:0.5,pct:3 --budget 600 --json c.json
+  testbed campaign ./my_scenario.py --scheduler tcp://10.0.0.5:8786 --trials 1000
+  testbed campaign --file campaign.toml --html campaign.html --junit campaign.xml
+
+a campaign file:
+  [[scenario]]
+  ref = "genode-race"              # or a path, relative to the file
+  variants = ["racy", "quickfix"]  # the command line's values are the defaults
+  pins = ["same", "spread"]
+  trials = 50
+  options = ["--creators", "4"]
+
+each run is `testbed stress SCENARIO --variant V --perturb S --pin P --seed SEED+k
+--max-failures 1 --duration D` (it stops at its first failure); trial k of every cell has
+seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 bad usage,
+3 interrupted or runs lost (after retries)"""
+
+
+def add_parser(sub, formatter_) -> None:
+    sp = sub.add_parser(
+        "campaign",
+        help="a matrix of seeded runs on Dask distributed, with aggregates",
+        usage=USAGE,
+        add_help=False,
+        prefix_chars="+",  # every argument, --help and --file first included, is parsed below
+        formatter_class=formatter_,
+    )
+    sp.add_argument("args", nargs=argparse.REMAINDER)
+
+
+def parser() -> Parser:
+    p = Parser(prog="testbed campaign", usage=USAGE, epilog=EPILOG, formatter_class=formatter)
+    p.add_argument("--file", metavar="CAMPAIGN.toml", help="several scenarios, from a file")
+    p.add_argument("--variants", default="all", help="comma-separated, or all (default all)")
+    p.add_argument("--strategies", default="none", help="perturbation strategies (default none)")
+    p.add_argument("--pins", default="none", help="CPU placements: same,spread,none (default none)")
+    p.add_argument("--trials", type=int, default=10, help="seeded runs a cell (default 10)")
+    p.add_argument("--duration", type=float, default=2.0, help="seconds a run at most (default 2)")
+    p.add_argument("--budget", type=float, help="seconds for the whole campaign (default none)")
+    p.add_argument("--seed", type=int, help="the first seed (0..2**32-1; default random)")
+    p.add_argument("--scheduler", default="local", help="local (embedded) or tcp://HOST:PORT")
+    p.add_argument(
+        "--cpus-per-run",
+        type=int,
+        help="CPUs of the embedded cluster a run gets (default min(2, usable CPUs))",
+    )
+    p.add_argument("--max-retries", type=int, default=2, help="retries of a lost run (0..10)")
+    p.add_argument("--trace-dir", default="traces", help="where runs write traces (./traces)")
+    p.add_argument("--json", metavar="PATH|-", help="the campaign document, every run inside")
+    p.add_argument("--html", metavar="PATH", help="an HTML report")
+    p.add_argument("--junit", metavar="PATH", help="JUnit XML: a test case a cell")
+    return p
+
+
+def _progress(live: bool):
+    """A rich table on a terminal, a plain line every 2 s otherwise (both on stderr)."""
+    console = Console(stderr=True)
+    state = {"next": 0.0}
+    display = Live(console=console, refresh_per_second=4, transient=True) if live else None
+
+    def show(p) -> None:
+        if display is not None:
+            t = Table(title="campaign")
+            for c in ("elapsed", "done", "failing", "retried", "lost", *p.per_worker):
+                t.add_column(c, justify="right")
+            t.add_row(f"{p.elapsed_s:.0f}s", f"{p.done}/{p.total}", str(p.failing),
+                      str(p.retried), str(p.lost), *map(str, p.per_worker.values()))  # fmt: skip
+            display.update(t)
+        elif time.monotonic() >= state["next"]:
+            state["next"] = time.monotonic() + 2.0
+            workers = " ".join(f"{w}={n}" for w, n in p.per_worker.items())
+            print(f"{p.elapsed_s:6.0f}s runs {p.done}/{p.total} failing {p.failing} "
+                  f"retried {p.retried} lost {p.lost} {workers}", file=sys.stderr, flush=True)  # fmt: skip
+
+    return show, display
+
+
+def summary(doc: dict[str, Any], console: Console) -> None:
+    t = Table(title=f"campaign: {', '.join(doc['scenarios'])} ({doc['stopped']})")
+    for c in ("scenario", "variant", "strategy", "pin", "runs", "failing", "rate [95%]",
+              "ttff median [q1-q3]", "attempts to first", "rate/attempt", "retried", "lost"):  # fmt: skip
+        t.add_column(
+            c, justify="left" if c in ("scenario", "variant", "strategy", "pin") else "right"
+        )
+    for a in doc["aggregates"]:
+        q, att = a["first_failure_s"], a["attempts_to_first_failure"]
+        lo, hi = a["run_failure_rate_wilson95"]
+        t.add_row(
+            a["scenario"], a["variant"], a["strategy"], a["pin"], str(a["runs"]),
+            f"{a['failing_runs']}" + (f" ({a['forbidden_runs']} FORBIDDEN)" if a["forbidden_runs"] else ""),
+            f"{a['run_failure_rate']:.2f} \\[{lo:.2f}-{hi:.2f}]",
+            "-" if q["median"] is None
+            else f"{q['median'] * 1e3:.1f} ms \\[{q['q1'] * 1e3:.1f}-{q['q3'] * 1e3:.1f}]",
+            "-" if att["median"] is None else f"{att['median']:,.0f}",
+            f"<= {a['rate_upper_bound_95']:.2g} (95%)" if a["rate_upper_bound_95"] is not None
+            else f"{a['failure_rate_per_attempt']:.2g}",
+            str(a["retried"]), str(a["lost"]),
+        )  # fmt: skip
+    console.print(t)
+    console.print(
+        f"{doc['runs_done']} runs done, {doc['runs_lost']} lost, {doc['runs_skipped']} skipped, "
+        f"{doc['runs_retried']} retried, in {doc['elapsed_s']:.1f} s on {doc['cluster']['workers']} "
+        f"workers ({doc['cluster']['scheduler']}); verdict {doc['verdict']}"
+    )
+    for r in doc["runs"]:
+        if r.get("document", {}).get("verdict") == "fail":
+            for tf in r["document"].get("trace_files", [])[:1]:
+                console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
+                              f"testbed replay {tf}")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from testbed.campaign import matrix, runner
+
+    argv = list(args.args)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser().print_help()
+        return 0 if argv else 2
+    scenario = argv.pop(0) if argv and not argv[0].startswith("-") else None
+    ns, extra = parser().parse_known_args(argv)
+    if ns.file and scenario:
+        raise ConfigError(f"{scenario}: expected a SCENARIO or --file, not both")
+    if not ns.file and not scenario:
+        raise ConfigError("expected a SCENARIO or --file CAMPAIGN.toml (testbed campaign --help)")
+    if ns.budget is not None and not 0 < ns.budget <= 30 * 86400:
+        raise ConfigError(f"--budget {ns.budget:g}: expected 0 < seconds <= {30 * 86400}")
+    if not 0 <= ns.max_retries <= 10:
+        raise ConfigError(f"--max-retries {ns.max_retries}: expected 0..10")
+    seed = random.randrange(2**32) if ns.seed is None else ns.seed
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed {seed}: expected 0..4294967295")
+    for path, opt, suffix in ((ns.json, "--json", ""), (ns.html, "--html", ".html"),
+                              (ns.junit, "--junit", ".xml")):  # fmt: skip
+        outputs.check_writable(path, opt, suffix)
+    import psutil
+
+    usable = len(psutil.Process().cpu_affinity())
+    cpus = ns.cpus_per_run if ns.cpus_per_run is not None else min(2, usable)
+    if ns.scheduler == "local":
+        runner.cpu_sets(cpus)  # checks --cpus-per-run
+    if ns.file:
+        if extra:
+            raise ConfigError(f"{' '.join(extra)}: with --file, scenario options go in the file")
+        defaults = {"variants": ns.variants, "strategies": ns.strategies, "pins": ns.pins,
+                    "trials": ns.trials, "duration": ns.duration}  # fmt: skip
+        entries = matrix.from_toml(ns.file, defaults)
+    else:
+        entries = [matrix.entry(scenario, ns.variants, ns.strategies, ns.pins, ns.trials,
+                                ns.duration, extra)]  # fmt: skip
+    if ns.scheduler == "local":  # a remote worker makes it on its own machine
+        try:
+            Path(ns.trace_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(
+                f"--trace-dir {ns.trace_dir}: cannot be made ({e.strerror})"
+            ) from None
+    runs = matrix.runs(entries, seed, ns.trace_dir)
+    show, display = _progress(sys.stderr.isatty())
+    started = time.monotonic()
+    if display is not None:
+        display.start()
+    try:
+        records, stopped, cluster = runner.execute(
+            runs, ns.scheduler, cpus, ns.budget, ns.max_retries, show
+        )
+    except KeyboardInterrupt:  # before the first run or while the cluster stops
+        print("testbed campaign: interrupted", file=sys.stderr)
+        return 3
+    finally:
+        if display is not None:
+            display.stop()
+    aggs = runner.aggregates(records)
+    forbidden = any(a["forbidden_runs"] for a in aggs)
+    lost = sum(r["status"] == "lost" for r in records)
+    code = 1 if forbidden else 3 if stopped == "interrupted" or lost else 0
+    doc = {
+        "kind": "campaign",
+        "environment": environment.envelope(),
+        "scenarios": sorted({a["scenario"] for a in aggs}),
+        "entries": [vars(e) for e in entries],
+        "seed": seed,
+        "budget_s": ns.budget,
+        "cluster": cluster,
+        "stopped": stopped,
+        "elapsed_s": time.monotonic() - started,
+        "runs_total": len(records),
+        "runs_done": sum(r["status"] == "done" for r in records),
+        "runs_lost": lost,
+        "runs_skipped": sum(r["status"] == "skipped" for r in records),
+        "runs_retried": sum(r["attempt"] > 1 or r.get("scheduler_retries", 0) > 0 for r in records),
+        "aggregates": aggs,
+        "verdict": "fail" if forbidden else "aborted" if code == 3 else "pass",
+        "exit_code": code,
+        "runs": records,
+    }
+    console = Console(stderr=ns.json == "-", width=max(Console().width, 140))
+    summary(doc, console)
+    if ns.json:
+        outputs.write_json(ns.json, doc)
+    if ns.html:
+        from testbed.report.html import write_html
+
+        write_html([doc], ns.html)
+        console.print(f"HTML report: {ns.html}")
+    if ns.junit:
+        from testbed.report.junit import write_junit
+
+        write_junit([doc], ns.junit, "testbed.campaign")
+        console.print(f"JUnit XML: {ns.junit}")
+    return code

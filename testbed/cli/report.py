@@ -1,0 +1,53 @@
+"""`testbed report RESULT.json ... --html OUT.html [--junit OUT.xml]`: reports of result
+documents written earlier by stress, campaign, bench or demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from testbed.cli import outputs
+from testbed.scenario import ConfigError
+
+
+def add_parser(sub, formatter) -> None:
+    rp = sub.add_parser(
+        "report",
+        help="an HTML report (and JUnit XML) of result documents",
+        formatter_class=formatter,
+        epilog="examples:\n  testbed report campaign.json --html campaign.html\n"
+        "  testbed report bench/results/suite.json run.json --html all.html --junit all.xml",
+    )
+    rp.add_argument("results", nargs="+", metavar="RESULT.json")
+    rp.add_argument("--html", metavar="OUT.html", help="one self-contained HTML file")
+    rp.add_argument("--junit", metavar="OUT.xml", help="JUnit XML of the stress/campaign results")
+
+
+def load(path: str) -> object:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{path}: no such file, expected a result document (JSON)")
+    try:
+        return json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not a JSON result document ({e})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.html and not args.junit:
+        raise ConfigError("report: expected --html OUT.html and/or --junit OUT.xml")
+    outputs.check_writable(args.html, "--html", suffix=".html")
+    outputs.check_writable(args.junit, "--junit", suffix=".xml")
+    docs = [load(p) for p in args.results]
+    if args.html:
+        from testbed.report.html import write_html
+
+        write_html(docs, args.html)
+        print(f"HTML report: {args.html}")
+    if args.junit:
+        from testbed.report.junit import write_junit
+
+        write_junit(docs, args.junit)
+        print(f"JUnit XML: {args.junit}")
+    return 0
