@@ -214,6 +214,7 @@ class Supervisor:
         config = {k: v for k, v in spec.config.items() if k != "variant"}
         config.update(
             perturb=self.opts.perturb,
+            points=self.opts.points,
             hogs=self.opts.hogs,
             record=self.opts.record,
             rounds=self.opts.rounds or None,

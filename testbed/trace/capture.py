@@ -8,7 +8,7 @@ from pathlib import Path
 from testbed.harness import loader
 from testbed.harness.spec import RunSpec
 from testbed.ipc.segment import Segment
-from testbed.trace import recorder
+from testbed.trace import access_points, recorder
 from testbed.trace.trace import Event, Trace
 
 
@@ -37,7 +37,8 @@ def collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
                     )
                 )
             else:
-                events.append(Event(e.ticket, a.name, "point", spec.points[e.event]))
+                point = access_points.name(spec.points, e.event, e.what)
+                events.append(Event(e.ticket, a.name, "point", point))
     ring, whole = recorder.read_ring(seg.words(recorder.CORE_RING))
     complete &= whole
     for e in ring:
@@ -63,6 +64,7 @@ def write_trace(spec: RunSpec, seg: Segment, actor: str, outcome: str, ticket: i
         detected_by=actor,
         complete=complete,
         rounds=spec.rounds,
+        points=spec.points_mode,
         events=events,
     )
     return trace.save(trace_path(spec, n))
