@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import loader, perturb, process, stats
+from testbed.harness import deadlock, loader, perturb, process, stats
 from testbed.harness.access import AccessWords, PointedLock
+from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.locks import LockTimeout, NamedLock
@@ -41,7 +42,10 @@ class Env:
         self.atomics = Atomics()
         self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
         self._failure = {o.name: o.failure for o in scenario.outcomes}
-        self._locks: dict[str, NamedLock] = {}
+        self._locks: dict[str, NamedLock | WatchedLock | PointedLock] = {}
+        self._wait_for = deadlock.WaitFor(
+            seg.words(deadlock.REGION), [a.name for a in spec.actors], spec.locks
+        )
         self._client = None
         if spec.has_core:
             self._client = mailbox.Client(
@@ -175,8 +179,24 @@ class Env:
                 )
             hook = self._contended if self.spec.controlled else None
             lock = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            k = self.spec.locks.index(name)
+            if not self.spec.controlled and k < deadlock.MAX_LOCKS:
+                # (a controlled run's runner sees every actor blocked and names it itself)
+                lock = deadlock.WatchedLock(
+                    lock, k, self._wait_for, self.actor.index, self._deadlock
+                )
             self._locks[name] = PointedLock(lock, name, self.point) if self.access else lock
         return self._locks[name]
+
+    def _deadlock(self, found: deadlock.Deadlock) -> None:
+        """This actor is in a lock cycle: the first of its members to see it reports it
+        (the outcome `deadlock` if the scenario declares one) and stops the run."""
+        mine = self.actor.index + 1
+        if self.atomics.cas(self.seg.address("control", control.DEADLOCK), 0, mine) == 0:
+            stats.write_error(self.slot, found.document())
+            if "deadlock" in self._outcome_index:
+                self.record("deadlock")
+        self.ctl[control.STOP] = 1
 
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         if self._client is None:
@@ -279,7 +299,11 @@ def main(spec: RunSpec, index: int) -> None:
         Atomics().fetch_add(seg.address("control", control.READY), 1)
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
-        scenario.run_actor(env, actor)
+        try:
+            scenario.run_actor(env, actor)
+        except deadlock.Deadlock:
+            if "deadlock" not in spec.outcomes:
+                raise  # no outcome to count it as: the run aborts, naming the cycle
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import psutil
 
-from testbed.harness import loader, perturb, stats
+from testbed.harness import deadlock, loader, perturb, stats
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
@@ -112,6 +112,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
+    deadlock.add_region(layout, len(actors))
     if opts.script is not None:
         layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
     if opts.record:

@@ -4,6 +4,7 @@ crashed child)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -244,6 +245,7 @@ class Supervisor:
                     for o, d in zip(spec.outcomes, t.detected, strict=True)
                     if d
                 },
+                "deadlock": self._deadlock(),
                 "trace_files": [
                     str(p)
                     for n in range(spec.max_traces)
@@ -251,6 +253,20 @@ class Supervisor:
                 ],
             },
         )
+
+    def _deadlock(self) -> dict[str, Any] | None:
+        """The lock cycle an actor reported: its actors and the locks each waited for."""
+        who = self.ctl[control.DEADLOCK]
+        if not who:
+            return None
+        slot = self.stats[stats.WORDS * (who - 1) :][: stats.WORDS]
+        try:
+            return {
+                "reported_by": self.spec.actors[who - 1].name,
+                **json.loads(stats.read_error(slot)),
+            }
+        except ValueError:
+            return {"reported_by": self.spec.actors[who - 1].name}
 
 
 def _main_thread() -> bool:
