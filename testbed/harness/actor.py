@@ -70,6 +70,7 @@ class Env:
         self._at_access: set[str] = set()  # points their step's access records
         self.access = spec.points_mode == "access"
         self._pert = perturb.hook(perturb.parse(spec.perturb), self.rng, spec.expected_steps)
+        self._auto = getattr(self._pert, "__self__", None)  # --perturb auto: its portfolio
         self.point: Callable[[str], None] = _no_point
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
@@ -228,6 +229,8 @@ class Env:
         if self._failure[outcome] and slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
             # before a trace is written, which takes a while: that is not the failure's time
             slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
+            if self._auto is not None:
+                slot[stats.STRATEGY] = self._auto.current + 1
         ticket = self.recorder.record(recorder.OUTCOME_EVENT + k) if self.recorder else 0
         if self._failure[outcome]:
             failures = self.atomics.fetch_add(self.seg.address("control", control.FAILURES), n) + n
