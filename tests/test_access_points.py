@@ -181,3 +181,17 @@ def test_a_recorded_access_level_failure_replays(claim, tmp_path):
 def test_bad_points_mode_is_refused_before_anything_runs(claim):
     r = cli("stress", claim, "--variant", "racy", "--points", "every")
     assert r.code == 2 and "--points 'every': expected one of named, access" in r.err
+
+
+@pytest.mark.parametrize(
+    "scenario,variant",
+    [
+        ("genode-race", "fixed"),
+        ("genode-mutants", "bitalloc"),
+        ("stack-overflow", "flat"),
+        ("rtems-isolation", "unprotected"),
+    ],
+)
+def test_built_in_scenarios_run_unchanged_under_access_points(scenario, variant):
+    r = cli("stress", scenario, "--variant", variant, "--duration", "0.5", "--points", "access")
+    assert r.code == 0 and r.doc["attempts"] > 0, r.err

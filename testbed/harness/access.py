@@ -113,6 +113,11 @@ class AccessWords(MutableSequence):
     def tolist(self) -> list[int]:
         return self[:]
 
+    def cast(self, fmt: str) -> memoryview:
+        """The region as a plain memoryview of another format, without points: memory used
+        as bytes (a PD's RAM in the MMU scenarios) is not shared words."""
+        return self._view.cast("B").cast(fmt) if fmt != "B" else self._view.cast("B")
+
     def __delitem__(self, i: int | slice) -> None:
         raise TypeError("shared words cannot be deleted")
 
