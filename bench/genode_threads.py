@@ -138,8 +138,8 @@ def stress(
 
 
 def frontrun_explore(variant: str, budget_s: float, seed: int) -> dict[str, object]:
-    """frontrun's DPOR over two threads, each one round of 2 creations and destructions;
-    None if frontrun is not installed."""
+    """frontrun's DPOR over two threads, each one round of 2 creations and destructions:
+    found or not, its time and interleavings; an error if frontrun is not installed."""
     try:
         import frontrun
         from frontrun._cooperative import patch_locks, unpatch_locks

@@ -127,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"  threads baseline {mutant}: " + ("-" if ff is None else _t(ff)))
     peer: dict[str, dict] = {}
     if args.frontrun_budget > 0:
-        for mutant in names:
-            peer[mutant] = genode_threads.frontrun_explore(mutant, args.frontrun_budget, 0)
-            console.print(f"  frontrun {mutant}: {peer[mutant]}")
-            if "not installed" in peer[mutant].get("error", ""):
+        for variant in [*names, "fixed"]:  # and a correct one: what it reports there
+            peer[variant] = genode_threads.frontrun_explore(variant, args.frontrun_budget, 0)
+            console.print(f"  frontrun {variant}: {peer[variant]}")
+            if "not installed" in peer[variant].get("error", ""):
                 break
 
     rows = [
@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
             table.add_row(m, *cells, _cell(baseline[m], args.timeout), fr_cell)
         out.print(table)
+    if "fixed" in peer:
+        out.print(f"frontrun on fixed (correct): {peer['fixed']}")
     bench_s = time.monotonic() - started
     out.print(
         "cells: killed/trials, median time to the kill (trials without a kill count as longer "
