@@ -176,6 +176,8 @@ def test_a_recorded_access_level_failure_replays(claim, tmp_path):
     assert any(e.point == "slot[0].w" for e in t.events)
     again = cli("replay", path, "--json", "-")
     assert '"reproduced": true' in again.out, again.err
+    shown = cli("show", path, "--last", "20")
+    assert shown.code == 0 and "slot[0]" in shown.out, shown.err
 
 
 def test_bad_points_mode_is_refused_before_anything_runs(claim):
