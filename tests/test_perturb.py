@@ -99,3 +99,12 @@ def test_auto_names_the_strategy_active_at_the_first_failure():
     assert r.code == 0 and r.doc["outcomes"]["region_conflict"] >= 1, r.err
     assert r.doc["auto_at_first_failure"] in portfolio.CATALOGUE
     assert r.doc["config"]["perturb"] == "auto"
+
+
+def test_a_failure_under_pct_is_not_taken_for_auto():
+    r = cli(
+        "stress", "genode-race", "--variant", "racy", "--perturb", "pct:3", "--seed", "4",
+        "--duration", "30", "--max-failures", "1", "--no-record",
+    )  # fmt: skip
+    assert r.code == 0 and r.doc["outcomes"]["region_conflict"] >= 1, r.err
+    assert "auto_at_first_failure" not in r.doc

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import deadlock, loader, perturb, process, stats
+from testbed.harness import deadlock, loader, perturb, portfolio, process, stats
 from testbed.harness.access import AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
@@ -70,7 +70,8 @@ class Env:
         self._at_access: set[str] = set()  # points their step's access records
         self.access = spec.points_mode == "access"
         self._pert = perturb.hook(perturb.parse(spec.perturb), self.rng, spec.expected_steps)
-        self._auto = getattr(self._pert, "__self__", None)  # --perturb auto: its portfolio
+        owner = getattr(self._pert, "__self__", None)
+        self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
