@@ -68,3 +68,43 @@ def test_hogs_run_beside_the_actors_and_go_with_the_run(no_leftovers):
 def test_bad_recording_options_exit_2(args, message):
     r = cli("stress", "genode-race", "--variant", "racy", *args)
     assert r.code == 2 and message in r.err
+
+
+def test_auto_is_seeded_same_seed_same_strategy_sequence():
+    import itertools
+    import random
+
+    from testbed.harness import portfolio
+
+    def sequence(seed: int) -> list[tuple[int, int]]:
+        auto = portfolio.Auto(random.Random(seed), 100)  # as an actor's env builds it
+        return list(itertools.islice(auto._phases, 50))
+
+    a, b, c = sequence(7), sequence(7), sequence(8)
+    assert a == b and a != c
+    assert len({k for k, _ in a}) == len(portfolio.CATALOGUE)  # it varies the strategy
+    lo, hi = portfolio.PHASE_POINTS
+    assert all(lo <= n <= hi for _, n in a)
+
+
+def test_auto_names_the_strategy_active_at_the_first_failure():
+    from conftest import cli
+
+    from testbed.harness import portfolio
+
+    r = cli(
+        "stress", "genode-race", "--variant", "racy", "--perturb", "auto", "--seed", "4",
+        "--duration", "30", "--max-failures", "1", "--no-record",
+    )  # fmt: skip
+    assert r.code == 0 and r.doc["outcomes"]["region_conflict"] >= 1, r.err
+    assert r.doc["auto_at_first_failure"] in portfolio.CATALOGUE
+    assert r.doc["config"]["perturb"] == "auto"
+
+
+def test_a_failure_under_pct_is_not_taken_for_auto():
+    r = cli(
+        "stress", "genode-race", "--variant", "racy", "--perturb", "pct:3", "--seed", "4",
+        "--duration", "30", "--max-failures", "1", "--no-record",
+    )  # fmt: skip
+    assert r.code == 0 and r.doc["outcomes"]["region_conflict"] >= 1, r.err
+    assert "auto_at_first_failure" not in r.doc

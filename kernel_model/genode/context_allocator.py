@@ -170,7 +170,9 @@ class ContextAllocator:
         st, _ = self.core.attach_at(ds, offset, size)
         self.point("core.reply")
         if st != Status.OK:
+            self.point("core.ram_free")  # a replay orders this request by its reply
             self.core.ram_free(ds)
+            self.point("core.reply")
             self._undo(record, slot)
             if st != Status.REGION_CONFLICT:
                 raise CoreRefused(f"attach_at({ds}, {offset:#x}, {size:#x}) answered {st.name}")

@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import loader, perturb, process, stats
+from testbed.harness import deadlock, loader, perturb, portfolio, process, stats
+from testbed.harness.access import AccessWords, PointedLock
+from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.locks import LockTimeout, NamedLock
-from testbed.ipc.native import Atomics
+from testbed.ipc.native import Atomics, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
-from testbed.trace import capture, recorder
+from testbed.trace import access_points, capture, recorder
 from testbed.trace.schedule import BLOCKED, END, SCHED_WORDS, START
 
 
@@ -40,7 +42,10 @@ class Env:
         self.atomics = Atomics()
         self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
         self._failure = {o.name: o.failure for o in scenario.outcomes}
-        self._locks: dict[str, NamedLock] = {}
+        self._locks: dict[str, NamedLock | WatchedLock | PointedLock] = {}
+        self._wait_for = deadlock.WaitFor(
+            seg.words(deadlock.REGION), [a.name for a in spec.actors], spec.locks
+        )
         self._client = None
         if spec.has_core:
             self._client = mailbox.Client(
@@ -63,6 +68,10 @@ class Env:
                 seg.address("control", control.TICKET),
             )
         self._at_access: set[str] = set()  # points their step's access records
+        self.access = spec.points_mode == "access"
+        self._pert = perturb.hook(perturb.parse(spec.perturb), self.rng, spec.expected_steps)
+        owner = getattr(self._pert, "__self__", None)
+        self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
@@ -73,8 +82,34 @@ class Env:
             self.point = self._free_point() or _no_point
 
     # -- shared memory ---------------------------------------------------------------------
-    def words(self, region: str) -> memoryview:
-        return self.seg.words(region)
+    def words(self, region: str) -> memoryview | AccessWords:
+        if not self.access:
+            return self.seg.words(region)
+        if access_points.read_family(region) not in self._point_index:
+            raise ConfigError(f"region {region!r} is not declared by regions(config)")
+        return AccessWords(
+            self.seg.words(region),
+            self.seg.address(region),
+            self._point_index[access_points.read_family(region)],
+            self._point_index[access_points.write_family(region)],
+            self._before_access(),
+            lib() if self.recorder is not None and not self.spec.controlled else None,
+        )
+
+    def _before_access(self) -> Callable[[int], None] | None:
+        """What runs before each access under --points access: park (controlled), perturb
+        (given the ticket the access is about to take, or a fresh one), or nothing."""
+        if self.spec.controlled:
+            return self._controlled_code
+        pert, points = self._pert, self.spec.points
+        if pert is None:
+            return None
+        counter = self.seg.address("control", control.TICKET)
+        if self.recorder is not None:
+            load = self.atomics.load
+            return lambda code: pert(points[code & 0xFFFF], load(counter))
+        fetch_add = self.atomics.fetch_add
+        return lambda code: pert(points[code & 0xFFFF], fetch_add(counter, 1))
 
     def address(self, region: str, word: int = 0) -> int:
         return self.seg.address(region, word)
@@ -82,7 +117,7 @@ class Env:
     def _free_point(self) -> Callable[[str], None] | None:
         """The hook of a normal run: record the event, then perturb; None if neither."""
         ids = self._point_index
-        pert = perturb.hook(perturb.parse(self.spec.perturb), self.rng, self.spec.expected_steps)
+        pert = self._pert
         if self.recorder is not None:
             record, at_access = self.recorder.record, self._at_access
             if pert is None:
@@ -115,7 +150,7 @@ class Env:
     # access, and the point hook works as it always does (a controlled actor still parks at
     # the point, before the access).
     def _record_at_access(self, point: str) -> int | None:
-        if self.recorder is None or self.spec.controlled:
+        if self.recorder is None or self.spec.controlled or self.access:
             return None
         self._at_access.add(point)
         return self._point_index[point]
@@ -145,8 +180,25 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             hook = self._contended if self.spec.controlled else None
-            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            lock = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            k = self.spec.locks.index(name)
+            if not self.spec.controlled and k < deadlock.MAX_LOCKS:
+                # (a controlled run's runner sees every actor blocked and names it itself)
+                lock = deadlock.WatchedLock(
+                    lock, k, self._wait_for, self.actor.index, self._deadlock
+                )
+            self._locks[name] = PointedLock(lock, name, self.point) if self.access else lock
         return self._locks[name]
+
+    def _deadlock(self, found: deadlock.Deadlock) -> None:
+        """This actor is in a lock cycle: the first of its members to see it reports it
+        (the outcome `deadlock` if the scenario declares one) and stops the run."""
+        mine = self.actor.index + 1
+        if self.atomics.cas(self.seg.address("control", control.DEADLOCK), 0, mine) == 0:
+            stats.write_error(self.slot, found.document())
+            if "deadlock" in self._outcome_index:
+                self.record("deadlock")
+        self.ctl[control.STOP] = 1
 
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         if self._client is None:
@@ -178,6 +230,8 @@ class Env:
         if self._failure[outcome] and slot[stats.FIRST_FAILURE_NS] == stats.NO_FAILURE:
             # before a trace is written, which takes a while: that is not the failure's time
             slot[stats.FIRST_FAILURE_NS] = time.monotonic_ns()
+            if self._auto is not None:
+                slot[stats.STRATEGY] = self._auto.current + 1
         ticket = self.recorder.record(recorder.OUTCOME_EVENT + k) if self.recorder else 0
         if self._failure[outcome]:
             failures = self.atomics.fetch_add(self.seg.address("control", control.FAILURES), n) + n
@@ -207,6 +261,14 @@ class Env:
             self._sched[0] = START
             self._arrived.release()
             self._wait_go("its start")
+
+    def _controlled_code(self, code: int) -> None:
+        """An access point under control: `code` is what << 16 | point id."""
+        if self.ctl[control.FREE_RUN]:
+            return
+        self._sched[0] = code
+        self._arrived.release()
+        self._wait_go(access_points.name(self.spec.points, code & 0xFFFF, code >> 16))
 
     def _contended(self, lock: str) -> bool:
         """A lock is taken: park as blocked until the runner says try again (True), or,
@@ -249,7 +311,11 @@ def main(spec: RunSpec, index: int) -> None:
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
         env.wait_start()
-        scenario.run_actor(env, actor)
+        try:
+            scenario.run_actor(env, actor)
+        except deadlock.Deadlock:
+            if "deadlock" not in spec.outcomes:
+                raise  # no outcome to count it as: the run aborts, naming the cycle
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")

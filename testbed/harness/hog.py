@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from testbed.harness import process
 from testbed.harness.spec import RunSpec
+from testbed.ipc import control
 
 
 def main(spec: RunSpec, cpus: list[int] | None) -> None:
@@ -12,7 +13,7 @@ def main(spec: RunSpec, cpus: list[int] | None) -> None:
         import psutil
 
         psutil.Process().cpu_affinity(cpus)
-    control = seg.words("control")
-    while not control[control.STOP]:
+    ctl = seg.words("control")  # (named `control` it hid the module: hogs died at once)
+    while not ctl[control.STOP]:
         for _ in range(20_000):
             pass

@@ -12,7 +12,7 @@ from typing import Any
 from testbed.harness import perturb
 from testbed.harness.run import PINS, RunOptions
 from testbed.scenario import ConfigError, Scenario
-from testbed.trace import recorder
+from testbed.trace import access_points, recorder
 
 MAX_DURATION_S = 24 * 3600
 DEFAULT_DURATION_S = 2.0
@@ -79,6 +79,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("perturbation and recording")
     r.add_argument(
         "--perturb", default="none", metavar="STRATEGY", help=f"{perturb.STRATEGIES} (default none)"
+    )
+    r.add_argument(
+        "--points",
+        default="named",
+        metavar="named|access",
+        help="schedule points: named (placed in the model; default) or access (also every "
+        "read and write of a shared word through env.words and every lock operation)",
     )
     r.add_argument(
         "--hogs", type=int, default=0, help="CPU-hog processes on the actors' CPUs (0..64)"
@@ -165,6 +172,7 @@ def run_options(scenario: Scenario, ref: str, args: argparse.Namespace) -> RunOp
         record=args.record,
         ring_events=args.ring_events,
         perturb=args.perturb,
+        points=access_points.check_mode(args.points),
         hogs=args.hogs,
         trace_dir=args.trace_dir,
         max_traces=args.max_traces,

@@ -10,6 +10,8 @@
   weighs the OS's choice, so PCT's bound (a bug of depth d found with probability at least
   1/(n k^(d-1))) does not hold; what is left is its shape: few, well-spread priority changes
   that make a rare order of steps likely.
+- `auto`: a seeded portfolio of all of these, changing during the run and across actors
+  (testbed/harness/portfolio.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from testbed.harness import portfolio
 from testbed.scenario import ConfigError
 
-STRATEGIES = "none | yield:P | delay:US[:P] | pct:D"
+STRATEGIES = "none | yield:P | delay:US[:P] | pct:D | auto"
 MAX_DELAY_US = 100_000
 MAX_PCT_DEPTH = 64
 
@@ -41,6 +44,8 @@ class Perturb:
             return f"delay:{self.delay_us:g}:{self.p:g}"
         if self.kind == "pct":
             return f"pct:{self.depth}"
+        if self.kind == "auto":
+            return "auto"
         return "none"
 
 
@@ -62,6 +67,8 @@ def parse(spec: str) -> Perturb:
     args = rest.split(":") if rest else []
     if kind == "none" and not args:
         return Perturb()
+    if kind == "auto" and not args:
+        return Perturb("auto")
     if kind == "yield" and len(args) == 1:
         return Perturb("yield", p=_number(args[0], "probability", spec, 0, 1))
     if kind == "delay" and len(args) in (1, 2):
@@ -104,6 +111,8 @@ def hook(
         return at_point
     if perturb.kind == "pct":
         return _Pct(perturb.depth, rng, max(1, expected_steps)).at_point
+    if perturb.kind == "auto":
+        return portfolio.Auto(rng, max(1, expected_steps)).at_point
     return None
 
 

@@ -49,6 +49,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             stop_after_script=True,
             script_first=trace.detected_by,
             lock_timeout_s=lock_timeout_s,
+            points=trace.points,
         )
     )
     reproduced = doc["verdict"] != "aborted" and doc["outcomes"].get(trace.outcome, 0) > 0

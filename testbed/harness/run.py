@@ -9,13 +9,13 @@ from typing import Any
 
 import psutil
 
-from testbed.harness import loader, perturb, stats
+from testbed.harness import deadlock, loader, perturb, stats
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
-from testbed.trace import recorder, schedule
+from testbed.trace import access_points, recorder, schedule
 from testbed.trace.schedule import Step
 
 PINS = ("same", "spread", "none")
@@ -43,6 +43,7 @@ class RunOptions:
     # (the CLI records by default: it costs 7-40% of throughput, not time to first failure)
     ring_events: int = recorder.DEFAULT_RING_EVENTS
     perturb: str = "none"
+    points: str = "named"  # "access": every read/write through env.words and lock op a point
     hogs: int = 0  # CPU-hog processes on the actors' CPUs
     trace_dir: str = "traces"
     max_traces: int = 3
@@ -86,6 +87,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
             raise ConfigError(
                 f"--require {name!r}: expected one of {', '.join(o.name for o in sc.outcomes)}"
             )
+    access_points.check_mode(opts.points)
     perturb.parse(opts.perturb)  # bad strategies fail here, before anything is created
     if opts.record and (
         opts.ring_events & (opts.ring_events - 1) or not 1 << 10 <= opts.ring_events <= 1 << 22
@@ -110,12 +112,18 @@ def run(opts: RunOptions) -> dict[str, Any]:
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
+    deadlock.add_region(layout, len(actors))
     if opts.script is not None:
         layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
     if opts.record:
         recorder.add_regions(layout, len(actors), opts.ring_events)
-    for region, nwords in sc.regions(config).items():
+    regions = sc.regions(config)
+    for region, nwords in regions.items():
         layout.add_words(region, nwords)
+    locks = sc.locks(config)
+    points = list(sc.points)
+    if opts.points == "access":
+        points = access_points.all_points(points, list(regions), locks)
 
     spec = RunSpec(
         prefix=names.new_prefix(),
@@ -126,7 +134,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         layout=layout,
         actors=actors,
         has_core=sc.has_core,
-        locks=sc.locks(config),
+        locks=locks,
         outcomes=[o.name for o in sc.outcomes],
         rounds=opts.rounds,
         cpus=plan,
@@ -134,7 +142,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
         core_spin_s=core_spin * 1e-6,
         lock_timeout=opts.lock_timeout_s,
         controlled=opts.script is not None,
-        points=list(sc.points),
+        points=points,
+        points_mode=opts.points,
         core_log=opts.core_log,
         record=opts.record,
         ring_events=opts.ring_events,

@@ -27,7 +27,8 @@ class RunSpec:
     core_spin_s: float
     lock_timeout: float
     controlled: bool = False  # actors wait for the runner's go at each schedule point
-    points: list[str] = field(default_factory=list)
+    points: list[str] = field(default_factory=list)  # ids are indexes (access: + families)
+    points_mode: str = "named"  # "access": every shared word access and lock op is a point
     core_log: str | None = None
     record: bool = False  # schedule-point events into per-actor rings
     ring_events: int = 1 << 16

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS = range(6)
+ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS, STRATEGY = range(7)
+# STRATEGY: under --perturb auto, the catalogue index + 1 of the strategy active at the
+# actor's first failure
 MAX_OUTCOMES = 16
 COUNTS = 8
 DETECTED = COUNTS + MAX_OUTCOMES

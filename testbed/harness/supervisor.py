@@ -4,6 +4,7 @@ crashed child)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ import multiprocess
 import multiprocess.connection
 import posix_ipc
 
-from testbed.harness import actor, core_server, hog, loader, result, stats
+from testbed.harness import actor, core_server, hog, loader, portfolio, result, stats
 from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
@@ -214,6 +215,7 @@ class Supervisor:
         config = {k: v for k, v in spec.config.items() if k != "variant"}
         config.update(
             perturb=self.opts.perturb,
+            points=self.opts.points,
             hogs=self.opts.hogs,
             record=self.opts.record,
             rounds=self.opts.rounds or None,
@@ -239,11 +241,13 @@ class Supervisor:
             extra={
                 **self.opts.scenario.result_extra(self.seg, spec.config),
                 "perturb": self.opts.perturb,
+                **self._auto_at_first_failure(),
                 "detected_at": {
                     o: spec.points[d - 1]
                     for o, d in zip(spec.outcomes, t.detected, strict=True)
                     if d
                 },
+                **({"deadlock": d} if (d := self._deadlock()) else {}),
                 "trace_files": [
                     str(p)
                     for n in range(spec.max_traces)
@@ -251,6 +255,34 @@ class Supervisor:
                 ],
             },
         )
+
+    def _auto_at_first_failure(self) -> dict[str, Any]:
+        """Under --perturb auto: the strategy the first failing actor ran at its failure."""
+        if self.opts.perturb != "auto":
+            return {}
+        firsts = [
+            (self.stats[stats.WORDS * a.index + stats.FIRST_FAILURE_NS], a.index)
+            for a in self.spec.actors
+        ]
+        ns, index = min(firsts)
+        k = self.stats[stats.WORDS * index + stats.STRATEGY]
+        if ns == stats.NO_FAILURE or not k:
+            return {"auto_at_first_failure": None}
+        return {"auto_at_first_failure": portfolio.CATALOGUE[k - 1]}
+
+    def _deadlock(self) -> dict[str, Any] | None:
+        """The lock cycle an actor reported: its actors and the locks each waited for."""
+        who = self.ctl[control.DEADLOCK]
+        if not who:
+            return None
+        slot = self.stats[stats.WORDS * (who - 1) :][: stats.WORDS]
+        try:
+            return {
+                "reported_by": self.spec.actors[who - 1].name,
+                **json.loads(stats.read_error(slot)),
+            }
+        except ValueError:
+            return {"reported_by": self.spec.actors[who - 1].name}
 
 
 def _main_thread() -> bool:

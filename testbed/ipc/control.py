@@ -17,6 +17,7 @@ FREE_RUN = 7  # a controlled run has let its actors go
 READY = 8  # processes attached and ready
 TICKET = 9  # the global event counter (recording, perturbation)
 TRACES = 10  # trace files claimed so far
+DEADLOCK = 11  # the actor (index + 1) that reported a deadlock, 0 for none
 WORDS = 16
 
 

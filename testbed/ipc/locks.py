@@ -36,6 +36,14 @@ class NamedLock:
                 f"waited {self.timeout:g} s for lock {self.name}: its holder died or is stuck"
             ) from None
 
+    def try_acquire(self, timeout: float) -> bool:
+        """Take the lock within `timeout` seconds (0: only if free now); answers whether."""
+        try:
+            self._sem.acquire(timeout)
+            return True
+        except posix_ipc.BusyError:
+            return False
+
     def release(self) -> None:
         self._sem.release()
 

@@ -375,7 +375,7 @@ uint64_t tb_rec_what(uint32_t event, uint32_t what_lo, uint32_t what_hi)
  * between the ticket and the access). They use the process's bound recorder (tb_self);
  * 64-bit values come in two 32-bit halves, as tb_rec_what's do. */
 
-static inline void tb_put(struct tb_recorder *r, uint64_t ticket, uint64_t point)
+static inline void tb_put(struct tb_recorder *r, uint64_t ticket, uint64_t point) /* | what << 16 */
 {
     uint64_t n = r->ring[0];
     uint64_t *e = r->ring + 1 + 2 * (n & r->mask);
@@ -403,4 +403,37 @@ int tb_rec_find(uint32_t event, const uint64_t *words, uint32_t n, uint32_t lo, 
         found = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE) == value;
     tb_put(&tb_self, ticket, event);
     return found;
+}
+
+/* ---- Access-level points: one read or write of a shared word, recorded in the same call ---
+ * The event's `what` is the word's index (a slice: start | count << 24), so one event id
+ * stands for a region and a kind (read, write) and the trace names the word. */
+
+/* Record `event` for words[index] and load it; answers the word. */
+uint64_t tb_acc_load(uint32_t event, const uint64_t *words, uint32_t index)
+{
+    uint64_t ticket = __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+    uint64_t v = __atomic_load_n(&words[index], __ATOMIC_SEQ_CST);
+    tb_put(&tb_self, ticket, (uint64_t)index << 16 | event);
+    return v;
+}
+
+/* Record `event` for words[index] and store (hi << 32 | lo) into it; answers the ticket. */
+uint64_t tb_acc_store(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo, uint32_t hi)
+{
+    uint64_t ticket = __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&words[index], (uint64_t)hi << 32 | lo, __ATOMIC_SEQ_CST);
+    tb_put(&tb_self, ticket, (uint64_t)index << 16 | event);
+    return ticket;
+}
+
+/* Record `event` for words[start..start+n) (n < 2^24) and copy them into out. */
+uint64_t tb_acc_copy(uint32_t event, const uint64_t *words, uint32_t start, uint32_t n,
+                     uint64_t *out)
+{
+    uint64_t ticket = __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = __atomic_load_n(&words[start + i], __ATOMIC_ACQUIRE);
+    tb_put(&tb_self, ticket, ((uint64_t)n << 24 | start) << 16 | event);
+    return ticket;
 }

@@ -55,6 +55,9 @@ def lib() -> ctypes.PyDLL:
         ("tb_rec_what", u64, None),  # here); callers pass ints < 2**31 or c_void_p objects
         ("tb_rec_store", u64, None),  # (event, words, index, lo, hi): 32-bit halves
         ("tb_rec_find", ctypes.c_int, None),  # (event, words, n, lo, hi)
+        ("tb_acc_load", u64, None),  # (event, words, index)
+        ("tb_acc_store", u64, None),  # (event, words, index, lo, hi)
+        ("tb_acc_copy", u64, None),  # (event, words, start, n, out)
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):

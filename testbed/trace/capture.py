@@ -3,12 +3,13 @@ core's events up to that moment, in global order, from the rings in shared memor
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from testbed.harness import loader
 from testbed.harness.spec import RunSpec
 from testbed.ipc.segment import Segment
-from testbed.trace import recorder
+from testbed.trace import access_points, recorder
 from testbed.trace.trace import Event, Trace
 
 
@@ -18,8 +19,24 @@ def trace_path(spec: RunSpec, n: int) -> Path:
     return Path(spec.trace_dir) / f"{name}.{spec.variant}.{spec.seed}.{token}.{n}.json"
 
 
+IN_FLIGHT_WAIT_S = 0.25  # how long a capture waits for events whose ticket is taken, not yet stored
+
+
 def collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
-    """Events with a ticket up to `upto`, in ticket order, and whether none was lost."""
+    """Events with a ticket up to `upto`, in ticket order, and whether none was lost.
+
+    Tickets are dense (every ticket is one event), but another process may have taken a
+    ticket and been preempted before it stored its event: a trace without that event
+    would replay another order. So wait, briefly, until tickets 0..upto are all there."""
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_S
+    while True:
+        events, complete = _collect(spec, seg, upto)
+        if not complete or len(events) > upto or time.monotonic() >= deadline:
+            return events, complete
+        time.sleep(0.0005)
+
+
+def _collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
     scenario = loader.load(spec.scenario)
     names = [a.name for a in spec.actors]
     events: list[Event] = []
@@ -37,7 +54,8 @@ def collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
                     )
                 )
             else:
-                events.append(Event(e.ticket, a.name, "point", spec.points[e.event]))
+                point = access_points.name(spec.points, e.event, e.what)
+                events.append(Event(e.ticket, a.name, "point", point))
     ring, whole = recorder.read_ring(seg.words(recorder.CORE_RING))
     complete &= whole
     for e in ring:
@@ -63,6 +81,7 @@ def write_trace(spec: RunSpec, seg: Segment, actor: str, outcome: str, ticket: i
         detected_by=actor,
         complete=complete,
         rounds=spec.rounds,
+        points=spec.points_mode,
         events=events,
     )
     return trace.save(trace_path(spec, n))

@@ -18,12 +18,13 @@ import posix_ipc
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
+from testbed.trace import access_points
 
 FINISH = "finish"  # a step's point: run the actor to its end
 END = (1 << 64) - 1  # schedule word of an actor that has finished
 BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
 START = END - 2  # ... of an actor about to run its body: it waits there for its first go
-SCHED_WORDS = 1  # per actor: the point it waits at (or END, BLOCKED)
+SCHED_WORDS = 1  # per actor: the point it waits at, what << 16 | id (or END, BLOCKED)
 MAX_POINTS_A_STEP = 100_000  # an actor looping forever past a point it never reaches
 RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
 
@@ -73,7 +74,7 @@ class Controller:
         for s in steps:
             if s.actor not in self.index:
                 raise ScheduleError(f"no actor {s.actor!r}; actors: {', '.join(self.index)}")
-            if s.point != FINISH and s.point not in self.spec.points:
+            if s.point != FINISH and not access_points.known(self.spec.points, s.point):
                 raise ScheduleError(f"no schedule point {s.point!r} in {self.spec.scenario}")
 
     def drive(self, steps: list[Step]) -> None:
@@ -175,7 +176,7 @@ class Controller:
             self.blocked_on[i] = self.at[i] or "a lock"
         else:
             self.state[i] = PARKED
-            self.at[i] = self.spec.points[at]
+            self.at[i] = access_points.name(self.spec.points, at & 0xFFFF, at >> 16)
             self.log.append((name, self.at[i]))
 
     def _advance_others(self, i: int) -> bool:

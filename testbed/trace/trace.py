@@ -54,6 +54,7 @@ class Trace:
     # trace's order (recorded traces); "stop": each event runs the actor until it stops at
     # the point (hand-written preemption scripts)
     order: str = "pass"
+    points: str = "named"  # the run's --points: a replay runs with the same points
     events: list[Event] = field(default_factory=list)
     testbed_version: str = __version__
     source: str = ""  # how to load the scenario (a name, PATH.py:NAME, module:NAME); "" = name
@@ -127,6 +128,8 @@ class Trace:
             raise TraceError(f"trace {path}: malformed ({e})") from None
         if trace.order not in ("pass", "stop"):
             raise TraceError(f"trace {path}: order {trace.order!r}, expected pass or stop")
+        if trace.points not in ("named", "access"):
+            raise TraceError(f"trace {path}: points {trace.points!r}, expected named or access")
         for e in trace.events:
             if e.kind == "point" and e.actor not in trace.actors:
                 raise TraceError(

@@ -1,0 +1,110 @@
+"""The mutant catalogue: broken variants of Genode's context allocator (kernel_model/genode/
+mutants.py), each a few lines apart from a correct one, with windows from both requests to
+core down to one C call, and the two correct allocators beside them. Every bug's outcome is
+FORBIDDEN: these are bugs to kill (bench/kill_rate.py measures how fast each is).
+
+Same actors, locks, regions and core as genode-race; one more outcome, `deadlock`, for the
+lock-order inversion: named from the actors' side, with the actors and locks of the cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernel_model.genode import layout, mutants
+from kernel_model.genode.core import CoreConnection
+from kernel_model.genode.errors import StackAllocFailed
+from kernel_model.genode.thread_list import ThreadList
+from scenarios.genode_race import GenodeRace
+from testbed.ipc.native import Atomics, Bitmap
+from testbed.scenario import Grade, Outcome
+
+ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
+ALLOCATORS = {**mutants.MUTANTS, **mutants.CORRECT}
+
+
+def _first_line(cls: type) -> str:
+    return " ".join((cls.__doc__ or cls.__name__).split())
+
+
+class GenodeMutants(GenodeRace):
+    name = "genode-mutants"
+    description = "broken Genode stack allocators to kill, each a few lines from a correct one"
+    variants = {name: _first_line(cls) for name, cls in ALLOCATORS.items()}
+    outcomes = (
+        Outcome("ok", "the thread got its stack", {v: ACC for v in variants}, failure=False),
+        Outcome(
+            "region_conflict",
+            "two threads picked one slot; core refused the second attach (Stack_alloc_failed)",
+            {v: FORB for v in variants},
+        ),
+        Outcome(
+            "out_of_stack_space",
+            "no free slot: the allocator refused",
+            {v: ACC for v in variants},
+        ),
+        Outcome(
+            "stack_too_large",
+            "the stack does not fit its slot: refused correctly",
+            {v: ACC for v in variants},
+        ),
+        Outcome(
+            "deadlock",
+            "actors wait for each other's locks in a cycle (named in the result's `deadlock`)",
+            {v: FORB for v in variants},
+        ),
+    )
+    examples = (
+        "testbed stress genode-mutants --variant unlocked_remove --perturb auto --duration 10",
+        "testbed stress genode-mutants --variant unlocked_remove --points access --pin same",
+        "testbed stress genode-mutants --variant lock_inversion --max-failures 1",
+        "testbed stress genode-mutants --variant bitalloc --duration 5   # a correct one: passes",
+    )
+    showcase = ()
+
+    def regions(self, config: dict[str, Any]) -> dict[str, int]:
+        out = super().regions(config)
+        for pd in range(config["pds"]):
+            out[f"pd{pd}.free"] = 1 + layout.NUM_SLOTS  # aba_free_stack's free slots
+        return out
+
+    def init_shared(self, seg, config: dict[str, Any]) -> None:
+        super().init_shared(seg, config)
+        for pd in range(config["pds"]):
+            mutants.AbaFreeStack.fill(seg.words(f"pd{pd}.free"))
+
+    def run_actor(self, env, actor) -> None:
+        pd, cfg = actor.params["pd"], env.config
+        threads = f"pd{pd}.threads"
+        alloc = ALLOCATORS[cfg["variant"]](
+            ThreadList(
+                env.words(threads),
+                assign_hook=env.recorded_store("context.assign", threads),
+                find_hook=env.recorded_find("search.slot", threads, start=1),
+            ),
+            env.lock(f"pd{pd}.threads"),
+            env.lock(f"pd{pd}.alloc"),
+            CoreConnection(env.core_call(pd)),
+            Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
+            point=env.point,
+        )
+        alloc.slot_words = env.words(f"pd{pd}.slots")
+        alloc.free_words = env.words(f"pd{pd}.free")
+        cas, head = Atomics().cas, env.address(f"pd{pd}.free")
+        alloc.cas = lambda expected, desired: cas(head, expected, desired)
+        for _ in env.rounds():
+            stacks = []
+            for _ in range(cfg["children"]):
+                if env.stopping():
+                    break
+                try:
+                    stacks.append(alloc.create(cfg["stack_size"]))
+                    env.record("ok")
+                except StackAllocFailed as e:
+                    env.record(e.reason.value, at=e.point)
+            env.rng.shuffle(stacks)
+            for stack in stacks:
+                alloc.destroy(stack)
+
+
+SCENARIO = GenodeMutants()
