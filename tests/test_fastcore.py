@@ -3,8 +3,11 @@ random sequences, bad requests included, and the same state at the end."""
 
 from __future__ import annotations
 
+import ctypes
 import random
 
+import pytest
+from conftest import cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +15,11 @@ from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
 from kernel_model.genode.status import Status
+from scenarios.genode_race import SCENARIO as RACE
+from testbed.harness.run import RunOptions, run
 from testbed.ipc.native import Bitmap, address_of
+
+CONFIG = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
 
 U64 = (1 << 64) - 1
 WORDS = Bitmap.words(layout.AREA_PAGES)
@@ -129,11 +136,45 @@ def test_mailbox_path_answers_in_place():
     words = memoryview(mb).cast("Q")
     words[1:6] = memoryview(bytearray(40)).cast("Q")
     words[1], words[2], words[3] = Op.RAM_ALLOC, 0, 0x5000
-    import ctypes
-
     serve = pair.c.mailbox_server()
     assert serve(ctypes.c_void_p(address_of(mb))) == Status.OK
     assert words[6] == Status.OK and words[7] == 1
     words[1], words[2] = Op.RAM_FREE, 7  # an unknown PD
     assert serve(ctypes.c_void_p(address_of(mb))) == Status.INVALID_PD
     assert words[6] == Status.INVALID_PD and words[7] == 0
+
+
+def test_the_mailbox_server_keeps_its_core_alive():
+    buf = bytearray(8 * WORDS)
+    serve = FastCore(1, [address_of(buf)], 1 << 30).mailbox_server()  # no other reference
+    mb = bytearray(64)
+    words = memoryview(mb).cast("Q")
+    words[1], words[2], words[3] = Op.RAM_ALLOC, 0, 0x5000
+    assert serve(ctypes.c_void_p(address_of(mb))) == Status.OK and words[7] == 1
+
+
+@pytest.mark.parametrize("record", [False, True])  # in place, and through core.serve
+@pytest.mark.parametrize("core", ["c", "python"])
+def test_a_real_run_on_either_core(core, record, no_leftovers):
+    doc = run(
+        RunOptions(RACE, "fixed", {**CONFIG, "core": core}, rounds=30, record=record, max_traces=0)
+    )
+    assert doc["verdict"] == "pass", doc["reasons"]
+    assert doc["config"]["core"] == core
+    assert doc["outcomes"]["ok"] == 2 * 30 * 4
+
+
+def test_the_racy_variant_conflicts_on_the_c_core(no_leftovers):
+    doc = run(
+        RunOptions(
+            RACE, "racy", {**CONFIG, "core": "c"}, rounds=2000, pin="same", max_failures=1,
+            perturb="yield:1", record=False, seed=3,
+        )
+    )  # fmt: skip
+    assert doc["outcomes"]["region_conflict"] >= 1
+
+
+def test_a_bad_core_is_exit_2_naming_it():
+    r = cli("stress", "genode-race", "--variant", "fixed", "--core", "rust", "--rounds", "1")
+    assert r.code == 2
+    assert "--core 'rust': expected one of c, python" in r.err

@@ -100,7 +100,9 @@ class FastCore:
     def mailbox_server(self) -> Callable[[ctypes.c_void_p], int]:
         """`serve(mailbox)`: serve the request in the testbed mailbox at that address in
         place and answer its status (pass a c_void_p: ctypes then converts nothing)."""
-        return functools.partial(self._so.fc_serve_mailbox, self._c)
+        serve = functools.partial(self._so.fc_serve_mailbox, self._c)
+        serve.core = self  # the C state lives as long as the function that uses it
+        return serve
 
     # -- the state, for the differential test ------------------------------------------
     def used(self, pd: int = 0) -> int:

@@ -63,6 +63,9 @@ def main(spec: RunSpec) -> None:
 def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
     """One call serves a batch of requests (each logged to `log`, if given)."""
     core = loader.load(spec.scenario).core(seg, spec.config)
+    # a core in C may serve each request in its mailbox, in place (when nothing is recorded
+    # or logged, which needs the request's words in Python)
+    in_place = getattr(core, "mailbox_server", None) if log is None and not spec.record else None
 
     def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
         status, value = core.serve(op, pd, a0, a1, a2)
@@ -98,6 +101,8 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         [spec.reply_sem(a.index) for a in spec.actors],
         spec.core_spin_s,
     )
+    if in_place is not None:
+        return functools.partial(server.serve_in_place, in_place())
     return functools.partial(server.serve, handle)
 
 
