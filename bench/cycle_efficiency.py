@@ -114,6 +114,23 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
     by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
 
+    def paired(num: tuple, den: tuple) -> dict[str, float]:
+        """Ratio of two settings trial by trial (run next to each other), then the median:
+        a drift of the machine between trials cancels out."""
+        xs = [a / b for a, b in zip(rates[num], rates[den], strict=True)]
+        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+    ratios = {
+        f"{pin}/{k}": {
+            "c_over_python_off": paired((pin, k, "c", False), (pin, k, "python", False)),
+            "c_over_python_on": paired((pin, k, "c", True), (pin, k, "python", True)),
+            "on_over_off_python": paired((pin, k, "python", True), (pin, k, "python", False)),
+            "on_over_off_c": paired((pin, k, "c", True), (pin, k, "c", False)),
+        }
+        for pin in args.pins
+        for k in args.creators
+    }
+
     out = Console(width=150)
     table = Table(title=f"genode-race {args.variant}: cycle / (4 x raw ping-pong), median of "
                   f"{args.trials} trials of {args.seconds:g} s")  # fmt: skip
@@ -133,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"{off['creations_per_s'] / py_off:.2f}",
                 )  # fmt: skip
     out.print(table)
+    t2 = Table(title="paired ratios of creations/s, median [min-max] of the trials' ratios")
+    for col in ("pin", "creators", "C / python, off", "C / python, on", "on / off, python",
+                "on / off, C"):  # fmt: skip
+        t2.add_column(col, justify="right")
+    for key, r in ratios.items():
+        t2.add_row(
+            *key.split("/"),
+            *(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]" for x in r.values()),
+        )
+    out.print(t2)
     out.print(
         f"core's model alone, CPU time a request: python {model['python']:.2f} us, "
         f"C {model['c']:.2f} us ({model['python'] / model['c']:.1f}x)"
@@ -147,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "raw_round_trip_us": raw,
         "rates": [{"setting": list(s), "creations_per_s": v} for s, v in rates.items()],
         "rows": rows,
+        "paired_ratios": ratios,
         "model_us_a_request": model,
         "load_average": {"before": load_before, "after": load_after},
     }
