@@ -137,10 +137,10 @@ def test_mailbox_path_answers_in_place():
     words[1:6] = memoryview(bytearray(40)).cast("Q")
     words[1], words[2], words[3] = Op.RAM_ALLOC, 0, 0x5000
     serve = pair.c.mailbox_server()
-    assert serve(ctypes.c_void_p(address_of(mb))) == Status.OK
+    assert serve(ctypes.c_void_p(address_of(mb)), 0) == Status.OK
     assert words[6] == Status.OK and words[7] == 1
     words[1], words[2] = Op.RAM_FREE, 7  # an unknown PD
-    assert serve(ctypes.c_void_p(address_of(mb))) == Status.INVALID_PD
+    assert serve(ctypes.c_void_p(address_of(mb)), 0) == Status.INVALID_PD
     assert words[6] == Status.INVALID_PD and words[7] == 0
 
 
@@ -150,7 +150,7 @@ def test_the_mailbox_server_keeps_its_core_alive():
     mb = bytearray(64)
     words = memoryview(mb).cast("Q")
     words[1], words[2], words[3] = Op.RAM_ALLOC, 0, 0x5000
-    assert serve(ctypes.c_void_p(address_of(mb))) == Status.OK and words[7] == 1
+    assert serve(ctypes.c_void_p(address_of(mb)), 0) == Status.OK and words[7] == 1
 
 
 @pytest.mark.parametrize("record", [False, True])  # in place, and through core.serve
@@ -178,3 +178,41 @@ def test_a_bad_core_is_exit_2_naming_it():
     r = cli("stress", "genode-race", "--variant", "fixed", "--core", "rust", "--rounds", "1")
     assert r.code == 2
     assert "--core 'rust': expected one of c, python" in r.err
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    op=st.integers(0, 255),
+    client=st.integers(0, 4095),
+    status=st.integers(0, 255),
+    a0=st.integers(0, U64),
+    a1=st.integers(0, U64),
+)
+def test_the_c_core_records_requests_as_the_core_server_does(op, client, status, a0, a1):
+    """The C core packs a served request's event itself: the same word as recorder.pack_core
+    with Core.key, so a change of the trace format breaks this test, not a trace."""
+    from kernel_model.genode.fastcore import lib as fastcore_lib
+    from testbed.trace import recorder
+
+    key = Core.key(op, a0, a1, 0)
+    c_key = a1 >> 20 if op == Op.ATTACH_AT else a0 >> 20 if op == Op.DETACH else 0
+    assert c_key == key
+    assert fastcore_lib().fc_pack(op, client, status, key) == recorder.pack_core(
+        op, client, status, key
+    )
+
+
+def test_a_recorded_run_on_the_c_core_has_core_events_in_its_trace(tmp_path, no_leftovers):
+    from testbed import Trace
+
+    doc = run(
+        RunOptions(
+            RACE, "quickfix", {**CONFIG, "core": "c"}, duration_s=60, pin="same", max_failures=1,
+            seed=3, record=True, trace_dir=str(tmp_path), max_traces=1,
+        )
+    )  # fmt: skip
+    assert doc["trace_files"], doc["outcomes"]
+    events = Trace.load(doc["trace_files"][0]).events
+    core = [e.detail for e in events if e.kind == "core"]
+    assert core and {e["op"] for e in core} >= {"ram_alloc", "attach_at"}, core[:3]
+    assert any(e["status"] == "region_conflict" for e in core)

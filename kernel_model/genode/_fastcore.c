@@ -35,7 +35,13 @@ struct account { uint64_t quota, used; };
 struct attachment { uint64_t ds, pages; };
 struct fc_pd { uint64_t *bitmap; struct attachment *at; };
 
+/* Recording a served request, in the testbed's format (testbed/trace/recorder.py): a call of
+ * the testbed's own tb_rec_what(event, what_lo, what_hi), handed over as a pointer. */
+typedef uint64_t (*record_fn)(uint32_t event, uint32_t what_lo, uint32_t what_hi);
+
 struct fc_core {
+    record_fn record;
+    uint64_t event_base;
     uint64_t npds, next_id, count, max_dataspaces, mask;
     struct account ram;
     struct ds *table;
@@ -264,12 +270,45 @@ uint64_t fc_serve(struct fc_core *c, uint64_t op, uint64_t pd, uint64_t a0, uint
 
 /* Serve the request in a testbed mailbox (words op, pd, a0, a1, a2 at mb[1..5]) and write
  * status and value into mb[6], mb[7]: one call, no conversion of the words to Python.
- * Answers the status. */
-int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb)
+ * Answers the status. `client` (the mailbox's index) is only for fc_serve_recorded's
+ * sake: both have one signature. */
+int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb, int client)
 {
+    (void)client;
     uint64_t r = fc_serve(c, mb[1], mb[2], mb[3], mb[4], mb[5]);
     mb[6] = r & 0xFF, mb[7] = r >> 8;
     return (int64_t)(r & 0xFF);
+}
+
+/* What a trace keeps of a request besides op and status: the slot it touches (Core.key). */
+static uint64_t key_of(uint64_t op, uint64_t a0, uint64_t a1)
+{
+    return op == ATTACH_AT ? a1 >> 20 : op == DETACH ? a0 >> 20 : 0; /* 1 MiB slots */
+}
+
+/* recorder.pack_core: op, client, status and key in one word. */
+uint64_t fc_pack(uint64_t op, uint64_t client, uint64_t status, uint64_t key)
+{
+    return (op & 0xFF) | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28;
+}
+
+/* The recorder fc_serve_recorded calls: the testbed's tb_rec_what, and its CORE_EVENT. */
+void fc_set_recorder(struct fc_core *c, void *fn, uint64_t event_base)
+{
+    c->record = (record_fn)fn, c->event_base = event_base;
+}
+
+/* fc_serve_mailbox, then record the request as the core server does in Python (event
+ * CORE_EVENT + op, packed op, client, status, key), before the reply is posted. */
+int64_t fc_serve_recorded(struct fc_core *c, uint64_t *mb, int client)
+{
+    uint64_t op = mb[1], a0 = mb[3], a1 = mb[4];
+    int64_t st = fc_serve_mailbox(c, mb, client);
+    if (c->record) {
+        uint64_t what = fc_pack(op, (uint64_t)client, (uint64_t)st, key_of(op, a0, a1));
+        c->record((uint32_t)(c->event_base + op), (uint32_t)what, (uint32_t)(what >> 32));
+    }
+    return st;
 }
 
 /* ---- the state, for the differential test ---------------------------------------------- */

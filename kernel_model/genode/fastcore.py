@@ -44,7 +44,10 @@ def lib() -> ctypes.PyDLL:
         ("fc_new", vp, (u64, ctypes.POINTER(vp), u64, u64)),
         ("fc_free", None, (vp,)),
         ("fc_serve", u64, (vp, u64, u64, u64, u64, u64)),
-        ("fc_serve_mailbox", i64, None),  # hot: (core, mailbox) as c_void_p, no conversion
+        ("fc_serve_mailbox", i64, None),  # hot: (core, mailbox, client), no conversion
+        ("fc_serve_recorded", i64, None),
+        ("fc_set_recorder", None, (vp, vp, u64)),
+        ("fc_pack", u64, (u64, u64, u64, u64)),
         ("fc_used", u64, (vp, u64)),
         ("fc_next_id", u64, (vp,)),
         ("fc_count", u64, (vp,)),
@@ -89,7 +92,7 @@ class FastCore:
         self._scratch = (ctypes.c_uint64 * 8)()
         self._words = memoryview(self._scratch).cast("B").cast("Q")
         self._call = functools.partial(
-            so.fc_serve_mailbox, self._c, ctypes.c_void_p(ctypes.addressof(self._scratch))
+            so.fc_serve_mailbox, self._c, ctypes.c_void_p(ctypes.addressof(self._scratch)), 0
         )
 
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
@@ -97,10 +100,17 @@ class FastCore:
         w[1], w[2], w[3], w[4], w[5] = op, pd, a0, a1, a2
         return _STATUS[self._call()], w[7]
 
-    def mailbox_server(self) -> Callable[[ctypes.c_void_p], int]:
-        """`serve(mailbox)`: serve the request in the testbed mailbox at that address in
-        place and answer its status (pass a c_void_p: ctypes then converts nothing)."""
-        serve = functools.partial(self._so.fc_serve_mailbox, self._c)
+    def mailbox_server(
+        self, record: tuple[int, int] | None = None
+    ) -> Callable[[ctypes.c_void_p, int], int]:
+        """`serve(mailbox, client)`: serve the request in the testbed mailbox at that address
+        in place and answer its status (pass a c_void_p: ctypes then converts nothing).
+        With `record` = (address of the testbed's C `tb_rec_what`, CORE_EVENT) each request
+        is also recorded as the core server records it, in the same call."""
+        if record is not None:
+            self._so.fc_set_recorder(self._c, *record)
+        fn = self._so.fc_serve_recorded if record is not None else self._so.fc_serve_mailbox
+        serve = functools.partial(fn, self._c)
         serve.core = self  # the C state lives as long as the function that uses it
         return serve
 

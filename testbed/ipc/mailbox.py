@@ -122,14 +122,16 @@ class Server:
             )
         return batch
 
-    def serve_in_place(self, serve: Callable[[ctypes.c_void_p], int], batch: int = 4096) -> int:
-        """As `serve`, for a handler in C that reads the request from the mailbox at the
-        address it is given and writes STATUS and VALUE itself: no word passes through
+    def serve_in_place(
+        self, serve: Callable[[ctypes.c_void_p, int], int], batch: int = 4096
+    ) -> int:
+        """As `serve`, for a handler in C, `serve(mailbox address, client)`, that reads the
+        request from the mailbox and writes STATUS and VALUE itself: no word passes through
         Python (about 0.8 us less a request here than `serve` with the same C handler)."""
         step, s, boxes = self._step, self._s, self._boxes
         for n in range(batch):
             i = step(s)
             if i < 0:
                 return n
-            serve(boxes[i])
+            serve(boxes[i], i)
         return batch
