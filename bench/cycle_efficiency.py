@@ -20,6 +20,7 @@ import time
 import timeit
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench import result
@@ -150,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{off['creations_per_s'] / py_off:.2f}",
                 )  # fmt: skip
     out.print(table)
-    t2 = Table(title="paired ratios of creations/s, median [min-max] of the trials' ratios")
+    t2 = Table(title=escape("paired ratios of creations/s, median [min-max] of the trials' ratios"))
     for col in ("pin", "creators", "C / python, off", "C / python, on", "on / off, python",
                 "on / off, C"):  # fmt: skip
         t2.add_column(col, justify="right")
     for key, r in ratios.items():
         t2.add_row(
             *key.split("/"),
-            *(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]" for x in r.values()),
+            *(escape(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]") for x in r.values()),
         )
     out.print(t2)
     out.print(
