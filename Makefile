@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): pyproject.toml setup.py testbed/ipc/native.c
+$(STAMP): pyproject.toml setup.py testbed/ipc/native.c kernel_model/genode/_fastcore.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -34,4 +34,4 @@ bench: $(STAMP)
 
 clean:
 	$(BIN)/testbed clean 2>/dev/null || true
-	rm -rf build *.egg-info testbed/ipc/_native*.so
+	rm -rf build *.egg-info testbed/ipc/_native*.so kernel_model/genode/_fastcore*.so

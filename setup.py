@@ -1,4 +1,5 @@
-"""Builds the testbed's C library (bitmaps and atomics), loaded with ctypes, not imported."""
+"""Builds the C libraries, loaded with ctypes, not imported: the testbed's (bitmaps, atomics,
+the mailbox handshake) and the Genode model's core in C (kernel_model/genode/fastcore.py)."""
 
 from setuptools import Extension, setup
 
@@ -10,6 +11,12 @@ setup(
             extra_compile_args=["-O2", "-std=c11"],
             extra_link_args=["-pthread"],
             py_limited_api=False,
-        )
+        ),
+        Extension(
+            "kernel_model.genode._fastcore",
+            sources=["kernel_model/genode/_fastcore.c"],
+            extra_compile_args=["-O2", "-std=c11"],
+            py_limited_api=False,
+        ),
     ]
 )

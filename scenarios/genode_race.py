@@ -14,15 +14,17 @@ from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.context_allocator import POINTS
 from kernel_model.genode.core import Core, CoreConnection, Op
 from kernel_model.genode.errors import StackAllocFailed
+from kernel_model.genode.fastcore import FastCore
 from kernel_model.genode.status import Status
 from kernel_model.genode.thread_list import ThreadList
 from testbed.harness import points
 from testbed.ipc.native import Bitmap
-from testbed.scenario import Grade, Outcome, Scenario, in_range, parse_size
+from testbed.scenario import ConfigError, Grade, Outcome, Scenario, in_range, parse_size
 
 ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 RECORDS = 2 * layout.NUM_SLOTS  # thread records a PD can hold (failed creations included)
 MAX_PDS, MAX_CREATORS, MAX_CHILDREN = 16, 32, 1024
+CORES = ("c", "python")  # core's model: C (kernel_model/genode/fastcore.py) or the reference
 
 
 class GenodeRace(Scenario):
@@ -89,13 +91,22 @@ class GenodeRace(Scenario):
             help=f"stack size, like 16K or 64K (1..{layout.SLOT_SIZE >> 10}K; above "
             f"{layout.MAX_STACK_SIZE} bytes the outcome is stack_too_large; default 16K)",
         )
+        p.add_argument(
+            "--core",
+            default="c",
+            help="core's model: c (the fast path, kernel_model/genode/_fastcore.c) or python "
+            "(the readable reference, kernel_model/genode/core.py); same answers (default c)",
+        )
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        if args.core not in CORES:
+            raise ConfigError(f"--core {args.core!r}: expected one of {', '.join(CORES)}")
         return {
             "pds": in_range("--pds", args.pds, 1, MAX_PDS),
             "creators": in_range("--creators", args.creators, 1, MAX_CREATORS),
             "children": in_range("--children", args.children, 1, MAX_CHILDREN),
             "stack_size": parse_size(args.stack_size, "--stack-size", 1, layout.SLOT_SIZE),
+            "core": args.core,
         }
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -120,11 +131,16 @@ class GenodeRace(Scenario):
         for pd in range(config["pds"]):
             ThreadList(seg.words(f"pd{pd}.threads")).reset()
 
-    def core(self, seg, config: dict[str, Any]) -> Core:
+    def core(self, seg, config: dict[str, Any]) -> Core | FastCore:
+        quota = config["pds"] * layout.AREA_SIZE
+        if config.get("core", "c") == "c":  # traces written before the option: C, the default
+            return FastCore(
+                config["pds"], [seg.address(f"pd{pd}.pages") for pd in range(config["pds"])], quota
+            )
         return Core(
             config["pds"],
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
-            ram_quota=config["pds"] * layout.AREA_SIZE,
+            ram_quota=quota,
         )
 
     def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:

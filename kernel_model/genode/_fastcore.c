@@ -1,0 +1,341 @@
+/* Genode's core in C: the RAM service and one region map a PD, for the hot requests.
+ *
+ * The same requests, checks and answers as kernel_model/genode/core.py (the readable
+ * reference; tests/test_fastcore.py runs both on random request sequences and compares
+ * every answer and the final state). Loaded with ctypes by kernel_model/genode/fastcore.py.
+ * Only what the genode-race scenario needs: no pager, so FAULT is INVALID_OP as in the
+ * Python core without page tables.
+ *
+ * Status codes and ops are kernel_model/genode/status.py's and core.py's Op.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+enum { OK = 0, REGION_CONFLICT = 1, OUT_OF_RAM = 2, INVALID_PD = 3, INVALID_RANGE = 4,
+       UNALIGNED = 5, INVALID_SIZE = 6, INVALID_DATASPACE = 7, NOT_ATTACHED = 8,
+       DATASPACE_ATTACHED = 9, INVALID_OP = 10, DATASPACE_TOO_SMALL = 11 };
+enum { NULL_OP = 0, RAM_ALLOC = 1, RAM_FREE = 2, ATTACH_AT = 3, DETACH = 4 };
+
+#define AREA_BASE 0x40000000ull           /* layout.py: the stack area */
+#define AREA_SIZE (256ull << 20)
+#define PAGE_SIZE 4096ull
+#define AREA_PAGES (AREA_SIZE / PAGE_SIZE)
+#define WORD_BITS 64u
+
+/* Dataspaces: open addressing keyed by id (ids only grow, so an index by id would
+ * collide with a long-lived one), linear probing, deletion by backward shift. */
+struct ds { uint64_t id, owner, size, attached; }; /* id 0: an empty entry */
+
+/* RAM accounting. One account for the whole core today; issue 11's per-PD quotas make it
+ * one a PD (struct fc_pd gets a `struct account`, account_of() answers &pd->ram). */
+struct account { uint64_t quota, used; };
+
+/* A PD's region map: the page bitmap (shared memory, the Python core's too) and, by page,
+ * the attachment starting there (ds 0: none), so a detach by offset is one lookup. */
+struct attachment { uint64_t ds, pages; };
+struct fc_pd { uint64_t *bitmap; struct attachment *at; };
+
+/* Recording a served request, in the testbed's format (testbed/trace/recorder.py): a call of
+ * the testbed's own tb_rec_what(event, what_lo, what_hi), handed over as a pointer. */
+typedef uint64_t (*record_fn)(uint32_t event, uint32_t what_lo, uint32_t what_hi);
+
+struct fc_core {
+    record_fn record;
+    uint64_t event_base;
+    uint64_t npds, next_id, count, max_dataspaces, mask;
+    struct account ram;
+    struct ds *table;
+    struct fc_pd pds[];
+};
+
+static inline struct account *account_of(struct fc_core *c, uint64_t pd)
+{
+    (void)pd;
+    return &c->ram;
+}
+
+static inline uint64_t slot_of(const struct fc_core *c, uint64_t id)
+{
+    return (id * 0x9E3779B97F4A7C15ull >> 17) & c->mask;
+}
+
+static struct ds *ds_find(struct fc_core *c, uint64_t id)
+{
+    if (id == 0)
+        return NULL;
+    for (uint64_t i = slot_of(c, id);; i = (i + 1) & c->mask) {
+        struct ds *d = &c->table[i];
+        if (d->id == id)
+            return d;
+        if (d->id == 0)
+            return NULL;
+    }
+}
+
+/* The dataspace `id` if `pd` owns it (ram.py's lookup). */
+static struct ds *ds_lookup(struct fc_core *c, uint64_t pd, uint64_t id)
+{
+    struct ds *d = ds_find(c, id);
+    return d && d->owner == pd ? d : NULL;
+}
+
+static void ds_insert(struct fc_core *c, struct ds d)
+{
+    uint64_t i = slot_of(c, d.id);
+    while (c->table[i].id)
+        i = (i + 1) & c->mask;
+    c->table[i] = d;
+}
+
+static void ds_remove(struct fc_core *c, struct ds *d)
+{
+    uint64_t hole = (uint64_t)(d - c->table);
+    for (uint64_t i = (hole + 1) & c->mask; c->table[i].id; i = (i + 1) & c->mask) {
+        uint64_t home = slot_of(c, c->table[i].id);
+        /* move entry i into the hole unless its home lies cyclically in (hole, i] */
+        if (((i - home) & c->mask) >= ((i - hole) & c->mask)) {
+            c->table[hole] = c->table[i];
+            hole = i;
+        }
+    }
+    c->table[hole].id = 0;
+}
+
+/* ---- the page bitmap, a whole attachment a call (as testbed/ipc/native.c's ranges) ----- */
+static inline uint64_t range_mask(uint64_t lo, uint64_t hi)
+{
+    uint64_t upper = hi >= WORD_BITS ? ~0ull : ((1ull << hi) - 1ull);
+    return upper & ~((1ull << lo) - 1ull);
+}
+
+static int bm_any(const uint64_t *bm, uint64_t start, uint64_t n)
+{
+    for (uint64_t i = start, end = start + n; i < end;) {
+        uint64_t w = i / WORD_BITS, lo = i % WORD_BITS;
+        uint64_t hi = end - w * WORD_BITS < WORD_BITS ? end - w * WORD_BITS : WORD_BITS;
+        if (__atomic_load_n(&bm[w], __ATOMIC_ACQUIRE) & range_mask(lo, hi))
+            return 1;
+        i = w * WORD_BITS + hi;
+    }
+    return 0;
+}
+
+static void bm_apply(uint64_t *bm, uint64_t start, uint64_t n, int set)
+{
+    for (uint64_t i = start, end = start + n; i < end;) {
+        uint64_t w = i / WORD_BITS, lo = i % WORD_BITS;
+        uint64_t hi = end - w * WORD_BITS < WORD_BITS ? end - w * WORD_BITS : WORD_BITS;
+        uint64_t m = range_mask(lo, hi);
+        if (set)
+            __atomic_fetch_or(&bm[w], m, __ATOMIC_ACQ_REL);
+        else
+            __atomic_fetch_and(&bm[w], ~m, __ATOMIC_ACQ_REL);
+        i = w * WORD_BITS + hi;
+    }
+}
+
+/* ---- the requests (ram.py, region_map.py) --------------------------------------------- */
+static int ram_alloc(struct fc_core *c, uint64_t pd, uint64_t size, uint64_t *ds)
+{
+    struct account *a = account_of(c, pd);
+    if (size == 0)
+        return INVALID_SIZE;
+    if (size > a->quota) /* before rounding up: no overflow */
+        return OUT_OF_RAM;
+    size = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (size > a->quota - a->used || c->count >= c->max_dataspaces)
+        return OUT_OF_RAM;
+    *ds = c->next_id++;
+    ds_insert(c, (struct ds){*ds, pd, size, 0});
+    c->count++;
+    a->used += size;
+    return OK;
+}
+
+static int ram_free(struct fc_core *c, uint64_t pd, uint64_t id)
+{
+    struct ds *d = ds_lookup(c, pd, id);
+    if (!d)
+        return INVALID_DATASPACE;
+    if (d->attached)
+        return DATASPACE_ATTACHED;
+    account_of(c, pd)->used -= d->size;
+    ds_remove(c, d);
+    c->count--;
+    return OK;
+}
+
+static int attach_at(struct fc_core *c, uint64_t pd, uint64_t id, uint64_t offset,
+                     uint64_t size, uint64_t *address)
+{
+    struct ds *d = ds_lookup(c, pd, id);
+    if (!d)
+        return INVALID_DATASPACE;
+    if (offset % PAGE_SIZE || size % PAGE_SIZE)
+        return UNALIGNED;
+    if (size == 0)
+        return INVALID_SIZE;
+    if (offset > AREA_SIZE || size > AREA_SIZE - offset)
+        return INVALID_RANGE;
+    if (size > d->size)
+        return DATASPACE_TOO_SMALL;
+    struct fc_pd *p = &c->pds[pd];
+    uint64_t first = offset / PAGE_SIZE, n = size / PAGE_SIZE;
+    if (bm_any(p->bitmap, first, n))
+        return REGION_CONFLICT;
+    bm_apply(p->bitmap, first, n, 1);
+    p->at[first] = (struct attachment){id, n};
+    d->attached++;
+    *address = AREA_BASE + offset;
+    return OK;
+}
+
+static int detach(struct fc_core *c, uint64_t pd, uint64_t offset)
+{
+    if (offset >= AREA_SIZE)
+        return INVALID_RANGE;
+    struct fc_pd *p = &c->pds[pd];
+    /* only page-aligned offsets start an attachment (attach_at refuses the others) */
+    struct attachment *a = offset % PAGE_SIZE ? NULL : &p->at[offset / PAGE_SIZE];
+    if (!a || !a->ds)
+        return NOT_ATTACHED;
+    bm_apply(p->bitmap, offset / PAGE_SIZE, a->pages, 0);
+    struct ds *d = ds_lookup(c, pd, a->ds);
+    if (d)
+        d->attached--;
+    a->ds = a->pages = 0;
+    return OK;
+}
+
+/* ---- the public face ------------------------------------------------------------------ */
+
+/* A core of `npds` PDs; bitmaps[pd] is PD pd's page bitmap (AREA_PAGES bits). NULL if out
+ * of memory. */
+void *fc_new(uint64_t npds, uint64_t *const *bitmaps, uint64_t quota, uint64_t max_dataspaces)
+{
+    struct fc_core *c = calloc(1, sizeof *c + npds * sizeof(struct fc_pd));
+    if (!c)
+        return NULL;
+    uint64_t cap = 16;
+    while (cap < 2 * max_dataspaces) /* load factor at most 1/2 */
+        cap <<= 1;
+    c->npds = npds, c->next_id = 1, c->max_dataspaces = max_dataspaces, c->mask = cap - 1;
+    c->ram = (struct account){quota, 0};
+    c->table = calloc(cap, sizeof *c->table);
+    int ok = c->table != NULL;
+    for (uint64_t pd = 0; pd < npds && ok; pd++) {
+        c->pds[pd].bitmap = bitmaps[pd];
+        c->pds[pd].at = calloc(AREA_PAGES, sizeof(struct attachment));
+        ok = c->pds[pd].at != NULL;
+    }
+    if (!ok) {
+        for (uint64_t pd = 0; pd < npds; pd++)
+            free(c->pds[pd].at);
+        free(c->table);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void fc_free(struct fc_core *c)
+{
+    if (!c)
+        return;
+    for (uint64_t pd = 0; pd < c->npds; pd++)
+        free(c->pds[pd].at);
+    free(c->table);
+    free(c);
+}
+
+/* One request (Core.serve): answers value << 8 | status, in one 64-bit word so a ctypes
+ * caller needs no out-parameter (a value is a ds id or an address, well below 2^56). */
+uint64_t fc_serve(struct fc_core *c, uint64_t op, uint64_t pd, uint64_t a0, uint64_t a1,
+                  uint64_t a2)
+{
+    uint64_t value = 0;
+    int st;
+    if (pd >= c->npds)
+        return INVALID_PD;
+    switch (op) {
+    case RAM_ALLOC: st = ram_alloc(c, pd, a0, &value); break;
+    case ATTACH_AT: st = attach_at(c, pd, a0, a1, a2, &value); break;
+    case DETACH: st = detach(c, pd, a0); break;
+    case RAM_FREE: st = ram_free(c, pd, a0); break;
+    case NULL_OP: st = OK; break;
+    default: st = INVALID_OP; /* FAULT too: this core has no pager */
+    }
+    return value << 8 | (uint64_t)st;
+}
+
+/* Serve the request in a testbed mailbox (words op, pd, a0, a1, a2 at mb[1..5]) and write
+ * status and value into mb[6], mb[7]: one call, no conversion of the words to Python.
+ * Answers the status. `client` (the mailbox's index) is only for fc_serve_recorded's
+ * sake: both have one signature. */
+int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb, int client)
+{
+    (void)client;
+    uint64_t r = fc_serve(c, mb[1], mb[2], mb[3], mb[4], mb[5]);
+    mb[6] = r & 0xFF, mb[7] = r >> 8;
+    return (int64_t)(r & 0xFF);
+}
+
+/* What a trace keeps of a request besides op and status: the slot it touches (Core.key). */
+static uint64_t key_of(uint64_t op, uint64_t a0, uint64_t a1)
+{
+    return op == ATTACH_AT ? a1 >> 20 : op == DETACH ? a0 >> 20 : 0; /* 1 MiB slots */
+}
+
+/* recorder.pack_core: op, client, status and key in one word. */
+uint64_t fc_pack(uint64_t op, uint64_t client, uint64_t status, uint64_t key)
+{
+    return (op & 0xFF) | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28;
+}
+
+/* The recorder fc_serve_recorded calls: the testbed's tb_rec_what, and its CORE_EVENT. */
+void fc_set_recorder(struct fc_core *c, void *fn, uint64_t event_base)
+{
+    c->record = (record_fn)fn, c->event_base = event_base;
+}
+
+/* fc_serve_mailbox, then record the request as the core server does in Python (event
+ * CORE_EVENT + op, packed op, client, status, key), before the reply is posted. */
+int64_t fc_serve_recorded(struct fc_core *c, uint64_t *mb, int client)
+{
+    uint64_t op = mb[1], a0 = mb[3], a1 = mb[4];
+    int64_t st = fc_serve_mailbox(c, mb, client);
+    if (c->record) {
+        uint64_t what = fc_pack(op, (uint64_t)client, (uint64_t)st, key_of(op, a0, a1));
+        c->record((uint32_t)(c->event_base + op), (uint32_t)what, (uint32_t)(what >> 32));
+    }
+    return st;
+}
+
+/* ---- the state, for the differential test ---------------------------------------------- */
+uint64_t fc_used(const struct fc_core *c, uint64_t pd) { return account_of((struct fc_core *)c, pd)->used; }
+uint64_t fc_next_id(const struct fc_core *c) { return c->next_id; }
+uint64_t fc_count(const struct fc_core *c) { return c->count; }
+
+/* Dataspace `id`: 1 and its owner, size, attachment count; 0 if there is none. */
+int fc_dataspace(struct fc_core *c, uint64_t id, uint64_t out[3])
+{
+    struct ds *d = ds_find(c, id);
+    if (!d)
+        return 0;
+    out[0] = d->owner, out[1] = d->size, out[2] = d->attached;
+    return 1;
+}
+
+/* PD pd's attachments from page `*page` on: the next one's page, ds and size in pages;
+ * -1 when there is none. */
+int64_t fc_next_attachment(const struct fc_core *c, uint64_t pd, uint64_t page, uint64_t out[2])
+{
+    for (; page < AREA_PAGES; page++) {
+        const struct attachment *a = &c->pds[pd].at[page];
+        if (a->ds) {
+            out[0] = a->ds, out[1] = a->pages;
+            return (int64_t)page;
+        }
+    }
+    return -1;
+}
