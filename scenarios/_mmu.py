@@ -44,7 +44,7 @@ class MmuCore(Core):
         super().__init__(
             npds,
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
-            ram_quota=2 * npds * layout.AREA_SIZE,
+            ram_quota=2 * layout.AREA_SIZE,  # a PD's own
             page_table=lambda pd: page_table(seg, pd),
             report=self._report,
         )

@@ -124,7 +124,7 @@ class GenodeRace(Scenario):
         return Core(
             config["pds"],
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
-            ram_quota=config["pds"] * layout.AREA_SIZE,
+            ram_quota=layout.AREA_SIZE,  # a PD's own
         )
 
     def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import sys
@@ -151,7 +150,12 @@ class Env:
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         if self._client is None:
             raise ConfigError(f"scenario {self.spec.scenario} has no core (it defines no core())")
-        return functools.partial(self._client.call, pd=pd)
+        if pd != self.actor.pd:
+            raise ConfigError(
+                f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
+                f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
+            )
+        return self._client.call
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0

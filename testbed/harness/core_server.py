@@ -63,16 +63,20 @@ def main(spec: RunSpec) -> None:
 def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
     """One call serves a batch of requests (each logged to `log`, if given)."""
     core = loader.load(spec.scenario).core(seg, spec.config)
+    # each client's session: the PD it was started for, from the runner's spec (never from
+    # shared memory, which every actor can write)
+    session = [a.pd for a in spec.actors]
 
-    def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+    def logged(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        pd = session[client]
         status, value = core.serve(op, pd, a0, a1, a2)
         line = {"op": op, "pd": pd, "client": client, **_describe(core, op, a0, a1, a2)}
         line["status"] = getattr(status, "name", str(status)).lower()
         log.write(json.dumps(line) + "\n")
         return status, value
 
-    def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
-        return core.serve(op, pd, a0, a1, a2)
+    def plain(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        return core.serve(op, session[client], a0, a1, a2)
 
     handle = logged if log is not None else plain
     if spec.record:  # every request core serves is an event of the trace too
@@ -82,10 +86,10 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         inner = handle
         key = getattr(core, "key", lambda op, a0, a1, a2: 0)
 
-        def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
-            status, value = inner(client, op, pd, a0, a1, a2)
+        def recorded(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+            status, value = inner(client, op, a0, a1, a2)
             rec.record_what(
-                recorder.CORE_EVENT + op,
+                recorder.core_event(op),
                 recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
             )
             return status, value
