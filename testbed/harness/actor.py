@@ -14,7 +14,7 @@ import psutil
 from testbed.harness import loader, perturb, process, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
-from testbed.ipc.locks import LockTimeout, NamedLock
+from testbed.ipc.locks import Holder, LockTimeout, NamedLock
 from testbed.ipc.native import Atomics
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
@@ -144,7 +144,15 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             hook = self._contended if self.spec.controlled else None
-            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            holder = Holder(
+                self.ctl,
+                control.holder_word(self.spec.locks.index(name)),
+                self.actor.index + 1,
+                [a.name for a in self.spec.actors],
+            )
+            self._locks[name] = NamedLock(
+                self.spec.lock_sem(name), self.spec.lock_timeout, hook, holder
+            )
         return self._locks[name]
 
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
@@ -248,6 +256,7 @@ def main(spec: RunSpec, index: int) -> None:
         scenario.run_actor(env, actor)
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
+        slot[stats.ERROR_NS] = time.monotonic_ns()
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")
         ctl[control.ABORT] = 1
         sys.exit(3)

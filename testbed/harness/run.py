@@ -105,8 +105,9 @@ def run(opts: RunOptions) -> dict[str, Any]:
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
     core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
 
+    locks = sc.locks(config)
     layout = Layout()
-    control.add_region(layout)
+    control.add_region(layout, len(locks))
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
@@ -126,7 +127,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         layout=layout,
         actors=actors,
         has_core=sc.has_core,
-        locks=sc.locks(config),
+        locks=locks,
         outcomes=[o.name for o in sc.outcomes],
         rounds=opts.rounds,
         cpus=plan,

@@ -1,7 +1,7 @@
 """Per-actor counters in shared memory: each actor writes only its own slot, so no atomics.
 
 Slot words: attempts, done, pid, first_failure_ns, voluntary and involuntary context
-switches, then one counter per outcome, then per outcome the schedule point where it was
+switches, the time of its error (monotonic ns, so the runner names failures in time order), then one counter per outcome, then per outcome the schedule point where it was
 first detected (point index + 1, 0 for none), then an error message (UTF-8, NUL-padded).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS = range(6)
+ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS, ERROR_NS = range(7)
 MAX_OUTCOMES = 16
 COUNTS = 8
 DETECTED = COUNTS + MAX_OUTCOMES
