@@ -7,8 +7,32 @@ from pathlib import Path
 from typing import Any
 
 from testbed.harness import loader
+from testbed.harness.options import stress_parser, to_argv
 from testbed.harness.run import RunOptions, run
+from testbed.scenario import ConfigError, Scenario
 from testbed.trace.trace import Trace, TraceError
+
+MAX_ROUNDS = 10**9  # as --rounds
+
+
+def _check_config(scenario: Scenario, ref: str, trace: Trace) -> None:
+    """The trace's config must be one `testbed stress` accepts: its values go through the
+    scenario's options and `configure` (same ranges, same messages) and must come back
+    unchanged."""
+    parser = stress_parser(scenario, ref, prog="testbed replay")
+    dests = {a.dest for a in parser._actions if a.option_strings}
+    own = {k: v for k, v in trace.config.items() if k in dests and k != "variant"}
+    try:
+        ns = parser.parse_args([*to_argv(parser, own), "--variant", trace.variant])
+        config = scenario.configure(ns)
+    except ConfigError as e:
+        raise TraceError(f"trace config: {e}") from None
+    for key in sorted(set(config) | set(trace.config)):
+        if config.get(key) != trace.config.get(key):
+            raise TraceError(
+                f"trace config {key}={trace.config.get(key)!r}: the scenario's options give "
+                f"{config.get(key)!r} (config {trace.config})"
+            )
 
 
 def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
@@ -32,9 +56,12 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         )
     if trace.outcome not in [o.name for o in scenario.outcomes]:
         raise TraceError(f"trace outcome {trace.outcome!r} is not an outcome of {trace.scenario}")
+    _check_config(scenario, ref, trace)
     names = [name for name, _ in scenario.actors(trace.config)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
+    if not 0 <= trace.rounds <= MAX_ROUNDS:
+        raise TraceError(f"trace rounds {trace.rounds}: expected 0..{MAX_ROUNDS}")
     steps = trace.steps(scenario.points)
     doc = run(
         RunOptions(
