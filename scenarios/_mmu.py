@@ -143,3 +143,13 @@ class ThreadsOnStacks(Scenario):
 
     def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
         return fault_extra(seg, thread_name)
+
+    def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
+        return core_event(op, status)
+
+
+def core_event(op: int, status: int) -> dict[str, Any]:
+    """A request core served, by name (traces and `show`)."""
+    name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+    st = Status(status).name.lower() if status in Status._value2member_map_ else str(status)
+    return {"op": name, "status": st}

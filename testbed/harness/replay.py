@@ -63,6 +63,11 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     if not 0 <= trace.rounds <= MAX_ROUNDS:
         raise TraceError(f"trace rounds {trace.rounds}: expected 0..{MAX_ROUNDS}")
     steps = trace.steps(scenario.points)
+    if not steps:
+        raise TraceError(
+            f"the trace has no schedule point to force ({trace.scenario} declares "
+            f"{len(scenario.points)} points), so a replay would be a free run, not this order"
+        )
     doc = run(
         RunOptions(
             scenario,

@@ -142,6 +142,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
         perturb=opts.perturb,
         expected_steps=sc.expected_steps(config),
         trace_dir=opts.trace_dir,
-        max_traces=opts.max_traces if opts.record else 0,
+        # a trace is offered only where it can be replayed: a scenario without schedule
+        # points has no order to force (stack-overflow, stack-growth, page-fault)
+        max_traces=opts.max_traces if opts.record and sc.points else 0,
     )
     return Supervisor(spec, opts).go()
