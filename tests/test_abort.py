@@ -22,14 +22,21 @@ def start(*extra: str) -> subprocess.Popen:
     )
 
 
+def title(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline()).strip()
+    except psutil.Error:
+        return ""
+
+
 def wait_for_actors(proc: subprocess.Popen, n: int) -> list[psutil.Process]:
     """The run's actor processes, once all of them are up and working."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         objs = leftovers_of(proc.pid)
-        kids = [
+        kids = [  # each child's title: testbed ROLE SCENARIO/VARIANT run PREFIX
             p for p in psutil.Process(proc.pid).children(recursive=True)
-            if "forkserver" in " ".join(p.cmdline()) and p.ppid() != proc.pid
+            if title(p).startswith("testbed ")
         ]  # fmt: skip
         if objs and len(kids) >= n + 1:  # core and the actors
             time.sleep(0.3)
@@ -41,7 +48,7 @@ def wait_for_actors(proc: subprocess.Popen, n: int) -> list[psutil.Process]:
 def test_a_killed_actor_aborts_the_run_with_exit_3():
     proc = start("--creators", "2")
     kids = wait_for_actors(proc, 2)
-    victim = kids[-1]
+    victim = next(p for p in kids if title(p).split()[1] == "pd0.thread1")
     victim.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -96,3 +103,20 @@ def test_clean_removes_objects_of_dead_owners_only(tmp_path):
                 posix_ipc.unlink_semaphore(n)
             except posix_ipc.ExistentialError:
                 pass
+
+
+def test_every_child_has_a_title_naming_its_run_and_role():
+    proc = start("--creators", "2")
+    try:
+        kids = wait_for_actors(proc, 2)
+        prefix = leftovers_of(proc.pid)[0].prefix.lstrip("/")
+        titles = {title(p) for p in kids}
+        assert titles == {
+            f"testbed {role} genode-race/fixed run {prefix}"
+            for role in ("core", "pd0.main", "pd0.thread1")
+        }
+        assert {p.name() for p in kids} == {"tb core", "tb pd0.main", "tb pd0.thread1"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert leftovers_of(proc.pid) == []

@@ -122,7 +122,10 @@ class Supervisor:
         plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
         for i in range(self.opts.hogs):
             p = ctx.Process(
-                target=hog.main, args=(spec, plan[i % len(plan)]), name=f"hog{i}", daemon=True
+                target=hog.main,
+                args=(spec, plan[i % len(plan)], f"hog{i}"),
+                name=f"hog{i}",
+                daemon=True,
             )
             p.start()
             self.procs[f"hog{i}"] = p
