@@ -132,3 +132,11 @@ def test_a_trace_too_large_is_refused_before_it_is_read(tmp_path):
     r = cli("replay", str(path))
     assert r.code == 2 and "expected at most" in r.err and "MiB" in r.err, r.err
     os.unlink(path)
+
+
+@pytest.mark.parametrize(
+    "command", ["scenarios", "stress genode-race", "replay", "minimize", "show", "demo", "clean"]
+)
+def test_every_command_help_states_its_exit_codes(command):
+    r = cli(*command.split(), "--help")
+    assert r.code == 0 and "exit codes: 0 " in r.out and "2 bad usage" in r.out, r.out

@@ -35,6 +35,9 @@ STRESS_EXAMPLES = """examples:
   testbed stress mypackage.races:SCENARIO --variant v1                 (an importable module)
   testbed stress genode-race --help                                    (the scenario's options)
 """
+REPLAY_EXIT = "exit codes: 0 reproduced (every time), 1 not reproduced, 2 bad usage or an unusable trace, 3 aborted"
+MINIMIZE_EXIT = "exit codes: 0 minimized, 1 the trace does not reproduce, 2 bad usage or an unusable trace, 3 aborted"
+SIMPLE_EXIT = "exit codes: 0 done, 2 bad usage"
 SCENARIO_FORMS = (
     "a built-in or installed name (testbed scenarios), PATH.py (its SCENARIO), PATH.py:NAME, "
     "or package.module:NAME"
@@ -59,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios",
         help="list scenarios, variants, outcomes and grades",
         formatter_class=formatter,
-        epilog="examples:\n  testbed scenarios\n  testbed scenarios ./my_scenario.py --json",
+        epilog="examples:\n  testbed scenarios\n  testbed scenarios ./my_scenario.py --json\n\n"
+        + SIMPLE_EXIT,
     )
     sp.add_argument(
         "scenario",
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a trace's order again; exit 0 if its outcome happens again, 1 if not",
         formatter_class=formatter,
         epilog="examples:\n  testbed replay traces/genode-race.quickfix.7.ab12cd.0.json\n"
-        "  testbed replay T.json --repeat 100 --json -",
+        "  testbed replay T.json --repeat 100 --json -\n\n" + REPLAY_EXIT,
     )
     rp.add_argument("trace")
     rp.add_argument(
@@ -102,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "minimize",
         help="shrink a trace while its outcome still reproduces",
         formatter_class=formatter,
-        epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json --max-replays 100",
+        epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json "
+        "--max-replays 100\n\n" + MINIMIZE_EXIT,
     )
     mn.add_argument("trace")
     mn.add_argument(
@@ -117,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a trace's interleaving: text in the terminal, or a timeline picture",
         formatter_class=formatter,
         epilog="examples:\n  testbed show T.json\n  testbed show T.json --png timeline.png\n"
-        "  testbed show T.json --svg timeline.svg --last 0",
+        "  testbed show T.json --svg timeline.svg --last 0\n\n" + SIMPLE_EXIT,
     )
     sh.add_argument("trace")
     out = sh.add_mutually_exclusive_group()
@@ -131,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="every variant of the showcase scenarios for a few seconds, one summary table",
         formatter_class=formatter,
-        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json",
+        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json\n\n"
+        + EXIT_CODES.replace("no FORBIDDEN", "no run saw a FORBIDDEN"),
     )
     dm.add_argument(
         "--seconds", type=float, default=2.0, help="seconds a run (0 < s <= 600; default 2)"
@@ -142,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "clean",
         help="remove shared memory and semaphores left by runs whose owner is gone",
         formatter_class=formatter,
-        epilog="examples:\n  testbed clean\n  testbed clean --all   # also those of live runs",
+        epilog="examples:\n  testbed clean\n  testbed clean --all   # also those of live runs\n\n"
+        + SIMPLE_EXIT,
     )
     cl.add_argument("--all", action="store_true", help="also remove objects of runs still alive")
     return parser
