@@ -11,8 +11,6 @@ import time
 import psutil
 from conftest import ROOT, leftovers_of
 
-from testbed.ipc import names
-
 
 def start(*extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "testbed.cli", "stress", "genode-race", "--variant", "fixed",
@@ -78,31 +76,6 @@ def test_a_runner_killed_outright_is_cleaned_up_by_its_core():
     while leftovers_of(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert leftovers_of(proc.pid) == []
-
-
-def test_clean_removes_objects_of_dead_owners_only(tmp_path):
-    import posix_ipc
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    # a name as a run of that (now dead) process would have made it
-    fake = f"/{names.TAG}.{dead}.1.abcdef.lock.x"
-    live = names.new_prefix() + ".lock.y"
-    for n in (fake, live):
-        posix_ipc.Semaphore(n, posix_ipc.O_CREX, initial_value=1).close()
-    try:
-        r = subprocess.run([sys.executable, "-m", "testbed.cli", "clean"], capture_output=True,
-                           text=True, cwd=ROOT)  # fmt: skip
-        assert r.returncode == 0
-        assert f"removed sem {fake}" in r.stdout
-        remaining = {o.name for o in names.leftovers()}
-        assert fake not in remaining and live in remaining
-    finally:
-        for n in (fake, live):
-            try:
-                posix_ipc.unlink_semaphore(n)
-            except posix_ipc.ExistentialError:
-                pass
 
 
 def test_every_child_has_a_title_naming_its_run_and_role():

@@ -146,12 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     cl = sub.add_parser(
         "clean",
-        help="remove shared memory and semaphores left by runs whose owner is gone",
+        help="remove your shared memory and semaphores left by runs whose owner is gone",
         formatter_class=formatter,
-        epilog="examples:\n  testbed clean\n  testbed clean --all   # also those of live runs\n\n"
-        + SIMPLE_EXIT,
+        epilog="examples:\n  testbed clean\n  testbed clean --dry-run\n"
+        "  testbed clean --all --force   # every run's objects, live ones too\n\n" + SIMPLE_EXIT,
     )
-    cl.add_argument("--all", action="store_true", help="also remove objects of runs still alive")
+    cl.add_argument("--all", action="store_true", help="also other users' objects")
+    cl.add_argument(
+        "--force", action="store_true", help="also objects of runs still alive (they then fail)"
+    )
+    cl.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
     return parser
 
 
@@ -232,12 +236,13 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    removed, kept = names.clean(everything=args.all)
+    removed, kept = names.clean(all_users=args.all, force=args.force, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for obj in removed:
-        print(f"removed {obj.kind} {obj.name}")
-    for obj in kept:
-        print(f"kept {obj.kind} {obj.name} (its run is alive)")
-    print(f"{len(removed)} removed, {len(kept)} kept")
+        print(f"{verb} {obj.kind} {obj.name}")
+    for k in kept:
+        print(f"kept {k.obj.kind} {k.obj.name} ({k.why})")
+    print(f"{len(removed)} {verb}, {len(kept)} kept")
     return 0
 
 
