@@ -53,6 +53,8 @@ class GenodeRace(Scenario):
         ),
     )
     points = POINTS
+    # the new thread is in the list, its `_context` not yet set: the race's window
+    spans = (("list.insert", "context.assign", "_context unset"),)
     rate_name = "creations_per_s"
     examples = (
         "testbed stress genode-race --variant racy --duration 2",

@@ -149,6 +149,9 @@ class Scenario:
     examples: tuple[str, ...] = ()  # command lines for `testbed stress NAME --help`
     # runs of `testbed demo`: (variant, pin, scenario options)
     showcase: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # what `testbed show` draws between two points of one actor: (from, to, label), e.g. a
+    # window in which shared state is not yet set
+    spans: tuple[tuple[str, str, str], ...] = ()
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a trace's interleaving: text in the terminal, or a timeline picture",
         formatter_class=formatter,
         epilog="examples:\n  testbed show T.json\n  testbed show T.json --png timeline.png\n"
-        "  testbed show T.json --svg timeline.svg --last 0\n\n" + SIMPLE_EXIT,
+        "  testbed show T.json --svg timeline.svg --last 0\n"
+        "  testbed show T.json --perfetto T.perfetto.json   # the whole trace, to zoom through\n\n"
+        + SIMPLE_EXIT,
     )
     sh.add_argument("trace")
     out = sh.add_mutually_exclusive_group()
@@ -131,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument(
         "--last", type=int, default=60, help="events of the text rendering, from the end (0: all)"
     )
+    sh.add_argument(
+        "--window", type=int, default=20,
+        help="events of each lane in the picture, the last ones (1..500; default 20)",
+    )  # fmt: skip
+    sh.add_argument(
+        "--perfetto", metavar="OUT.json",
+        help="the whole trace in the Chrome/Perfetto trace-event format (ui.perfetto.dev)",
+    )  # fmt: skip
 
     dm = sub.add_parser(
         "demo",
@@ -309,13 +319,16 @@ def _minimize(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from testbed.cli.show import picture, text
+    from testbed.cli.show import MAX_WINDOW, perfetto, picture, text
     from testbed.trace.trace import Trace
 
     if args.last < 0:
         raise ConfigError(f"--last {args.last}: expected 0 or more")
+    if not 1 <= args.window <= MAX_WINDOW:
+        raise ConfigError(f"--window {args.window}: expected 1..{MAX_WINDOW}")
     outputs.check_writable(args.png, "--png", suffix=".png")
     outputs.check_writable(args.svg, "--svg", suffix=".svg")
+    outputs.check_writable(args.perfetto, "--perfetto", suffix=".json")
     trace = Trace.load(args.trace)
     console = Console()
     if not console.is_terminal:
@@ -323,8 +336,11 @@ def _show(args: argparse.Namespace) -> int:
     text(trace, console, args.last)
     for path in (args.png, args.svg):
         if path:
-            picture(trace, path)
-            console.print(f"timeline: {path}")
+            n = picture(trace, path, args.window)
+            console.print(f"timeline: {path} ({n} of {len(trace.events)} events)")
+    if args.perfetto:
+        perfetto(trace, args.perfetto)
+        console.print(f"trace events: {args.perfetto} (open in ui.perfetto.dev)")
     return 0
 
 
