@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_model.genode import layout
-from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.core import Core, CoreConnection, Op, op_name, status_name
 from kernel_model.genode.mmu import Mmu
 from kernel_model.genode.pager import FaultReport, access_name, region_map_of
 from kernel_model.genode.stack import FlatArea
@@ -150,6 +150,4 @@ class ThreadsOnStacks(Scenario):
 
 def core_event(op: int, status: int) -> dict[str, Any]:
     """A request core served, by name (traces and `show`)."""
-    name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
-    st = Status(status).name.lower() if status in Status._value2member_map_ else str(status)
-    return {"op": name, "status": st}
+    return {"op": op_name(op), "status": status_name(status)}

@@ -12,9 +12,8 @@ from typing import Any
 
 from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.context_allocator import POINTS
-from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.core import Core, CoreConnection, Op, op_name, status_name
 from kernel_model.genode.errors import StackAllocFailed
-from kernel_model.genode.status import Status
 from kernel_model.genode.thread_list import ThreadList
 from testbed.harness import points
 from testbed.ipc.native import Bitmap
@@ -130,7 +129,7 @@ class GenodeRace(Scenario):
         )
 
     def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
-        event = {"op": Op(op).name.lower(), "status": Status(status).name.lower()}
+        event = {"op": op_name(op), "status": status_name(status)}
         if op in (Op.ATTACH_AT, Op.DETACH):
             event["slot"] = key
         return event

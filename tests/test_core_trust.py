@@ -160,3 +160,15 @@ def test_arguments_a_mailbox_cannot_hold_are_refused_before_anything_counts(bad,
     finally:
         seg.close()
         seg.unlink()
+
+
+def test_any_op_is_recorded_and_named_in_a_trace():
+    from scenarios.genode_race import SCENARIO
+    from testbed.trace import recorder
+
+    for op in (255, 256, 1 << 40, (1 << 64) - 1):
+        event = recorder.core_event(op)
+        assert recorder.CORE_EVENT <= event < recorder.OUTCOME_EVENT
+        packed_op, client, status, _ = recorder.unpack_core(recorder.pack_core(op, 3, 10, 7))
+        assert (packed_op, client, status) == (recorder.MAX_CORE_OP, 3, 10)
+        assert SCENARIO.core_event(packed_op, status, 0) == {"op": "op255", "status": "invalid_op"}

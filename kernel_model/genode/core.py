@@ -94,7 +94,7 @@ class Core:
     @staticmethod
     def describe(op: int, a0: int, a1: int, a2: int) -> dict[str, int | str]:
         """The fields of a core-log line for one request (integers, as the result document)."""
-        name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+        name = op_name(op)
         if op == Op.ATTACH_AT:
             return {
                 "op": name, "ds": a0, "slot": slot_of_offset(a1), "offset": a1,
@@ -112,6 +112,15 @@ class Core:
         if op == Op.RAM_FREE:
             return {"op": name, "ds": a0}
         return {"op": name}
+
+
+def op_name(op: int) -> str:
+    """An op by name; any other number (a client may send any word) as `opN`."""
+    return Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+
+
+def status_name(status: int) -> str:
+    return Status(status).name.lower() if status in Status._value2member_map_ else str(status)
 
 
 def _ignore(report: FaultReport) -> None:

@@ -38,6 +38,7 @@ def core_event(op: int) -> int:
 
 
 def pack_core(op: int, client: int, status: int, key: int) -> int:
+    op = op if 0 <= op < MAX_CORE_OP else MAX_CORE_OP
     return op & 0xFF | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28
 
 
