@@ -9,6 +9,9 @@ class LockTimeout(RuntimeError):
     """A wait exceeded its timeout: the holder died or the run is wedged (exit 3)."""
 
 
+_SCRATCH = memoryview(bytearray(8)).cast("Q")
+
+
 class Holder:
     """The shared word that names a lock's holder (actor index + 1, 0 for none), so a wait
     that times out, and the runner, can say who holds it."""
@@ -31,18 +34,22 @@ class NamedLock:
     again), so no two actors ever run at once; it answers False to block for real.
     `holder`, if given, is kept naming who holds the lock."""
 
-    __slots__ = ("name", "timeout", "_sem", "contended", "holder")
+    __slots__ = ("name", "timeout", "_sem", "contended", "holder", "_w", "_i", "_me")
 
     def __init__(self, name: str, timeout: float, contended=None, holder: Holder | None = None):
         self.name, self.timeout, self.contended, self.holder = name, timeout, contended, holder
         self._sem = posix_ipc.Semaphore(name)
+        # the holder word (a scratch word without a holder: no test on the hot path)
+        self._w, self._i, self._me = (
+            (holder.words, holder.index, holder.me) if holder else (_SCRATCH, 0, 1)
+        )
 
     def acquire(self) -> None:
         if self.contended is not None:
             while True:
                 try:
                     self._sem.acquire(0)
-                    self._held()
+                    self._w[self._i] = self._me
                     return
                 except posix_ipc.BusyError:
                     if not self.contended(self.name):
@@ -55,15 +62,10 @@ class NamedLock:
                 f"waited {self.timeout:g} s for lock {self.name}, {who}: "
                 "the holder died or is stuck"
             ) from None
-        self._held()
-
-    def _held(self) -> None:
-        if self.holder is not None:
-            self.holder.words[self.holder.index] = self.holder.me
+        self._w[self._i] = self._me
 
     def release(self) -> None:
-        if self.holder is not None:
-            self.holder.words[self.holder.index] = 0
+        self._w[self._i] = 0
         self._sem.release()
 
     def __enter__(self) -> NamedLock:
