@@ -97,6 +97,19 @@ MALFORMED = {
     "pds above the CLI's range": (dict(TRACE, config=dict(CONFIG, pds=20)), "--pds 20: expected 1..16"),
     "config beyond the options": (dict(TRACE, config=dict(CONFIG, x=1)), "trace config x=1"),
     "children as a string": (dict(TRACE, config=dict(CONFIG, children="4")), "children='4'"),
+    "unknown point": (
+        dict(TRACE, events=[{"ticket": 0, "actor": "pd0.main", "kind": "point", "point": "x"}]),
+        "has no schedule point 'x'",
+    ),
+    "unknown actor": (
+        dict(TRACE, events=[{"ticket": 0, "actor": "ghost", "kind": "outcome", "point": "ok"}]),
+        "actor 'ghost' is not one of",
+    ),
+    "unknown outcome": (
+        dict(TRACE, events=[{"ticket": 0, "actor": "pd0.main", "kind": "outcome", "point": "x"}]),
+        "has no outcome 'x'",
+    ),
+    "detected by nobody": (dict(TRACE, detected_by="nobody"), "detected_by 'nobody'"),
 }  # fmt: skip
 
 

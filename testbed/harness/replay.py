@@ -10,6 +10,7 @@ from testbed.harness import loader
 from testbed.harness.options import stress_parser, to_argv
 from testbed.harness.run import RunOptions, run
 from testbed.scenario import ConfigError, Scenario
+from testbed.trace.schedule import FINISH
 from testbed.trace.trace import Trace, TraceError
 
 MAX_ROUNDS = 10**9  # as --rounds
@@ -35,6 +36,22 @@ def _check_config(scenario: Scenario, ref: str, trace: Trace) -> None:
             )
 
 
+def _check_events(scenario: Scenario, trace: Trace) -> None:
+    """Every name in the trace is one of its scenario's: actors, points, outcomes (before a
+    process starts, so a bad trace is exit 2, not an aborted replay)."""
+    outcomes = [o.name for o in scenario.outcomes]
+    if trace.detected_by and trace.detected_by not in trace.actors:
+        raise TraceError(f"trace detected_by {trace.detected_by!r} is not one of its actors")
+    for k, e in enumerate(trace.events):
+        where = f"trace events[{k}] (ticket {e.ticket})"
+        if e.actor not in trace.actors and not (e.kind == "core" and e.actor == "core"):
+            raise TraceError(f"{where}: actor {e.actor!r} is not one of {trace.actors}")
+        if e.kind == "point" and e.point not in (*scenario.points, FINISH):
+            raise TraceError(f"{where}: {trace.scenario} has no schedule point {e.point!r}")
+        if e.kind == "outcome" and e.point not in outcomes:
+            raise TraceError(f"{where}: {trace.scenario} has no outcome {e.point!r}")
+
+
 def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     """Run the trace's order; the result document says whether its outcome happened again."""
     if not trace.complete:
@@ -57,6 +74,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     if trace.outcome not in [o.name for o in scenario.outcomes]:
         raise TraceError(f"trace outcome {trace.outcome!r} is not an outcome of {trace.scenario}")
     _check_config(scenario, ref, trace)
+    _check_events(scenario, trace)
     names = [name for name, _ in scenario.actors(trace.config)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
