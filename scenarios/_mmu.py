@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_model.genode import layout
-from kernel_model.genode.core import Core, CoreConnection, Op
+from kernel_model.genode.core import Core, CoreConnection, Op, op_name, status_name
 from kernel_model.genode.mmu import Mmu
 from kernel_model.genode.pager import FaultReport, access_name, region_map_of
 from kernel_model.genode.stack import FlatArea
@@ -44,7 +44,7 @@ class MmuCore(Core):
         super().__init__(
             npds,
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
-            ram_quota=2 * npds * layout.AREA_SIZE,
+            ram_quota=2 * layout.AREA_SIZE,  # a PD's own
             page_table=lambda pd: page_table(seg, pd),
             report=self._report,
         )
@@ -143,3 +143,11 @@ class ThreadsOnStacks(Scenario):
 
     def result_extra(self, seg, config: dict[str, Any]) -> dict[str, Any]:
         return fault_extra(seg, thread_name)
+
+    def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
+        return core_event(op, status)
+
+
+def core_event(op: int, status: int) -> dict[str, Any]:
+    """A request core served, by name (traces and `show`)."""
+    return {"op": op_name(op), "status": status_name(status)}

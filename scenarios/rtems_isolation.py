@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from kernel_model.page_table import PAGE_SIZE, PageTable, Perm
-from kernel_model.rtems.cpu import POINT_SLICE, WITH_TLB, Cpu, cpu_of
+from kernel_model.rtems.cpu import POINT_SLICE, WITH_TLB, Cpu, NothingToProbe, cpu_of, probe_pages
 from kernel_model.rtems.stack import (
     MAX_SHARES,
     Access,
@@ -174,8 +174,19 @@ class RtemsIsolation(Scenario):
                 f"of another task on the same CPU ({tasks // cpus} tasks a CPU, "
                 f"{size // PAGE_SIZE} pages a stack)"
             )
+        if tasks < 2:
+            raise ConfigError(
+                f"--tasks {tasks}: expected 2..{fit}: a task needs another task's stack to probe"
+            )
         config = {"cpus": cpus, "tasks": tasks, "stack_size": size, "shares": args.shares}
-        build_stacks(config)  # a dry run: the model refuses what the checks above missed
+        recs = build_stacks(config)  # a dry run: the model refuses what the checks above missed
+        try:
+            probe_pages(recs)
+        except NothingToProbe as e:
+            raise ConfigError(
+                f"--shares {args.shares} with --tasks {tasks} and --stack-size {args.stack_size}: "
+                f"{e}; use fewer shares or larger stacks"
+            ) from None
         return config
 
     # -- the run ---------------------------------------------------------------------------

@@ -32,11 +32,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Actor:
-    """One actor process: its name, its index (0..n-1, in `actors()` order), its params."""
+    """One actor process: its name, its index (0..n-1, in `actors()` order), its params.
+    The param `pd` (default 0) is its protection domain: its session with core."""
 
     index: int
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pd(self) -> int:
+        return self.params.get("pd", 0)
 
 
 class ConfigError(ValueError):
@@ -118,7 +123,8 @@ class ActorEnv(Shared, Protocol):
 
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         """`call(op, a0=0, a1=0, a2=0) -> (status, value)`: one request to the scenario's
-        core, as protection domain `pd`."""
+        core from this actor's protection domain (`pd` must be the actor's `pd` param: core
+        serves a client as the PD of its session, whatever the request says)."""
         ...
 
 
@@ -143,6 +149,9 @@ class Scenario:
     examples: tuple[str, ...] = ()  # command lines for `testbed stress NAME --help`
     # runs of `testbed demo`: (variant, pin, scenario options)
     showcase: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # what `testbed show` draws between two points of one actor: (from, to, label), e.g. a
+    # window in which shared state is not yet set
+    spans: tuple[tuple[str, str, str], ...] = ()
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

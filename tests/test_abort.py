@@ -11,8 +11,6 @@ import time
 import psutil
 from conftest import ROOT, leftovers_of
 
-from testbed.ipc import names
-
 
 def start(*extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "testbed.cli", "stress", "genode-race", "--variant", "fixed",
@@ -22,14 +20,21 @@ def start(*extra: str) -> subprocess.Popen:
     )
 
 
+def title(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline()).strip()
+    except psutil.Error:
+        return ""
+
+
 def wait_for_actors(proc: subprocess.Popen, n: int) -> list[psutil.Process]:
     """The run's actor processes, once all of them are up and working."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         objs = leftovers_of(proc.pid)
-        kids = [
+        kids = [  # each child's title: testbed ROLE SCENARIO/VARIANT run PREFIX
             p for p in psutil.Process(proc.pid).children(recursive=True)
-            if "forkserver" in " ".join(p.cmdline()) and p.ppid() != proc.pid
+            if title(p).startswith("testbed ")
         ]  # fmt: skip
         if objs and len(kids) >= n + 1:  # core and the actors
             time.sleep(0.3)
@@ -41,7 +46,7 @@ def wait_for_actors(proc: subprocess.Popen, n: int) -> list[psutil.Process]:
 def test_a_killed_actor_aborts_the_run_with_exit_3():
     proc = start("--creators", "2")
     kids = wait_for_actors(proc, 2)
-    victim = kids[-1]
+    victim = next(p for p in kids if title(p).split()[1] == "pd0.thread1")
     victim.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -73,26 +78,18 @@ def test_a_runner_killed_outright_is_cleaned_up_by_its_core():
     assert leftovers_of(proc.pid) == []
 
 
-def test_clean_removes_objects_of_dead_owners_only(tmp_path):
-    import posix_ipc
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    # a name as a run of that (now dead) process would have made it
-    fake = f"/{names.TAG}.{dead}.1.abcdef.lock.x"
-    live = names.new_prefix() + ".lock.y"
-    for n in (fake, live):
-        posix_ipc.Semaphore(n, posix_ipc.O_CREX, initial_value=1).close()
+def test_every_child_has_a_title_naming_its_run_and_role():
+    proc = start("--creators", "2")
     try:
-        r = subprocess.run([sys.executable, "-m", "testbed.cli", "clean"], capture_output=True,
-                           text=True, cwd=ROOT)  # fmt: skip
-        assert r.returncode == 0
-        assert f"removed sem {fake}" in r.stdout
-        remaining = {o.name for o in names.leftovers()}
-        assert fake not in remaining and live in remaining
+        kids = wait_for_actors(proc, 2)
+        prefix = leftovers_of(proc.pid)[0].prefix.lstrip("/")
+        titles = {title(p) for p in kids}
+        assert titles == {
+            f"testbed {role} genode-race/fixed run {prefix}"
+            for role in ("core", "pd0.main", "pd0.thread1")
+        }
+        assert {p.name() for p in kids} == {"tb core", "tb pd0.main", "tb pd0.thread1"}
     finally:
-        for n in (fake, live):
-            try:
-                posix_ipc.unlink_semaphore(n)
-            except posix_ipc.ExistentialError:
-                pass
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert leftovers_of(proc.pid) == []

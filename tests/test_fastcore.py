@@ -45,7 +45,9 @@ class Pair:
 
     def assert_same_state(self) -> None:
         ram = self.py.ram
-        assert self.c.used() == ram.used
+        assert [self.c.used(pd) for pd in range(self.npds)] == [
+            ram.used[pd] for pd in range(self.npds)
+        ]
         assert self.c.next_id() == ram._next_id
         assert self.c.count() == len(ram.dataspaces)
         ids = list(range(ram._next_id + 2))

@@ -106,3 +106,25 @@ def test_bad_input_exits_2_naming_the_value_and_range(args, message):
 def test_strict_takes_one_cpu_only():
     r = stress("--variant", "strict", "--cpus", "2")
     assert r.code == 2 and "--cpus 2: expected 1..1 for --variant strict" in r.err
+
+
+def test_every_task_probes_every_other_stack_where_no_share_lies():
+    # two-page stacks: each task's two shares cover page 0 of both other stacks;
+    # the probes go to page 1: 2 rounds x 3 tasks x 2 other stacks x (read, write)
+    r = stress("--variant", "strict", "--tasks", "3", "--stack-size", "8K", "--shares", "2",
+               "--rounds", "2")  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.doc["outcomes"]["dormant_access_faulted"] == 2 * 3 * 2 * 2
+
+
+@pytest.mark.parametrize(
+    "args, why",
+    [
+        (("--tasks", "3", "--stack-size", "4K", "--shares", "2"), "shares cover every page"),
+        (("--tasks", "2", "--stack-size", "4K", "--shares", "1"), "shares cover every page"),
+        (("--tasks", "1", "--shares", "0"), "--tasks 1: expected 2.."),
+    ],
+)
+def test_a_configuration_that_leaves_nothing_to_probe_is_refused(args, why):
+    r = stress("--variant", "strict", *args, "--rounds", "1")
+    assert r.code == 2 and why in r.err, r.err

@@ -19,6 +19,8 @@ def test_flat_overflow_is_silent_and_corrupts_the_neighbour():
     r = cli("stress", "stack-overflow", "--variant", "flat", "--rounds", "3",
             "--require", "neighbour_corrupted", "--require", "overflow_silent")  # fmt: skip
     assert r.code == 0, r.err
+    # no schedule points, no order to force: no trace is offered that would not replay
+    assert r.doc["trace_files"] == [] and "testbed replay" not in r.out + r.err
     assert r.doc["outcomes"] == {
         "ok": 0, "overflow_detected": 0, "overflow_silent": 3, "neighbour_corrupted": 3
     }  # fmt: skip
@@ -96,3 +98,18 @@ def test_page_fault_calibration_resolves_every_fault():
     assert r.code == 0, r.err
     assert r.doc["outcomes"] == {"resolved": 150, "unresolvable": 0}
     assert r.doc["faults"]["resolved"] == 150 and "faults_per_s" in r.doc
+
+
+def test_a_trace_without_schedule_points_is_refused_by_replay(tmp_path):
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps({
+        "format": "testbed-trace", "version": 1, "scenario": "stack-overflow",
+        "variant": "flat", "seed": 1, "actors": ["pd0.thread0", "pd0.thread1"],
+        "config": {"pds": 1, "threads": 2, "stack_size": 16384, "frame_size": 4096,
+                   "depth": 300},
+        "outcome": "overflow_silent", "rounds": 1,
+        "events": [{"ticket": 0, "actor": "pd0.thread1", "kind": "outcome",
+                    "point": "overflow_silent"}],
+    }))  # fmt: skip
+    r = cli("replay", str(trace))
+    assert r.code == 2 and "no schedule point to force" in r.err, r.out + r.err

@@ -26,14 +26,14 @@ enum { NULL_OP = 0, RAM_ALLOC = 1, RAM_FREE = 2, ATTACH_AT = 3, DETACH = 4 };
  * collide with a long-lived one), linear probing, deletion by backward shift. */
 struct ds { uint64_t id, owner, size, attached; }; /* id 0: an empty entry */
 
-/* RAM accounting. One account for the whole core today; issue 11's per-PD quotas make it
- * one a PD (struct fc_pd gets a `struct account`, account_of() answers &pd->ram). */
-struct account { uint64_t quota, used; };
+/* RAM accounting: each PD has its own quota and dataspace limit (ram.py: a RAM session a
+ * component), so one PD exhausting its memory never makes another's allocation fail. */
+struct account { uint64_t quota, used, count; };
 
 /* A PD's region map: the page bitmap (shared memory, the Python core's too) and, by page,
  * the attachment starting there (ds 0: none), so a detach by offset is one lookup. */
 struct attachment { uint64_t ds, pages; };
-struct fc_pd { uint64_t *bitmap; struct attachment *at; };
+struct fc_pd { uint64_t *bitmap; struct attachment *at; struct account ram; };
 
 /* Recording a served request, in the testbed's format (testbed/trace/recorder.py): a call of
  * the testbed's own tb_rec_what(event, what_lo, what_hi), handed over as a pointer. */
@@ -43,15 +43,14 @@ struct fc_core {
     record_fn record;
     uint64_t event_base;
     uint64_t npds, next_id, count, max_dataspaces, mask;
-    struct account ram;
+    uint64_t *sessions, nsessions; /* each client's PD (the core server's sessions) */
     struct ds *table;
     struct fc_pd pds[];
 };
 
 static inline struct account *account_of(struct fc_core *c, uint64_t pd)
 {
-    (void)pd;
-    return &c->ram;
+    return &c->pds[pd].ram;
 }
 
 static inline uint64_t slot_of(const struct fc_core *c, uint64_t id)
@@ -143,11 +142,11 @@ static int ram_alloc(struct fc_core *c, uint64_t pd, uint64_t size, uint64_t *ds
     if (size > a->quota) /* before rounding up: no overflow */
         return OUT_OF_RAM;
     size = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    if (size > a->quota - a->used || c->count >= c->max_dataspaces)
+    if (size > a->quota - a->used || a->count >= c->max_dataspaces)
         return OUT_OF_RAM;
     *ds = c->next_id++;
     ds_insert(c, (struct ds){*ds, pd, size, 0});
-    c->count++;
+    c->count++, a->count++;
     a->used += size;
     return OK;
 }
@@ -160,6 +159,7 @@ static int ram_free(struct fc_core *c, uint64_t pd, uint64_t id)
     if (d->attached)
         return DATASPACE_ATTACHED;
     account_of(c, pd)->used -= d->size;
+    account_of(c, pd)->count--;
     ds_remove(c, d);
     c->count--;
     return OK;
@@ -217,14 +217,14 @@ void *fc_new(uint64_t npds, uint64_t *const *bitmaps, uint64_t quota, uint64_t m
     if (!c)
         return NULL;
     uint64_t cap = 16;
-    while (cap < 2 * max_dataspaces) /* load factor at most 1/2 */
+    while (cap < 2 * max_dataspaces * (npds ? npds : 1)) /* load factor at most 1/2 */
         cap <<= 1;
     c->npds = npds, c->next_id = 1, c->max_dataspaces = max_dataspaces, c->mask = cap - 1;
-    c->ram = (struct account){quota, 0};
     c->table = calloc(cap, sizeof *c->table);
     int ok = c->table != NULL;
     for (uint64_t pd = 0; pd < npds && ok; pd++) {
         c->pds[pd].bitmap = bitmaps[pd];
+        c->pds[pd].ram = (struct account){quota, 0, 0};
         c->pds[pd].at = calloc(AREA_PAGES, sizeof(struct attachment));
         ok = c->pds[pd].at != NULL;
     }
@@ -244,8 +244,24 @@ void fc_free(struct fc_core *c)
         return;
     for (uint64_t pd = 0; pd < c->npds; pd++)
         free(c->pds[pd].at);
+    free(c->sessions);
     free(c->table);
     free(c);
+}
+
+/* Each client's PD, as the core server knows it from the run's spec: a request served in
+ * a mailbox is served for its client's PD, never for a PD the mailbox names. 0 if out of
+ * memory. */
+int fc_set_sessions(struct fc_core *c, const uint64_t *pds, uint64_t n)
+{
+    uint64_t *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s)
+        return 0;
+    for (uint64_t i = 0; i < n; i++)
+        s[i] = pds[i];
+    free(c->sessions);
+    c->sessions = s, c->nsessions = n;
+    return 1;
 }
 
 /* One request (Core.serve): answers value << 8 | status, in one 64-bit word so a ctypes
@@ -274,8 +290,11 @@ uint64_t fc_serve(struct fc_core *c, uint64_t op, uint64_t pd, uint64_t a0, uint
  * sake: both have one signature. */
 int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb, int client)
 {
-    (void)client;
-    uint64_t r = fc_serve(c, mb[1], mb[2], mb[3], mb[4], mb[5]);
+    /* a client's session decides its PD; without sessions (FastCore.serve's scratch
+     * mailbox) the PD is the word the caller wrote */
+    uint64_t pd = !c->sessions ? mb[2]
+                  : (uint64_t)client < c->nsessions ? c->sessions[client] : UINT64_MAX;
+    uint64_t r = fc_serve(c, mb[1], pd, mb[3], mb[4], mb[5]);
     mb[6] = r & 0xFF, mb[7] = r >> 8;
     return (int64_t)(r & 0xFF);
 }

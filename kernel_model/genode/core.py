@@ -27,6 +27,7 @@ class Op(IntEnum):
 
 
 _NULL, _RAM_ALLOC, _RAM_FREE, _ATTACH_AT, _DETACH, _FAULT = map(int, Op)
+_U64 = (1 << 64) - 1  # what a mailbox word holds
 
 
 class Core:
@@ -37,7 +38,7 @@ class Core:
         self,
         npds: int,
         page_bitmap: Callable[[int], PageBitmap],
-        ram_quota: int,
+        ram_quota: int,  # each PD's own (Genode: a RAM session a component)
         page_table: Callable[[int], PageTable] | None = None,
         report: Callable[[FaultReport], None] | None = None,
     ):
@@ -51,8 +52,12 @@ class Core:
             ]
 
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
+        """Answer one request of PD `pd` (the session's PD, never the caller's word); any
+        argument, checked before anything is counted or changed, gets a status, never a raise."""
         if not 0 <= pd < len(self.region_maps):
             return Status.INVALID_PD, 0
+        if not (0 <= a0 <= _U64 and 0 <= a1 <= _U64 and 0 <= a2 <= _U64):
+            return Status.INVALID_ARGUMENT, 0
         if op == _RAM_ALLOC:  # plain ints: comparing with an IntEnum member costs more here
             return self.ram.alloc(pd, a0)
         if op == _ATTACH_AT:
@@ -89,7 +94,7 @@ class Core:
     @staticmethod
     def describe(op: int, a0: int, a1: int, a2: int) -> dict[str, int | str]:
         """The fields of a core-log line for one request (integers, as the result document)."""
-        name = Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+        name = op_name(op)
         if op == Op.ATTACH_AT:
             return {
                 "op": name, "ds": a0, "slot": slot_of_offset(a1), "offset": a1,
@@ -107,6 +112,15 @@ class Core:
         if op == Op.RAM_FREE:
             return {"op": name, "ds": a0}
         return {"op": name}
+
+
+def op_name(op: int) -> str:
+    """An op by name; any other number (a client may send any word) as `opN`."""
+    return Op(op).name.lower() if op in Op._value2member_map_ else f"op{op}"
+
+
+def status_name(status: int) -> str:
+    return Status(status).name.lower() if status in Status._value2member_map_ else str(status)
 
 
 def _ignore(report: FaultReport) -> None:

@@ -47,6 +47,7 @@ def lib() -> ctypes.PyDLL:
         ("fc_serve_mailbox", i64, None),  # hot: (core, mailbox, client), no conversion
         ("fc_serve_recorded", i64, None),
         ("fc_set_recorder", None, (vp, vp, u64)),
+        ("fc_set_sessions", ctypes.c_int, (vp, ctypes.POINTER(u64), u64)),
         ("fc_pack", u64, (u64, u64, u64, u64)),
         ("fc_used", u64, (vp, u64)),
         ("fc_next_id", u64, (vp,)),
@@ -101,12 +102,18 @@ class FastCore:
         return _STATUS[self._call()], w[7]
 
     def mailbox_server(
-        self, record: tuple[int, int] | None = None
+        self, record: tuple[int, int] | None = None, sessions: Sequence[int] = ()
     ) -> Callable[[ctypes.c_void_p, int], int]:
         """`serve(mailbox, client)`: serve the request in the testbed mailbox at that address
         in place and answer its status (pass a c_void_p: ctypes then converts nothing).
         With `record` = (address of the testbed's C `tb_rec_what`, CORE_EVENT) each request
-        is also recorded as the core server records it, in the same call."""
+        is also recorded as the core server records it, in the same call. `sessions[client]`
+        is the PD a client's requests are served for (the PD word of its mailbox is not
+        read: a client cannot act for another PD)."""
+        if sessions:
+            arr = (ctypes.c_uint64 * len(sessions))(*sessions)
+            if not self._so.fc_set_sessions(self._c, arr, len(sessions)):
+                raise MemoryError("fc_set_sessions")
         if record is not None:
             self._so.fc_set_recorder(self._c, *record)
         fn = self._so.fc_serve_recorded if record is not None else self._so.fc_serve_mailbox

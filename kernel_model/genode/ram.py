@@ -1,7 +1,12 @@
-"""Core's RAM service: dataspaces allocated and freed on behalf of a PD."""
+"""Core's RAM service: dataspaces allocated and freed on behalf of a PD.
+
+Each PD has its own quota and its own dataspace limit, as each Genode component has its own
+RAM session: one PD exhausting its memory never makes another PD's allocation fail.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from kernel_model.genode.layout import page_round_up
@@ -17,8 +22,10 @@ class Dataspace:
 
 class RamService:
     def __init__(self, quota_bytes: int, max_dataspaces: int = 1 << 16):
+        """`quota_bytes` and `max_dataspaces` are each PD's own."""
         self.quota, self.max_dataspaces = quota_bytes, max_dataspaces
-        self.used = 0
+        self.used: dict[int, int] = defaultdict(int)  # bytes, by PD
+        self.count: dict[int, int] = defaultdict(int)  # dataspaces, by PD
         self._next_id = 1
         self.dataspaces: dict[int, Dataspace] = {}
 
@@ -26,12 +33,13 @@ class RamService:
         if size <= 0:
             return Status.INVALID_SIZE, 0
         size = page_round_up(size)
-        if self.used + size > self.quota or len(self.dataspaces) >= self.max_dataspaces:
+        if self.used[pd] + size > self.quota or self.count[pd] >= self.max_dataspaces:
             return Status.OUT_OF_RAM, 0
         ds = self._next_id
         self._next_id += 1
         self.dataspaces[ds] = Dataspace(pd, size)
-        self.used += size
+        self.used[pd] += size
+        self.count[pd] += 1
         return Status.OK, ds
 
     def lookup(self, pd: int, ds: int) -> Dataspace | None:
@@ -46,5 +54,6 @@ class RamService:
         if d.attached:
             return Status.DATASPACE_ATTACHED
         del self.dataspaces[ds]
-        self.used -= d.size
+        self.used[pd] -= d.size
+        self.count[pd] -= 1
         return Status.OK

@@ -19,3 +19,4 @@ class Status(IntEnum):
     INVALID_OP = 10
     DATASPACE_TOO_SMALL = 11
     UNRESOLVABLE_FAULT = 12  # no attachment backs the faulting address (core: "illegal fault")
+    INVALID_ARGUMENT = 13  # an argument a mailbox word cannot hold (outside 0..2**64-1)

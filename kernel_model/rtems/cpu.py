@@ -55,16 +55,9 @@ class Cpu:
         )
         self.mem = mem
         self.running: StackRecord | None = None
-        # what each task probes: the top page of every other task's stack, unless shared
-        self.probes = {
-            t: [
-                self.recs[u].address + self.recs[u].size - PAGE_SIZE
-                for u in range(len(recs))
-                if u != t
-                and self.recs[t].share_at(self.recs[u].address + self.recs[u].size - 1) is None
-            ]
-            for t in self.tasks
-        }
+        # what each task probes: a page of every other task's stack that no share covers
+        pages = probe_pages(recs)
+        self.probes = {t: [pages[u] for u in range(len(recs)) if u != t] for t in self.tasks}
         self.granted = {  # what a foreign access granted by the MMU means in this variant
             Translation.TABLE: _granted_outcome(variant),
             Translation.TLB_HIT: _granted_outcome(variant),
@@ -125,6 +118,29 @@ class Cpu:
         if counts.pop("bug", 0):
             raise AssertionError(f"task {task}: a write through a READ_WRITE share faulted")
         return counts
+
+
+class NothingToProbe(ValueError):
+    """A stack every page of which some share covers: isolation could not be checked on it."""
+
+
+def probe_pages(recs: list[StackRecord]) -> list[int]:
+    """For each task, the page of its stack the other tasks probe: its highest page that no
+    share of any task covers, so a probe always tests isolation, never a share's flags."""
+    out = []
+    for u, rec in enumerate(recs):
+        free = [
+            page
+            for page in range(rec.address + rec.size - PAGE_SIZE, rec.address - 1, -PAGE_SIZE)
+            if all(r.share_at(page) is None for r in recs)
+        ]
+        if not free:
+            raise NothingToProbe(
+                f"shares cover every page of task {u}'s stack ({rec.size // PAGE_SIZE} page(s)), "
+                "so no other task could probe it"
+            )
+        out.append(free[0])
+    return out
 
 
 def _granted_outcome(variant: str) -> str:

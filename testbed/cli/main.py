@@ -39,6 +39,9 @@ STRESS_EXAMPLES = """examples:
   testbed stress mypackage.races:SCENARIO --variant v1                 (an importable module)
   testbed stress genode-race --help                                    (the scenario's options)
 """
+REPLAY_EXIT = "exit codes: 0 reproduced (every time), 1 not reproduced, 2 bad usage or an unusable trace, 3 aborted"
+MINIMIZE_EXIT = "exit codes: 0 minimized, 1 the trace does not reproduce, 2 bad usage or an unusable trace, 3 aborted"
+SIMPLE_EXIT = "exit codes: 0 done, 2 bad usage"
 SCENARIO_FORMS = (
     "a built-in or installed name (testbed scenarios), PATH.py (its SCENARIO), PATH.py:NAME, "
     "or package.module:NAME"
@@ -63,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios",
         help="list scenarios, variants, outcomes and grades",
         formatter_class=formatter,
-        epilog="examples:\n  testbed scenarios\n  testbed scenarios ./my_scenario.py --json",
+        epilog="examples:\n  testbed scenarios\n  testbed scenarios ./my_scenario.py --json\n\n"
+        + SIMPLE_EXIT,
     )
     sp.add_argument(
         "scenario",
@@ -91,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a trace's order again; exit 0 if its outcome happens again, 1 if not",
         formatter_class=formatter,
         epilog="examples:\n  testbed replay traces/genode-race.quickfix.7.ab12cd.0.json\n"
-        "  testbed replay T.json --repeat 100 --json -",
+        "  testbed replay T.json --repeat 100 --json -\n\n" + REPLAY_EXIT,
     )
     rp.add_argument("trace")
     rp.add_argument(
@@ -106,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "minimize",
         help="shrink a trace while its outcome still reproduces",
         formatter_class=formatter,
-        epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json --max-replays 100",
+        epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json "
+        "--max-replays 100\n\n" + MINIMIZE_EXIT,
     )
     mn.add_argument("trace")
     mn.add_argument(
@@ -121,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a trace's interleaving: text in the terminal, or a timeline picture",
         formatter_class=formatter,
         epilog="examples:\n  testbed show T.json\n  testbed show T.json --png timeline.png\n"
-        "  testbed show T.json --svg timeline.svg --last 0",
+        "  testbed show T.json --svg timeline.svg --last 0\n"
+        "  testbed show T.json --perfetto T.perfetto.json   # the whole trace, to zoom through\n\n"
+        + SIMPLE_EXIT,
     )
     sh.add_argument("trace")
     out = sh.add_mutually_exclusive_group()
@@ -130,12 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument(
         "--last", type=int, default=60, help="events of the text rendering, from the end (0: all)"
     )
+    sh.add_argument(
+        "--window", type=int, default=20,
+        help="events of each lane in the picture, the last ones (1..500; default 20)",
+    )  # fmt: skip
+    sh.add_argument(
+        "--perfetto", metavar="OUT.json",
+        help="the whole trace in the Chrome/Perfetto trace-event format (ui.perfetto.dev)",
+    )  # fmt: skip
 
     dm = sub.add_parser(
         "demo",
         help="every variant of the showcase scenarios for a few seconds, one summary table",
         formatter_class=formatter,
-        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json",
+        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json\n\n"
+        + EXIT_CODES.replace("no FORBIDDEN", "no run saw a FORBIDDEN"),
     )
     dm.add_argument(
         "--seconds", type=float, default=2.0, help="seconds a run (0 < s <= 600; default 2)"
@@ -148,11 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     cl = sub.add_parser(
         "clean",
-        help="remove shared memory and semaphores left by runs whose owner is gone",
+        help="remove your shared memory and semaphores left by runs whose owner is gone",
         formatter_class=formatter,
-        epilog="examples:\n  testbed clean\n  testbed clean --all   # also those of live runs",
+        epilog="examples:\n  testbed clean\n  testbed clean --dry-run\n"
+        "  testbed clean --all --force   # every run's objects, live ones too\n\n" + SIMPLE_EXIT,
     )
-    cl.add_argument("--all", action="store_true", help="also remove objects of runs still alive")
+    cl.add_argument("--all", action="store_true", help="also other users' objects")
+    cl.add_argument(
+        "--force", action="store_true", help="also objects of runs still alive (they then fail)"
+    )
+    cl.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
     return parser
 
 
@@ -246,12 +267,13 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    removed, kept = names.clean(everything=args.all)
+    removed, kept = names.clean(all_users=args.all, force=args.force, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for obj in removed:
-        print(f"removed {obj.kind} {obj.name}")
-    for obj in kept:
-        print(f"kept {obj.kind} {obj.name} (its run is alive)")
-    print(f"{len(removed)} removed, {len(kept)} kept")
+        print(f"{verb} {obj.kind} {obj.name}")
+    for k in kept:
+        print(f"kept {k.obj.kind} {k.obj.name} ({k.why})")
+    print(f"{len(removed)} {verb}, {len(kept)} kept")
     return 0
 
 
@@ -318,13 +340,16 @@ def _minimize(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from testbed.cli.show import picture, text
+    from testbed.cli.show import MAX_WINDOW, perfetto, picture, text
     from testbed.trace.trace import Trace
 
     if args.last < 0:
         raise ConfigError(f"--last {args.last}: expected 0 or more")
+    if not 1 <= args.window <= MAX_WINDOW:
+        raise ConfigError(f"--window {args.window}: expected 1..{MAX_WINDOW}")
     outputs.check_writable(args.png, "--png", suffix=".png")
     outputs.check_writable(args.svg, "--svg", suffix=".svg")
+    outputs.check_writable(args.perfetto, "--perfetto", suffix=".json")
     trace = Trace.load(args.trace)
     console = Console()
     if not console.is_terminal:
@@ -332,8 +357,11 @@ def _show(args: argparse.Namespace) -> int:
     text(trace, console, args.last)
     for path in (args.png, args.svg):
         if path:
-            picture(trace, path)
-            console.print(f"timeline: {path}")
+            n = picture(trace, path, args.window)
+            console.print(f"timeline: {path} ({n} of {len(trace.events)} events)")
+    if args.perfetto:
+        perfetto(trace, args.perfetto)
+        console.print(f"trace events: {args.perfetto} (open in ui.perfetto.dev)")
     return 0
 
 

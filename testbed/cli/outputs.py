@@ -4,28 +4,12 @@ traceback because a directory is missing), written whole."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from testbed.scenario import ConfigError
+from testbed.harness.output_paths import check_directory, check_writable
 
-
-def check_writable(path: str | None, option: str, suffix: str = "") -> None:
-    """ConfigError unless `path` can be written: its directory exists and is writable, it is
-    not a directory, and it has `suffix` if one is required. "-" is standard output."""
-    if path is None or path == "-":
-        return
-    p = Path(path)
-    if suffix and p.suffix.lower() != suffix:
-        raise ConfigError(f"{option} {path}: expected a file name ending in {suffix}")
-    if p.is_dir():
-        raise ConfigError(f"{option} {path}: is a directory, expected a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ConfigError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{option} {path}: directory {parent} is not writable")
+__all__ = ["check_directory", "check_writable", "write_json"]
 
 
 def write_json(path: str, doc: Any) -> None:

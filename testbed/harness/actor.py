@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import sys
@@ -17,7 +16,7 @@ from testbed.harness.access import AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
-from testbed.ipc.locks import LockTimeout, NamedLock
+from testbed.ipc.locks import Holder, LockTimeout, NamedLock
 from testbed.ipc.native import Atomics, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
@@ -180,7 +179,13 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             hook = self._contended if self.spec.controlled else None
-            lock = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            holder = Holder(
+                self.ctl,
+                control.holder_word(self.spec.locks.index(name)),
+                self.actor.index + 1,
+                [a.name for a in self.spec.actors],
+            )
+            lock = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook, holder)
             k = self.spec.locks.index(name)
             if not self.spec.controlled and k < deadlock.MAX_LOCKS:
                 # (a controlled run's runner sees every actor blocked and names it itself)
@@ -203,7 +208,12 @@ class Env:
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         if self._client is None:
             raise ConfigError(f"scenario {self.spec.scenario} has no core (it defines no core())")
-        return functools.partial(self._client.call, pd=pd)
+        if pd != self.actor.pd:
+            raise ConfigError(
+                f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
+                f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
+            )
+        return self._client.call
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
@@ -318,6 +328,7 @@ def main(spec: RunSpec, index: int) -> None:
                 raise  # no outcome to count it as: the run aborts, naming the cycle
         env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
+        slot[stats.ERROR_NS] = time.monotonic_ns()
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")
         ctl[control.ABORT] = 1
         sys.exit(3)

@@ -67,16 +67,20 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
     # a core in C may serve each request in its mailbox, in place, and record it itself
     # (not when logging, which needs the request's words in Python)
     in_place = getattr(core, "mailbox_server", None) if log is None else None
+    # each client's session: the PD it was started for, from the runner's spec (never from
+    # shared memory, which every actor can write)
+    session = [a.pd for a in spec.actors]
 
-    def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+    def logged(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        pd = session[client]
         status, value = core.serve(op, pd, a0, a1, a2)
         line = {"op": op, "pd": pd, "client": client, **_describe(core, op, a0, a1, a2)}
         line["status"] = getattr(status, "name", str(status)).lower()
         log.write(json.dumps(line) + "\n")
         return status, value
 
-    def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
-        return core.serve(op, pd, a0, a1, a2)
+    def plain(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        return core.serve(op, session[client], a0, a1, a2)
 
     handle = logged if log is not None else plain
     server = mailbox.Server(
@@ -93,22 +97,22 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         if in_place is not None:  # the C core records with the same C call, tb_rec_what
             fn = ctypes.cast(lib().tb_rec_what, ctypes.c_void_p).value
             return functools.partial(
-                server.serve_in_place, in_place(record=(fn, recorder.CORE_EVENT))
+                server.serve_in_place, in_place(record=(fn, recorder.CORE_EVENT), sessions=session)
             )
         inner = handle
         key = getattr(core, "key", lambda op, a0, a1, a2: 0)
 
-        def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
-            status, value = inner(client, op, pd, a0, a1, a2)
+        def recorded(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+            status, value = inner(client, op, a0, a1, a2)
             rec.record_what(
-                recorder.CORE_EVENT + op,
+                recorder.core_event(op),
                 recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
             )
             return status, value
 
         handle = recorded
     if in_place is not None:
-        return functools.partial(server.serve_in_place, in_place())
+        return functools.partial(server.serve_in_place, in_place(sessions=session))
     return functools.partial(server.serve, handle)
 
 

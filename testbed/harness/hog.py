@@ -7,8 +7,8 @@ from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 
 
-def main(spec: RunSpec, cpus: list[int] | None) -> None:
-    seg = process.enter(spec, "hog")
+def main(spec: RunSpec, cpus: list[int] | None, name: str = "hog") -> None:
+    seg = process.enter(spec, name)
     if cpus is not None:
         import psutil
 

@@ -9,7 +9,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.harness import perturb
+from testbed.harness import output_paths, perturb
 from testbed.harness.run import PINS, RunOptions
 from testbed.scenario import ConfigError, Scenario
 from testbed.trace import access_points, recorder
@@ -151,6 +151,9 @@ def run_options(scenario: Scenario, ref: str, args: argparse.Namespace) -> RunOp
         v = getattr(args, opt)
         if v is not None and not 0 <= v <= 100_000:
             raise ConfigError(f"--{opt.replace('_', '-')} {v:g}: expected 0..100000")
+    output_paths.check_writable(args.core_log, "--core-log")
+    if args.record:
+        output_paths.check_directory(args.trace_dir, "--trace-dir")
     seed = random.randrange(2**32) if args.seed is None else args.seed
     if not 0 <= seed < 2**32:
         raise ConfigError(f"--seed {seed}: expected 0..4294967295")

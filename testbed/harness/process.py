@@ -1,16 +1,28 @@
-"""What every child process does first: ignore Ctrl-C (the runner stops it), pin, attach."""
+"""What every child process does first: take a title naming its run and role (so `ps`, `top`
+and psutil tell core from an actor), ignore Ctrl-C (the runner stops it), pin, attach."""
 
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import psutil
+import setproctitle
 
 from testbed.harness.spec import RunSpec
 from testbed.ipc.segment import Segment
 
 
+def title(spec: RunSpec, name: str) -> str:
+    """`testbed ROLE SCENARIO/VARIANT run PREFIX`: the command line `ps` shows."""
+    ref = spec.scenario.rsplit(":", 1)
+    scenario = ref[-1] if len(ref) == 2 else Path(ref[0]).stem if ref[0].endswith(".py") else ref[0]
+    return f"testbed {name} {scenario}/{spec.variant} run {spec.prefix.lstrip('/')}"
+
+
 def enter(spec: RunSpec, name: str) -> Segment:
+    setproctitle.setproctitle(title(spec, name))
+    setproctitle.setthreadtitle(f"tb {name}"[:15])  # the process name `top` shows (15 bytes)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cpus = spec.cpus.get(name)
     if cpus is not None:

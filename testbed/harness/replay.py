@@ -7,8 +7,58 @@ from pathlib import Path
 from typing import Any
 
 from testbed.harness import loader
+from testbed.harness.options import stress_parser, to_argv
 from testbed.harness.run import RunOptions, run
+from testbed.scenario import ConfigError, Scenario
+from testbed.trace import access_points
+from testbed.trace.schedule import FINISH
 from testbed.trace.trace import Trace, TraceError
+
+MAX_ROUNDS = 10**9  # as --rounds
+
+
+def _check_config(scenario: Scenario, ref: str, trace: Trace) -> dict[str, Any]:
+    """The trace's config must be one `testbed stress` accepts: its values go through the
+    scenario's options and `configure` (same ranges, same messages) and must come back
+    unchanged; an option the trace does not name (an older trace, a hand-written one) gets
+    its default. Answers the config to replay with."""
+    parser = stress_parser(scenario, ref, prog="testbed replay")
+    dests = {a.dest for a in parser._actions if a.option_strings}
+    own = {k: v for k, v in trace.config.items() if k in dests and k != "variant"}
+    try:
+        ns = parser.parse_args([*to_argv(parser, own), "--variant", trace.variant])
+        config = scenario.configure(ns)
+    except ConfigError as e:
+        raise TraceError(f"trace config: {e}") from None
+    for key in sorted(trace.config):
+        if config.get(key) != trace.config[key]:
+            raise TraceError(
+                f"trace config {key}={trace.config[key]!r}: the scenario's options give "
+                f"{config.get(key)!r} (config {trace.config})"
+            )
+    return config
+
+
+def _check_events(scenario: Scenario, trace: Trace) -> None:
+    """Every name in the trace is one of its scenario's: actors, points, outcomes (before a
+    process starts, so a bad trace is exit 2, not an aborted replay)."""
+    outcomes = [o.name for o in scenario.outcomes]
+    points = list(scenario.points)
+    if trace.points == "access":  # the words of its regions and its locks are points too
+        config = dict(trace.config, variant=trace.variant)
+        points = access_points.all_points(
+            points, list(scenario.regions(config)), scenario.locks(config)
+        )
+    if trace.detected_by and trace.detected_by not in trace.actors:
+        raise TraceError(f"trace detected_by {trace.detected_by!r} is not one of its actors")
+    for k, e in enumerate(trace.events):
+        where = f"trace events[{k}] (ticket {e.ticket})"
+        if e.actor not in trace.actors and not (e.kind == "core" and e.actor == "core"):
+            raise TraceError(f"{where}: actor {e.actor!r} is not one of {trace.actors}")
+        if e.kind == "point" and e.point != FINISH and not access_points.known(points, e.point):
+            raise TraceError(f"{where}: {trace.scenario} has no schedule point {e.point!r}")
+        if e.kind == "outcome" and e.point not in outcomes:
+            raise TraceError(f"{where}: {trace.scenario} has no outcome {e.point!r}")
 
 
 def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
@@ -32,15 +82,24 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         )
     if trace.outcome not in [o.name for o in scenario.outcomes]:
         raise TraceError(f"trace outcome {trace.outcome!r} is not an outcome of {trace.scenario}")
+    config = _check_config(scenario, ref, trace)
+    _check_events(scenario, trace)
     names = [name for name, _ in scenario.actors(trace.config)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
+    if not 0 <= trace.rounds <= MAX_ROUNDS:
+        raise TraceError(f"trace rounds {trace.rounds}: expected 0..{MAX_ROUNDS}")
     steps = trace.steps(scenario.points)
+    if not steps:
+        raise TraceError(
+            f"the trace has no schedule point to force ({trace.scenario} declares "
+            f"{len(scenario.points)} points), so a replay would be a free run, not this order"
+        )
     doc = run(
         RunOptions(
             scenario,
             trace.variant,
-            trace.config,
+            config,
             seed=trace.seed,
             ref=ref,
             rounds=trace.rounds,

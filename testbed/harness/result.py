@@ -43,7 +43,7 @@ def document(
     elapsed_s: float,
     ctx_switches: dict[str, int],
     require: list[str],
-    error: str | None,
+    error: str | list[str] | None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     verdict, code, reasons = judge(scenario, variant, outcomes, require, error is not None)
@@ -63,7 +63,7 @@ def document(
         "ctx_switches": ctx_switches,
         "required": require,
         "verdict": verdict,
-        "reasons": reasons if error is None else [error],
+        "reasons": reasons if error is None else [error] if isinstance(error, str) else error,
         "exit_code": code,
         "environment": environment.envelope(),
     }

@@ -107,8 +107,9 @@ def run(opts: RunOptions) -> dict[str, Any]:
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
     core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
 
+    locks = sc.locks(config)
     layout = Layout()
-    control.add_region(layout)
+    control.add_region(layout, len(locks))
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
@@ -150,6 +151,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
         perturb=opts.perturb,
         expected_steps=sc.expected_steps(config),
         trace_dir=opts.trace_dir,
-        max_traces=opts.max_traces if opts.record else 0,
+        # a trace is offered only where it can be replayed: a scenario without schedule
+        # points has no order to force (stack-overflow, stack-growth, page-fault)
+        max_traces=opts.max_traces if opts.record and sc.points else 0,
     )
     return Supervisor(spec, opts).go()

@@ -1,7 +1,7 @@
 """Per-actor counters in shared memory: each actor writes only its own slot, so no atomics.
 
 Slot words: attempts, done, pid, first_failure_ns, voluntary and involuntary context
-switches, then one counter per outcome, then per outcome the schedule point where it was
+switches, the time of its error (monotonic ns, so the runner names failures in time order), then one counter per outcome, then per outcome the schedule point where it was
 first detected (point index + 1, 0 for none), then an error message (UTF-8, NUL-padded).
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS, STRATEGY = range(7)
+ATTEMPTS, DONE, PID, FIRST_FAILURE_NS, VCS, IVCS, STRATEGY, ERROR_NS = range(8)
 # STRATEGY: under --perturb auto, the catalogue index + 1 of the strategy active at the
-# actor's first failure
+# actor's first failure; ERROR_NS: when it failed (monotonic ns)
 MAX_OUTCOMES = 16
 COUNTS = 8
 DETECTED = COUNTS + MAX_OUTCOMES

@@ -15,7 +15,7 @@ import multiprocess
 import multiprocess.connection
 import posix_ipc
 
-from testbed.harness import actor, core_server, hog, loader, portfolio, result, stats
+from testbed.harness import actor, core_server, diagnosis, hog, loader, portfolio, result, stats
 from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
@@ -28,10 +28,16 @@ if TYPE_CHECKING:
 
 TICK_S = 0.05
 READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 2.0  # after the stop: actors end within the lock timeout plus this
+STATE_CHECK_S = 0.25  # how often the runner looks for stopped children
 
 
 class Aborted(RuntimeError):
-    """The run could not go on (exit 3); the message says why."""
+    """The run could not go on (exit 3); `reasons` say why, the root cause first."""
+
+    def __init__(self, reasons: str | list[str]):
+        self.reasons = [reasons] if isinstance(reasons, str) else reasons
+        super().__init__("; ".join(self.reasons))
 
 
 @dataclass
@@ -58,6 +64,10 @@ class Supervisor:
         self.spec, self.opts = spec, opts
         self.seg: Segment | None = None
         self.procs: dict[str, Any] = {}
+        self._ended: dict[str, int] = {}  # child -> when the runner saw it end (monotonic ns)
+        self._stopped_since: dict[str, float] = {}  # child -> when it was first seen stopped
+        self._stop_at: float | None = None  # when the stop flag was first seen
+        self._next_state_check = 0.0
 
     def go(self) -> dict[str, Any]:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
@@ -67,8 +77,10 @@ class Supervisor:
             try:
                 self._start()
                 elapsed = self._supervise()
-            except (Aborted, ScheduleError) as e:
-                error, elapsed = str(e), self._elapsed()
+            except Aborted as e:
+                error, elapsed = e.reasons, self._elapsed()
+            except ScheduleError as e:
+                error, elapsed = self._with_causes(str(e)), self._elapsed()
             except KeyboardInterrupt:
                 error, elapsed = "interrupted (Ctrl-C or SIGTERM)", self._elapsed()
             self._stop(error is not None)
@@ -111,7 +123,10 @@ class Supervisor:
         plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
         for i in range(self.opts.hogs):
             p = ctx.Process(
-                target=hog.main, args=(spec, plan[i % len(plan)]), name=f"hog{i}", daemon=True
+                target=hog.main,
+                args=(spec, plan[i % len(plan)], f"hog{i}"),
+                name=f"hog{i}",
+                daemon=True,
             )
             p.start()
             self.procs[f"hog{i}"] = p
@@ -132,17 +147,83 @@ class Supervisor:
     def _elapsed(self) -> float:
         return (time.monotonic_ns() - self.t0) / 1e9 if hasattr(self, "t0") else 0.0
 
+    def _live_pids(self) -> dict[str, int]:
+        return {
+            name: p.pid
+            for name, p in self.procs.items()
+            if p.exitcode is None and not name.startswith("hog")
+        }
+
+    def _with_causes(self, reason: str) -> list[str]:
+        """`reason`, after any stopped process (the likelier cause)."""
+        return diagnosis.in_order(
+            diagnosis.stopped(self.spec, self.seg, self._live_pids()),
+            [diagnosis.Failure(0, reason)],
+        )
+
     def _check_children(self) -> None:
+        """Abort if a child ended badly: every such child, in the order they failed, after
+        any stopped process."""
+        failures = []
         for name, p in self.procs.items():
             code = p.exitcode
             if code is None or (code == 0 and name != "core") or name.startswith("hog"):
                 continue
+            seen = self._ended.setdefault(name, time.monotonic_ns())
+            index = self._index(name)
             reason = self._child_error(name)
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            held = diagnosis.locks_held(self.spec, self.seg, index) if index is not None else []
+            where = diagnosis.last_point(self.spec, self.seg, index) if index is not None else None
+            text = f"{name} (pid {p.pid}) ended with {how} while the run was going"
+            if reason:
+                text += f": {reason}"
+            if where:
+                text += f"; last seen at {where}"
+            if held:
+                text += f"; it held lock {', '.join(held)}, now lost"
+            at = (diagnosis.error_time(self.seg, index) if index is not None else 0) or seen
+            failures.append(diagnosis.Failure(at, text))
+        if failures:
+            causes = diagnosis.stopped(self.spec, self.seg, self._live_pids())
+            raise Aborted(diagnosis.in_order(causes, failures))
+
+    def _check_stuck(self, now: float) -> None:
+        """Abort if a child stays stopped (SIGSTOP, a debugger) longer than the lock timeout,
+        or if actors have not ended long after the stop: no wait of the runner is unbounded."""
+        if now < self._next_state_check:
+            return
+        self._next_state_check = now + STATE_CHECK_S
+        limit = self.spec.lock_timeout
+        pids = self._live_pids()
+        for name, pid in pids.items():
+            if diagnosis.is_stopped(pid):
+                self._stopped_since.setdefault(name, now)
+            else:
+                self._stopped_since.pop(name, None)
+        if any(now - t > limit for t in self._stopped_since.values()):
             raise Aborted(
-                f"{name} (pid {p.pid}) ended with {how} while the run was going"
-                + (f": {reason}" if reason else "; any lock it held is lost")
+                [
+                    f"{r} for more than {limit:g} s (--lock-timeout)"
+                    for r in diagnosis.stopped(self.spec, self.seg, pids)
+                ]
             )
+        if self._stop_at is None and self.ctl[control.STOP]:
+            self._stop_at = now
+        if self._stop_at is not None and now - self._stop_at > limit + STOP_GRACE_S:
+            late = [
+                f"{diagnosis.describe(self.spec, self.seg, a.name, pids[a.name])} did not end "
+                f"within {limit + STOP_GRACE_S:g} s of the stop; it is "
+                f"{diagnosis.state(pids[a.name]) or 'gone'}"
+                for a in self.spec.actors
+                if a.name in pids
+            ]
+            raise Aborted(diagnosis.in_order(diagnosis.stopped(self.spec, self.seg, pids), [
+                diagnosis.Failure(0, r) for r in late
+            ]))  # fmt: skip
+
+    def _index(self, name: str) -> int | None:
+        return next((a.index for a in self.spec.actors if a.name == name), None)
 
     def _child_error(self, name: str) -> str:
         for a in self.spec.actors:
@@ -175,6 +256,7 @@ class Supervisor:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 self.ctl[control.STOP] = 1
+            self._check_stuck(now)
             if opts.progress is not None and now >= next_progress:
                 opts.progress(self._snapshot())
                 next_progress = now + 0.25

@@ -19,7 +19,13 @@ TICKET = 9  # the global event counter (recording, perturbation)
 TRACES = 10  # trace files claimed so far
 DEADLOCK = 11  # the actor (index + 1) that reported a deadlock, 0 for none
 WORDS = 16
+LOCK_HOLDERS = WORDS  # then one word a lock (in `locks()` order): its holder's index + 1, 0 free
 
 
-def add_region(layout: Layout) -> None:
-    layout.add_words(REGION, WORDS)
+def add_region(layout: Layout, nlocks: int = 0) -> None:
+    layout.add_words(REGION, WORDS + nlocks)
+
+
+def holder_word(lock_index: int) -> int:
+    """The control word naming who holds lock `lock_index` (actor index + 1; 0: nobody)."""
+    return LOCK_HOLDERS + lock_index

@@ -9,22 +9,47 @@ class LockTimeout(RuntimeError):
     """A wait exceeded its timeout: the holder died or the run is wedged (exit 3)."""
 
 
+_SCRATCH = memoryview(bytearray(8)).cast("Q")
+
+
+class Holder:
+    """The shared word that names a lock's holder (actor index + 1, 0 for none), so a wait
+    that times out, and the runner, can say who holds it."""
+
+    __slots__ = ("words", "index", "me", "names")
+
+    def __init__(self, words: memoryview, index: int, me: int, names: list[str]):
+        self.words, self.index, self.me, self.names = words, index, me, names
+
+    def describe(self) -> str:
+        h = self.words[self.index]
+        if not h:
+            return "held by nobody (released just now, or its holder died in between)"
+        return f"held by {self.names[h - 1] if h <= len(self.names) else f'actor {h - 1}'}"
+
+
 class NamedLock:
     """`contended`, if given, is called when the lock is taken: in a controlled run the actor
     parks there (the runner learns at once that it is blocked, and decides when it tries
-    again), so no two actors ever run at once; it answers False to block for real."""
+    again), so no two actors ever run at once; it answers False to block for real.
+    `holder`, if given, is kept naming who holds the lock."""
 
-    __slots__ = ("name", "timeout", "_sem", "contended")
+    __slots__ = ("name", "timeout", "_sem", "contended", "holder", "_w", "_i", "_me")
 
-    def __init__(self, name: str, timeout: float, contended=None):
-        self.name, self.timeout, self.contended = name, timeout, contended
+    def __init__(self, name: str, timeout: float, contended=None, holder: Holder | None = None):
+        self.name, self.timeout, self.contended, self.holder = name, timeout, contended, holder
         self._sem = posix_ipc.Semaphore(name)
+        # the holder word (a scratch word without a holder: no test on the hot path)
+        self._w, self._i, self._me = (
+            (holder.words, holder.index, holder.me) if holder else (_SCRATCH, 0, 1)
+        )
 
     def acquire(self) -> None:
         if self.contended is not None:
             while True:
                 try:
                     self._sem.acquire(0)
+                    self._w[self._i] = self._me
                     return
                 except posix_ipc.BusyError:
                     if not self.contended(self.name):
@@ -32,9 +57,12 @@ class NamedLock:
         try:
             self._sem.acquire(self.timeout)
         except posix_ipc.BusyError:
+            who = self.holder.describe() if self.holder is not None else "its holder"
             raise LockTimeout(
-                f"waited {self.timeout:g} s for lock {self.name}: its holder died or is stuck"
+                f"waited {self.timeout:g} s for lock {self.name}, {who}: "
+                "the holder died or is stuck"
             ) from None
+        self._w[self._i] = self._me
 
     def try_acquire(self, timeout: float) -> bool:
         """Take the lock within `timeout` seconds (0: only if free now); answers whether."""
@@ -45,6 +73,7 @@ class NamedLock:
             return False
 
     def release(self) -> None:
+        self._w[self._i] = 0
         self._sem.release()
 
     def __enter__(self) -> NamedLock:

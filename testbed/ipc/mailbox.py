@@ -21,8 +21,10 @@ from testbed.ipc.control import ABORT, CORE_WAITING
 from testbed.ipc.native import lib, sem_open
 from testbed.ipc.segment import Layout, Segment
 
-WORDS = 8  # state, op, pd, a0, a1, a2, status, value: one cache line a mailbox
-ST, OP, PD, A0, A1, A2, STATUS, VALUE = range(WORDS)
+WORDS = 8  # state, op, (unused), a0, a1, a2, status, value: one cache line a mailbox
+ST, OP, UNUSED, A0, A1, A2, STATUS, VALUE = range(WORDS)
+# No request names its PD: core knows each client's PD from the run's spec (its session),
+# so a client cannot act for another PD whatever it writes into its mailbox.
 
 
 class CoreUnreachable(RuntimeError):
@@ -59,9 +61,9 @@ class Client:
         )
         self.timeout = timeout
 
-    def call(self, op: int, a0: int = 0, a1: int = 0, a2: int = 0, *, pd: int) -> tuple[int, int]:
+    def call(self, op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
         w = self.w
-        w[OP], w[PD], w[A0], w[A1], w[A2] = op, pd, a0, a1, a2
+        w[OP], w[A0], w[A1], w[A2] = op, a0, a1, a2
         status = self._call(self._c)
         if status < 0:
             raise CoreUnreachable(
@@ -106,11 +108,12 @@ class Server:
         ]
 
     def serve(
-        self, handle: Callable[[int, int, int, int, int, int], tuple[int, int]], batch: int = 4096
+        self, handle: Callable[[int, int, int, int, int], tuple[int, int]], batch: int = 4096
     ) -> int:
-        """Answer up to `batch` requests, or until none comes within the timeout (or the
-        doorbell rings with none); returns how many, so the caller can look around. The
-        last request is answered by the next call's first step."""
+        """Answer up to `batch` requests with `handle(client, op, a0, a1, a2) -> (status,
+        value)`, or until none comes within the timeout (or the doorbell rings with none);
+        returns how many, so the caller can look around. The last request is answered by
+        the next call's first step."""
         step, mb, s = self._step, self.mb, self._s
         for n in range(batch):
             i = step(s)
@@ -118,7 +121,7 @@ class Server:
                 return n
             b = WORDS * i
             mb[b + STATUS], mb[b + VALUE] = handle(
-                i, mb[b + OP], mb[b + PD], mb[b + A0], mb[b + A1], mb[b + A2]
+                i, mb[b + OP], mb[b + A0], mb[b + A1], mb[b + A2]
             )
         return batch
 

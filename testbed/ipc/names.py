@@ -45,6 +45,7 @@ class Leftover:
     kind: str  # "shm" or "sem"
     name: str  # the posix_ipc name, with its leading slash
     prefix: str
+    uid: int = -1  # the user who owns the object (-1: unknown)
 
     def unlink(self) -> bool:
         cls = posix_ipc.SharedMemory if self.kind == "shm" else posix_ipc.Semaphore
@@ -68,16 +69,33 @@ def leftovers(prefix: str | None = None) -> list[Leftover]:
             continue
         run = "/" + ".".join(base.split(".")[:4])
         if prefix is None or run == prefix:
-            found.append(Leftover(kind, "/" + base, run))
+            try:
+                uid = (SHM_DIR / entry).stat().st_uid
+            except FileNotFoundError:
+                continue  # unlinked meanwhile
+            found.append(Leftover(kind, "/" + base, run, uid))
     return found
 
 
-def clean(everything: bool = False) -> tuple[list[Leftover], list[Leftover]]:
-    """Unlink objects whose owner is gone (or all, with `everything`): (removed, kept)."""
+@dataclass(frozen=True)
+class Kept:
+    obj: Leftover
+    why: str
+
+
+def clean(
+    all_users: bool = False, force: bool = False, dry_run: bool = False
+) -> tuple[list[Leftover], list[Kept]]:
+    """Unlink the current user's objects of runs whose owner is gone: (removed, kept with
+    why). `all_users`: other users' too; `force`: also runs still alive (a live run then
+    fails); `dry_run`: decide, remove nothing."""
+    me = os.getuid()
     removed, kept = [], []
     for obj in leftovers():
-        if (everything or not owner_alive(obj.prefix)) and obj.unlink():
+        if obj.uid != me and not all_users:
+            kept.append(Kept(obj, f"owned by uid {obj.uid}; --all removes it"))
+        elif owner_alive(obj.prefix) and not force:
+            kept.append(Kept(obj, "its run is alive; --force removes it"))
+        elif dry_run or obj.unlink():
             removed.append(obj)
-        else:
-            kept.append(obj)
     return removed, kept

@@ -248,6 +248,8 @@ static int take_pending(struct tb_server *s)
     for (uint64_t i = 0; i < s->nwords; i++)
         if (__atomic_load_n(&s->pending[i], __ATOMIC_ACQUIRE)) {
             uint64_t bits = __atomic_exchange_n(&s->pending[i], 0, __ATOMIC_SEQ_CST);
+            if (i == s->nwords - 1 && s->nclients % WORD_BITS) /* no such client: drop */
+                bits &= (1ull << (s->nclients % WORD_BITS)) - 1;
             if (bits) {
                 s->word = i, s->bits = bits;
                 return 1;

@@ -15,6 +15,7 @@ from testbed.ipc.native import lib
 from testbed.ipc.segment import Layout, Segment
 
 CORE_EVENT = 0x4000  # + op: a request core served; `what` packs client, status, key
+MAX_CORE_OP = 0xFF  # ops recorded as themselves; any op from here on is recorded as this one
 OUTCOME_EVENT = 0x8000  # + outcome index: an actor recorded an outcome
 DEFAULT_RING_EVENTS = 1 << 16
 CORE_RING = "ring.core"
@@ -30,7 +31,14 @@ def add_regions(layout: Layout, nactors: int, capacity: int) -> None:
     layout.add_words(CORE_RING, 1 + 2 * capacity)
 
 
+def core_event(op: int) -> int:
+    """The event id of a request core served; any op (a client may send any 64-bit word)
+    gets an id that fits the ring's 16 bits, an op above MAX_CORE_OP the id of MAX_CORE_OP."""
+    return CORE_EVENT + (op if 0 <= op < MAX_CORE_OP else MAX_CORE_OP)
+
+
 def pack_core(op: int, client: int, status: int, key: int) -> int:
+    op = op if 0 <= op < MAX_CORE_OP else MAX_CORE_OP
     return op & 0xFF | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28
 
 

@@ -101,18 +101,31 @@ class Trace:
         doc.update((k, v) for k, v in self.__dict__.items() if k != "events")
         doc["events"] = [_compact(e) for e in self.events]
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(exist_ok=True)  # its parent was checked before the run
         path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
+        """The trace in file `path`; TraceError (exit 2) naming the first field that is wrong,
+        before a byte of a file larger than MAX_BYTES is read."""
         try:
-            doc = json.loads(Path(path).read_text())
+            size = Path(path).stat().st_size
         except FileNotFoundError:
             raise TraceError(f"trace {path}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        except OSError as e:
+            raise TraceError(f"trace {path}: {e.strerror}") from None
+        if size > MAX_BYTES:
+            raise TraceError(
+                f"trace {path}: {size:,} bytes, expected at most {MAX_BYTES:,} "
+                f"({MAX_BYTES >> 20} MiB; a trace of {MAX_EVENTS:,} events is well below)"
+            )
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, digits
             raise TraceError(f"trace {path} does not parse as JSON: {e}") from None
+        except RecursionError:
+            raise TraceError(f"trace {path} does not parse as JSON: nested too deeply") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise TraceError(f'trace {path}: not a testbed trace (no "format": "{FORMAT}")')
         if doc.get("version") != VERSION:
@@ -120,12 +133,21 @@ class Trace:
                 f"trace {path}: format version {doc.get('version')!r}, this testbed "
                 f"({__version__}) reads version {VERSION}"
             )
+        doc.pop("format"), doc.pop("version")
         try:
-            events = [Event(**e) for e in doc.pop("events")]
-            doc.pop("format"), doc.pop("version")
-            trace = cls(**doc, events=events)
-        except (TypeError, KeyError) as e:
-            raise TraceError(f"trace {path}: malformed ({e})") from None
+            _check(doc, _FIELDS, "", required=_REQUIRED)
+            raw = doc.pop("events")
+            if len(raw) > MAX_EVENTS:
+                raise TraceError(f"events: {len(raw):,} events, expected at most {MAX_EVENTS:,}")
+            for k, e in enumerate(raw):
+                _check(e, _EVENT_FIELDS, f"events[{k}].", required=("ticket", "actor", "kind"))
+                if e["kind"] not in KINDS:
+                    raise TraceError(
+                        f"events[{k}].kind {e['kind']!r}: expected one of {', '.join(KINDS)}"
+                    )
+            trace = cls(**doc, events=[Event(**e) for e in raw])
+        except TraceError as e:
+            raise TraceError(f"trace {path}: malformed: {e}") from None
         if trace.order not in ("pass", "stop"):
             raise TraceError(f"trace {path}: order {trace.order!r}, expected pass or stop")
         if trace.points not in ("named", "access"):
@@ -136,3 +158,56 @@ class Trace:
                     f"trace {path}: event {e.ticket} names no actor of the trace: {e.actor!r}"
                 )
         return trace
+
+
+MAX_BYTES = 256 << 20  # a trace read whole takes about 8 times its size in memory
+MAX_EVENTS = 4_000_000
+MAX_INT = (1 << 64) - 1  # tickets, seeds, config values: what a shared word holds
+KINDS = ("point", "outcome", "core")
+_SCALAR = (str, int, float, bool)
+_FIELDS: dict[str, Any] = {
+    "scenario": str, "variant": str, "config": dict, "seed": int, "actors": list,
+    "outcome": str, "detected_by": str, "complete": bool, "rounds": int, "order": str,
+    "events": list, "testbed_version": str, "source": str, "points": str,
+}  # fmt: skip
+_REQUIRED = ("scenario", "variant", "config", "seed", "actors", "outcome", "events")
+_EVENT_FIELDS: dict[str, Any] = {
+    "ticket": int, "actor": str, "kind": str, "point": str, "detail": dict, "optional": bool,
+}  # fmt: skip
+
+
+def _check(doc: Any, fields: dict[str, Any], where: str, required: tuple[str, ...]) -> None:
+    """TraceError naming the first field of `doc` that is missing, unknown or of a wrong type
+    (an int outside 0..2**64-1 included); dicts may hold only strings to plain values."""
+    if not isinstance(doc, dict):
+        raise TraceError(f"{where.rstrip('.') or 'the document'}: expected an object")
+    for key in required:
+        if key not in doc:
+            raise TraceError(f"{where}{key}: missing")
+    for key, value in doc.items():
+        kind = fields.get(key)
+        if kind is None:
+            raise TraceError(f"{where}{key}: unknown field; expected {', '.join(fields)}")
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if not ok:
+            raise TraceError(f"{where}{key} {_short(value)}: expected {_KIND_NAMES[kind]}")
+        if kind is int and not 0 <= value <= MAX_INT:
+            raise TraceError(f"{where}{key} {_short(value)}: expected 0..{MAX_INT}")
+        if kind is dict:
+            for k, v in value.items():
+                if not isinstance(v, _SCALAR) or (isinstance(v, int) and abs(v) > MAX_INT):
+                    raise TraceError(
+                        f"{where}{key}.{k} {_short(v)}: expected a string, a number in "
+                        f"-{MAX_INT}..{MAX_INT} or a boolean"
+                    )
+        if key == "actors" and not all(isinstance(a, str) for a in value):
+            raise TraceError(f"{where}actors: expected a list of names (strings)")
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object",
+               list: "a list"}  # fmt: skip
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 256 else "(huge int)"
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,46 @@
+"""Output paths checked before anything runs: a run of minutes must not end in a traceback
+(or create directories anywhere) because an output path is wrong. Used by every command,
+`testbed.run` and the pytest plugin."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from testbed.scenario import ConfigError
+
+
+def check_writable(path: str | None, option: str, suffix: str = "") -> None:
+    """ConfigError unless `path` can be written: its directory exists and is writable, it is
+    not a directory, and it has `suffix` if one is required. "-" is standard output."""
+    if path is None or path == "-":
+        return
+    p = Path(path)
+    if suffix and p.suffix.lower() != suffix:
+        raise ConfigError(f"{option} {path}: expected a file name ending in {suffix}")
+    if p.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory, expected a file name")
+    _check_parent(p, path, option)
+
+
+def check_directory(path: str | None, option: str) -> None:
+    """ConfigError unless `path` is a writable directory, or can be made one in a directory
+    that exists (only the last component is ever created)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise ConfigError(f"{option} {path}: is not a directory")
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"{option} {path}: directory is not writable")
+        return
+    _check_parent(p, path, option)
+
+
+def _check_parent(p: Path, path: str, option: str) -> None:
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{option} {path}: directory {parent} is not writable")
