@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable
 
-from testbed.ipc.locks import LockTimeout, NamedLock
+from testbed.ipc.locks import NamedLock
 from testbed.ipc.segment import Layout
 
 REGION = "waits"
@@ -109,10 +109,7 @@ class WatchedLock:
                     raise error
                 last = cycle
                 if time.monotonic() > deadline:
-                    raise LockTimeout(
-                        f"waited {self.lock.timeout:g} s for lock {self.name}: its holder "
-                        "died or is stuck"
-                    )
+                    raise self.lock.timed_out()
         finally:
             self.mine[WAITING] = 0
 

@@ -153,6 +153,6 @@ def run(opts: RunOptions) -> dict[str, Any]:
         trace_dir=opts.trace_dir,
         # a trace is offered only where it can be replayed: a scenario without schedule
         # points has no order to force (stack-overflow, stack-growth, page-fault)
-        max_traces=opts.max_traces if opts.record and sc.points else 0,
+        max_traces=opts.max_traces if opts.record and points else 0,
     )
     return Supervisor(spec, opts).go()

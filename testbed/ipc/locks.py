@@ -57,20 +57,24 @@ class NamedLock:
         try:
             self._sem.acquire(self.timeout)
         except posix_ipc.BusyError:
-            who = self.holder.describe() if self.holder is not None else "its holder"
-            raise LockTimeout(
-                f"waited {self.timeout:g} s for lock {self.name}, {who}: "
-                "the holder died or is stuck"
-            ) from None
+            raise self.timed_out() from None
         self._w[self._i] = self._me
 
     def try_acquire(self, timeout: float) -> bool:
         """Take the lock within `timeout` seconds (0: only if free now); answers whether."""
         try:
             self._sem.acquire(timeout)
-            return True
         except posix_ipc.BusyError:
             return False
+        self._w[self._i] = self._me
+        return True
+
+    def timed_out(self) -> LockTimeout:
+        """The error of a wait that took longer than `timeout`, naming the holder."""
+        who = self.holder.describe() if self.holder is not None else "its holder"
+        return LockTimeout(
+            f"waited {self.timeout:g} s for lock {self.name}, {who}: the holder died or is stuck"
+        )
 
     def release(self) -> None:
         self._w[self._i] = 0
