@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from testbed.harness.replay import replay
-from testbed.trace.trace import Event, Trace
+from testbed.trace.trace import Event, Trace, TraceError
 
 
 def _groups_by_actor(events: list[Event]) -> list[list[int]]:
@@ -53,8 +53,12 @@ def minimize(
         if replays >= max_replays:
             return False
         replays += 1
-        doc = replay(trace.with_events([points[i] for i in keep]))
-        ok = doc["replay"]["reproduced"]
+        try:
+            doc = replay(trace.with_events([points[i] for i in keep]))
+        except TraceError:  # e.g. nothing left to force: not a smaller trace of this failure
+            ok = False
+        else:
+            ok = doc["replay"]["reproduced"]
         say(f"replay {replays}: {len(keep)} events -> {'reproduced' if ok else 'not reproduced'}")
         return ok
 
