@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import loader, perturb, process, stats
+from testbed.harness import loader, perturb, process, reuse, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.locks import LockTimeout, NamedLock
@@ -64,6 +64,8 @@ class Env:
             )
         self._at_access: set[str] = set()  # points their step's access records
         self.point: Callable[[str], None] = _no_point
+        self._lock_index = {spec.lock_sem(name): k for k, name in enumerate(spec.locks)}
+        self._reuse = seg.words(reuse.REGION) if spec.reuse else None
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
             self._go = posix_ipc.Semaphore(spec.go_sem(actor.index))
@@ -145,13 +147,28 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             hook = self._contended if self.spec.controlled else None
-            self._locks[name] = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook)
+            sem = self.spec.lock_sem(name)
+            if self._reuse is not None:
+                word = reuse.owner_word(self._lock_index[sem])
+                owner = self._reuse[word : word + 1]
+                self._locks[name] = _OwnedLock(sem, self.spec.lock_timeout, hook, owner, self)
+            else:
+                self._locks[name] = NamedLock(sem, self.spec.lock_timeout, hook)
         return self._locks[name]
 
     def core_call(self, pd: int) -> Callable[..., tuple[int, int]]:
         if self._client is None:
             raise ConfigError(f"scenario {self.spec.scenario} has no core (it defines no core())")
-        return functools.partial(self._client.call, pd=pd)
+        call = functools.partial(self._client.call, pd=pd)
+        if self._reuse is None:
+            return call
+        calls, word = self._reuse, reuse.core_calls_word(len(self.spec.locks), self.actor.index)
+
+        def counted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
+            calls[word] += 1  # the runner sees which steps talked to core
+            return call(op, a0, a1, a2)
+
+        return counted
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
@@ -197,6 +214,8 @@ class Env:
     def _controlled_point(self, name: str) -> None:
         if self.ctl[control.FREE_RUN]:
             return
+        if self.ctl[control.ABANDON]:  # still unwinding a dropped iteration
+            raise reuse.Abandoned
         self._sched[0] = self._point_index[name]
         self._arrived.release()
         self._wait_go(name)
@@ -206,7 +225,10 @@ class Env:
         once the run is free, block for real (False)."""
         if self.ctl[control.FREE_RUN]:
             return False
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
         self._sched[0] = BLOCKED
+        self._sched[1] = self._lock_index.get(lock, 0)
         self._arrived.release()
         self._wait_go(lock)
         return True
@@ -219,14 +241,47 @@ class Env:
                 f"{self.actor.name} waited {self.spec.lock_timeout:g} s at schedule point "
                 f"{name!r} for its turn"
             ) from None
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
+
+    def next_iteration(self) -> bool:
+        """Reused processes: wait for the runner's go; False when there is no next one. The
+        iteration starts as a fresh process would: the same seed, rounds from 0."""
+        self._wait_go("start")
+        if self.ctl[control.STOP]:
+            return False
+        self.rng.seed(self.spec.seed * 1_000_003 + self.actor.index)
+        return True
 
     def finish(self) -> None:
+        if self.spec.reuse:  # what the runner waits for; the counts are per process
+            self._sched[0] = END
+            self._arrived.release()
+            return
         counts = psutil.Process().num_ctx_switches()
         self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
         self.slot[stats.DONE] = 1
         if self.spec.controlled:
             self._sched[0] = END
             self._arrived.release()
+
+
+class _OwnedLock(NamedLock):
+    """A lock that notes its holder in the `reuse` region: the runner's wait-for graph."""
+
+    __slots__ = ("_owner", "_me")
+
+    def __init__(self, name: str, timeout: float, contended, owner: memoryview, env: Env):
+        super().__init__(name, timeout, contended)
+        self._owner, self._me = owner, env.actor.index + 1
+
+    def acquire(self) -> None:
+        super().acquire()
+        self._owner[0] = self._me
+
+    def release(self) -> None:
+        self._owner[0] = 0
+        super().release()
 
 
 def main(spec: RunSpec, index: int) -> None:
@@ -241,8 +296,16 @@ def main(spec: RunSpec, index: int) -> None:
         Atomics().fetch_add(seg.address("control", control.READY), 1)
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
-        scenario.run_actor(env, actor)
-        env.finish()
+        if spec.reuse:
+            while env.next_iteration():
+                try:
+                    scenario.run_actor(env, actor)
+                except reuse.Abandoned:
+                    pass
+                env.finish()
+        else:
+            scenario.run_actor(env, actor)
+            env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")
         ctl[control.ABORT] = 1

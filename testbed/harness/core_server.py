@@ -40,13 +40,16 @@ def main(spec: RunSpec) -> None:
     seg = process.enter(spec, "core")
     ctl = seg.words("control")
     log = open(spec.core_log, "w", buffering=1 << 16) if spec.core_log else None
-    serve = _server(spec, seg, log) if spec.has_core else None
+    serve, reset = _server(spec, seg, log) if spec.has_core else (None, None)
     Atomics().fetch_add(seg.address("control", control.READY), 1)
     next_check = time.monotonic() + OWNER_CHECK_S
     try:
         while not ctl[control.CORE_STOP]:
             if serve is not None:
                 serve()
+                if ctl[control.EPOCH] != ctl[control.CORE_EPOCH]:  # a reused run's next iteration
+                    reset()
+                    ctl[control.CORE_EPOCH] = ctl[control.EPOCH]
             else:
                 time.sleep(0.05)
             if time.monotonic() > next_check:
@@ -60,11 +63,17 @@ def main(spec: RunSpec) -> None:
             log.close()
 
 
-def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
-    """One call serves a batch of requests (each logged to `log`, if given)."""
-    core = loader.load(spec.scenario).core(seg, spec.config)
+def _server(spec: RunSpec, seg, log) -> tuple[Callable[[], int], Callable[[], None]]:
+    """One call of the first serves a batch of requests (each logged to `log`, if given);
+    the second builds the scenario's service afresh (a reused run's next iteration)."""
+    scenario = loader.load(spec.scenario)
+    box = [scenario.core(seg, spec.config)]
+
+    def reset() -> None:
+        box[0] = scenario.core(seg, spec.config)
 
     def logged(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
+        core = box[0]
         status, value = core.serve(op, pd, a0, a1, a2)
         line = {"op": op, "pd": pd, "client": client, **_describe(core, op, a0, a1, a2)}
         line["status"] = getattr(status, "name", str(status)).lower()
@@ -72,7 +81,7 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         return status, value
 
     def plain(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
-        return core.serve(op, pd, a0, a1, a2)
+        return box[0].serve(op, pd, a0, a1, a2)
 
     handle = logged if log is not None else plain
     if spec.record:  # every request core serves is an event of the trace too
@@ -80,7 +89,7 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
             seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
         )
         inner = handle
-        key = getattr(core, "key", lambda op, a0, a1, a2: 0)
+        key = getattr(box[0], "key", lambda op, a0, a1, a2: 0)
 
         def recorded(client: int, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
             status, value = inner(client, op, pd, a0, a1, a2)
@@ -98,7 +107,7 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         [spec.reply_sem(a.index) for a in spec.actors],
         spec.core_spin_s,
     )
-    return functools.partial(server.serve, handle)
+    return functools.partial(server.serve, handle), reset
 
 
 def _describe(core, op: int, a0: int, a1: int, a2: int) -> dict:

@@ -10,6 +10,7 @@ from typing import Any
 import psutil
 
 from testbed.harness import loader, perturb, stats
+from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
@@ -77,6 +78,12 @@ def _parallel(plan: dict[str, list[int] | None]) -> bool:
 
 
 def run(opts: RunOptions) -> dict[str, Any]:
+    return Supervisor(prepare(opts), opts).go()
+
+
+def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
+    """Every check, and the run's spec. `reuse`: a controlled run whose actors run their body
+    once an iteration, the shared state reset between iterations (testbed explore)."""
     sc = opts.scenario
     ref = opts.ref or loader.reference(sc)
     if opts.variant not in sc.variants:
@@ -110,8 +117,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
-    if opts.script is not None:
+    controlled = opts.script is not None or reuse
+    if controlled:
         layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
+    locks = sc.locks(config)
+    if reuse:
+        layout.add_words(reuse_words.REGION, reuse_words.words(len(actors), len(locks)))
     if opts.record:
         recorder.add_regions(layout, len(actors), opts.ring_events)
     for region, nwords in sc.regions(config).items():
@@ -126,14 +137,15 @@ def run(opts: RunOptions) -> dict[str, Any]:
         layout=layout,
         actors=actors,
         has_core=sc.has_core,
-        locks=sc.locks(config),
+        locks=locks,
         outcomes=[o.name for o in sc.outcomes],
         rounds=opts.rounds,
         cpus=plan,
         reply_spin_s=reply_spin * 1e-6,
         core_spin_s=core_spin * 1e-6,
         lock_timeout=opts.lock_timeout_s,
-        controlled=opts.script is not None,
+        controlled=controlled,
+        reuse=reuse,
         points=list(sc.points),
         core_log=opts.core_log,
         record=opts.record,
@@ -143,4 +155,4 @@ def run(opts: RunOptions) -> dict[str, Any]:
         trace_dir=opts.trace_dir,
         max_traces=opts.max_traces if opts.record else 0,
     )
-    return Supervisor(spec, opts).go()
+    return spec

@@ -17,6 +17,9 @@ FREE_RUN = 7  # a controlled run has let its actors go
 READY = 8  # processes attached and ready
 TICKET = 9  # the global event counter (recording, perturbation)
 TRACES = 10  # trace files claimed so far
+EPOCH = 11  # reused processes: the iteration the runner has reset the shared state for
+CORE_EPOCH = 12  # ... and the iteration core has rebuilt its service for
+ABANDON = 13  # reused processes: parked actors drop the current iteration
 WORDS = 16
 
 
