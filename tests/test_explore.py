@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import leftovers_of
 
-from testbed.explore import ExploreOptions
-from testbed.explore import explore as run_explore
-from testbed.harness import loader
+import testbed
 
 TINY = textwrap.dedent(
     '''
@@ -99,12 +97,9 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def explore_here(cwd: Path, variant: str, **options) -> dict:
-    """In this process (the forkserver stays up between runs): what the CLI does."""
-    ref = loader.canonical(str(cwd / "tiny.py"))
-    opts = ExploreOptions(
-        loader.load(ref), variant, {}, ref=ref, seed=1, trace_dir=str(cwd / "traces"), **options
-    )
-    return run_explore(opts)
+    """`testbed.explore` in this process (its forkserver stays up between runs)."""
+    options = dict(options, seed=1, trace_dir=str(cwd / "traces"))
+    return testbed.explore(str(cwd / "tiny.py"), variant=variant, **options).document
 
 
 @pytest.mark.parametrize(
@@ -127,7 +122,7 @@ def test_exact_counts_of_a_scenario_counted_by_hand(
     K=2: AABB, ABBA, ABAB, BBAA (4; BAAB ~ ABAB and BABA ~ ABBA pruned); K=1: AABB, ABBA,
     BBAA (3); K=0: AABB, BBAA (2, B after B costs nothing, A asleep costs a preemption
     anyway: nothing pruned)."""
-    doc = explore_here(tiny, "shared", preemptions=bound, max_failures=0, reduce=reduce)
+    doc = explore_here(tiny, "shared", preemptions=bound, max_failures=0, no_reduce=not reduce)
     code = doc["exit_code"]
     assert (doc["schedules"], doc["pruned"], doc["complete"]) == (schedules, pruned, True)
     assert doc["outcomes"] == {"ok": schedules - lost, "lost_update": lost}

@@ -303,6 +303,7 @@ class Explorer(Supervisor):
             "outcomes": self.histogram,
             "grades": {k: g.value for k, g in x.scenario.grades(self.spec.variant).items()},
             "failures": self.failures,
+            "trace_files": [f["trace_file"] for f in self.failures],
             "required": list(x.require),
             "elapsed_s": self.search_s,
             "wall_s": time.monotonic() - self.started,
