@@ -22,7 +22,7 @@ from rich.table import Table
 
 from bench import pingpong, result
 from scenarios.genode_race import SCENARIO
-from testbed.explore import ExploreOptions, explore
+from testbed.explorer import ExploreOptions, explore
 from testbed.harness.replay import replay
 from testbed.trace.trace import Trace
 

@@ -29,7 +29,7 @@ from testbed.scenario import (  # noqa: E402
 from testbed.trace.trace import Trace  # noqa: E402
 
 if TYPE_CHECKING:
-    from testbed.explore.explorer import Progress
+    from testbed.explorer.run import Progress
     from testbed.harness.supervisor import Snapshot
 
 __all__ = [
@@ -117,8 +117,8 @@ def explore(
     `result.exit_code` is 0 (complete, nothing found), 1 (a failure, its trace in
     `result.trace_files`), 3 (aborted) or 4 (the budget ran out first).
     """
-    from testbed.explore.explorer import explore as explore_options
-    from testbed.explore.options import parse_keywords
+    from testbed.explorer.options import parse_keywords
+    from testbed.explorer.run import explore as explore_options
     from testbed.harness import loader
 
     ref = loader.reference(scenario)

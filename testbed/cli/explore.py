@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.live import Live
 
 from testbed.cli import outputs
-from testbed.explore.explorer import ExploreOptions, Progress, explore
-from testbed.explore.options import EXAMPLES, EXIT_CODES, explore_options, parser
+from testbed.explorer.options import EXAMPLES, EXIT_CODES, explore_options, parser
+from testbed.explorer.run import ExploreOptions, Progress, explore
 from testbed.harness import loader
 from testbed.harness.options import formatter
 

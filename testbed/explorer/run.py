@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testbed.explore.driver import Driver, DriverError
-from testbed.explore.search import STRATEGIES, Dfs, NotDeterministic, Pct, RandomWalk, Strategy
+from testbed.explorer.driver import Driver, DriverError
+from testbed.explorer.search import STRATEGIES, Dfs, NotDeterministic, Pct, RandomWalk, Strategy
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.supervisor import Aborted, Supervisor
 from testbed.scenario import ConfigError, Grade, Scenario, in_range

@@ -8,8 +8,8 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.explore.explorer import MAX_PREEMPTIONS, POINT_LEVELS, ExploreOptions
-from testbed.explore.search import STRATEGIES
+from testbed.explorer.run import MAX_PREEMPTIONS, POINT_LEVELS, ExploreOptions
+from testbed.explorer.search import STRATEGIES
 from testbed.harness.options import Parser, formatter, to_argv
 from testbed.scenario import ConfigError, Scenario
 

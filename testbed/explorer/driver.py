@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import posix_ipc
 
-from testbed.explore.reduction import Footprint, Observer
+from testbed.explorer.reduction import Footprint, Observer
 from testbed.harness import reuse, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control

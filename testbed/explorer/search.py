@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from testbed.explore.reduction import Footprint, independent
+from testbed.explorer.reduction import Footprint, independent
 
 STRATEGIES = ("dfs", "random", "pct")
 
