@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", type=int, default=5, help="runs with fresh processes, timed")
     ap.add_argument("--out", default=f"bench/results/explore-{time.strftime('%Y%m%d-%H%M%S')}.json")
     args = ap.parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=160)
     k = args.preemptions
     pingpong_us = pingpong.round_trip_us(5000, "none")
     rows = []

@@ -142,7 +142,7 @@ class Explorer(Supervisor):
 
     def _search(self, driver: Driver) -> None:
         x, strat = self.x, self.strategy
-        next_progress = time.monotonic()
+        self.search_t0 = next_progress = time.monotonic()
         while True:
             sched = self._one(driver, strat)
             self.schedules += 1
@@ -164,7 +164,7 @@ class Explorer(Supervisor):
             self.x.max_schedules,
             self.strategy.pruned,
             len(self.failures),
-            time.monotonic() - self.started,
+            time.monotonic() - self.search_t0,
         )
 
     def _one(self, driver: Driver, strat: Strategy) -> _Schedule:
