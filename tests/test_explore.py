@@ -22,6 +22,9 @@ TINY = textwrap.dedent(
     ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
 
 
+    ITERATIONS = [0]  # kept by the process from one iteration to the next
+
+
     class Tiny(Scenario):
         name = "tiny"
         description = "two actors, two steps each"
@@ -29,10 +32,11 @@ TINY = textwrap.dedent(
             "apart": "each actor increments its own word",
             "shared": "both increment one word: read at a, write at b, no lock",
             "abba": "two locks taken in opposite orders",
+            "stateful": "an actor that remembers its last iteration",
         }
         outcomes = (
             Outcome("ok", "the count is right", {v: ACC for v in variants}, failure=False),
-            Outcome("lost_update", "one increment lost", {"apart": ACC, "shared": FORB, "abba": ACC}),
+            Outcome("lost_update", "one increment lost", {"apart": ACC, "shared": FORB, "abba": ACC, "stateful": ACC}),
         )
         points = ("a", "b")
 
@@ -47,6 +51,13 @@ TINY = textwrap.dedent(
 
         def run_actor(self, env, actor):
             w, variant = env.words("words"), env.config["variant"]
+            if variant == "stateful":
+                ITERATIONS[0] += 1
+                env.point("a")
+                if ITERATIONS[0] == 1:
+                    env.point("b")
+                env.record("ok")
+                return
             if variant == "abba":
                 first, second = (env.lock("l0"), env.lock("l1"))[:: 1 - 2 * actor.index]
                 env.point("a")
@@ -167,6 +178,12 @@ def test_a_deadlock_is_an_outcome_with_its_cycle_and_replays(tiny):
     ]
     code, replayed, err = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
     assert code == 0 and replayed["replay"]["reproduced"], err
+
+
+def test_a_scenario_that_is_not_deterministic_aborts_naming_the_step(tiny):
+    code, doc = explore(tiny, "tiny.py", "--variant", "stateful")
+    assert code == 3 and doc["verdict"] == "aborted"
+    assert "not deterministic" in doc["reasons"][0] and "step 0" in doc["reasons"][0]
 
 
 @pytest.mark.parametrize("variant", ["racy", "quickfix"])

@@ -133,8 +133,13 @@ class Explorer(Supervisor):
         try:
             self._search(driver)
             driver.stop()
-        except (DriverError, NotDeterministic) as e:
+        except DriverError as e:
             raise Aborted(str(e)) from None
+        except NotDeterministic as e:
+            raise Aborted(
+                f"not deterministic: replaying a schedule's first steps led elsewhere ({e}); "
+                "does an actor keep state from one iteration to the next, or read the time?"
+            ) from None
         finally:
             self.search_s = time.monotonic() - t0
             driver.close()
@@ -181,7 +186,7 @@ class Explorer(Supervisor):
                 return _Schedule(steps, "sleep_blocked", [], strat.preemptions)
             before = driver.at[actor]
             done = driver.step(actor)
-            strat.stepped(depth, actor, done.footprint)
+            strat.stepped(depth, actor, done.footprint, done.reached)
             steps.append((actor, done.reached or before or FINISH, not done.reached))
         else:
             raise DriverError(

@@ -34,6 +34,7 @@ class Node:
     sleep: dict[int, Footprint]  # actors whose next step commutes with all since: skip them
     tried: list[int] = field(default_factory=list)  # the last one is this schedule's choice
     footprints: dict[int, Footprint | None] = field(default_factory=dict)
+    reached: dict[int, str] = field(default_factory=dict)  # where each tried step ended
 
     def cost(self, actor: int) -> int:
         return int(
@@ -65,7 +66,7 @@ class Strategy:
     def choose(self, depth: int, enabled: list[int]) -> int | None:
         raise NotImplementedError
 
-    def stepped(self, depth: int, actor: int, footprint: Footprint | None) -> None:
+    def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
         enabled = self._enabled
         if self.current is not None and actor != self.current and self.current in enabled:
             self.preemptions += 1
@@ -109,8 +110,13 @@ class Dfs(Strategy):
         self.stack.append(node)
         return awake[0]
 
-    def stepped(self, depth: int, actor: int, footprint: Footprint | None) -> None:
+    def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
         node = self.stack[depth]
+        if node.reached.setdefault(actor, reached) != reached:
+            raise NotDeterministic(
+                f"step {depth}: actor {actor} reached {reached!r}, the first time "
+                f"{node.reached[actor]!r}"
+            )
         node.footprints[actor] = footprint
         if self.reduce and footprint is not None:
             before = dict(node.sleep)
@@ -178,6 +184,6 @@ class Pct(Strategy):
             actor = max(enabled, key=self.priority.__getitem__)
         return actor
 
-    def stepped(self, depth: int, actor: int, footprint: Footprint | None) -> None:
-        super().stepped(depth, actor, footprint)
+    def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
+        super().stepped(depth, actor, footprint, reached)
         self.k = max(self.k, depth + 1)
