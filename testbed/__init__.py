@@ -29,6 +29,7 @@ from testbed.scenario import (  # noqa: E402
 from testbed.trace.trace import Trace  # noqa: E402
 
 if TYPE_CHECKING:
+    from testbed.explorer.run import Progress
     from testbed.harness.supervisor import Snapshot
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Scenario",
     "Shared",
     "Trace",
+    "explore",
     "in_range",
     "minimize",
     "parse_size",
@@ -98,3 +100,29 @@ def minimize(
     if not isinstance(trace, Trace):
         trace = Trace.load(trace)
     return minimize_trace(trace, max_replays, progress)
+
+
+def explore(
+    scenario: Scenario | str,
+    *,
+    variant: str,
+    progress: Callable[[Progress], None] | None = None,
+    **options: Any,
+) -> Result:
+    """Explore one iteration's schedules, as `testbed explore` does, and answer its result.
+
+    `options` are the command's long options with underscores (`preemptions=2,
+    max_schedules=1000, strategy="dfs", seed=1, require=["region_conflict"]`) and the
+    scenario's own (`children=1`); bad ones raise ConfigError before anything runs.
+    `result.exit_code` is 0 (complete, nothing found), 1 (a failure, its trace in
+    `result.trace_files`), 3 (aborted) or 4 (the budget ran out first).
+    """
+    from testbed.explorer.options import parse_keywords
+    from testbed.explorer.run import explore as explore_options
+    from testbed.harness import loader
+
+    ref = loader.reference(scenario)
+    sc = loader.load(ref)
+    opts = parse_keywords(sc, ref, dict(options, variant=variant))
+    opts.progress = progress
+    return Result(explore_options(opts))

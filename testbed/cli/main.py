@@ -13,6 +13,7 @@ from rich.table import Table
 
 from testbed.cli import bench as bench_cli
 from testbed.cli import campaign as campaign_cli
+from testbed.cli import explore as explore_cli
 from testbed.cli import outputs
 from testbed.cli import report as report_cli
 from testbed.cli.progress import for_terminal
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument(
         "options", nargs=argparse.REMAINDER, help="--variant V and the run's and scenario's options"
     )
+
+    explore_cli.add_command(sub)
 
     rp = sub.add_parser(
         "replay",
@@ -290,7 +293,7 @@ def _replay(args: argparse.Namespace) -> int:
     for k in range(args.repeat):
         doc = replay(trace, lock_timeout_s=args.lock_timeout)
         docs.append(doc)
-        if doc["verdict"] == "aborted":
+        if doc["verdict"] == "aborted" and not doc["replay"]["reproduced"]:
             console.print(f"replay aborted: {doc['reasons'][0]}")
             break
         if args.repeat > 1:
@@ -304,7 +307,7 @@ def _replay(args: argparse.Namespace) -> int:
     )
     if args.json:
         outputs.write_json(args.json, docs[0] if args.repeat == 1 else docs)
-    if any(d["verdict"] == "aborted" for d in docs):
+    if any(d["verdict"] == "aborted" and not d["replay"]["reproduced"] for d in docs):
         return EXIT_ABORTED
     return 0 if n == len(docs) else 1
 
@@ -384,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {
             "scenarios": _scenarios,
             "stress": _stress,
+            "explore": explore_cli.run,
             "replay": _replay,
             "minimize": _minimize,
             "show": _show,

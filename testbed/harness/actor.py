@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import deadlock, loader, perturb, portfolio, process, stats
+from testbed.harness import deadlock, loader, perturb, portfolio, process, reuse, stats
 from testbed.harness.access import AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
@@ -72,6 +72,8 @@ class Env:
         owner = getattr(self._pert, "__self__", None)
         self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
+        self._lock_index = {spec.lock_sem(name): k for k, name in enumerate(spec.locks)}
+        self._reuse = seg.words(reuse.REGION) if spec.reuse else None
         if spec.controlled:
             self._sched = seg.words("sched")[SCHED_WORDS * actor.index :][:SCHED_WORDS]
             self._go = posix_ipc.Semaphore(spec.go_sem(actor.index))
@@ -179,19 +181,25 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             hook = self._contended if self.spec.controlled else None
-            holder = Holder(
-                self.ctl,
-                control.holder_word(self.spec.locks.index(name)),
-                self.actor.index + 1,
-                [a.name for a in self.spec.actors],
-            )
-            lock = NamedLock(self.spec.lock_sem(name), self.spec.lock_timeout, hook, holder)
+            sem = self.spec.lock_sem(name)
             k = self.spec.locks.index(name)
-            if not self.spec.controlled and k < deadlock.MAX_LOCKS:
-                # (a controlled run's runner sees every actor blocked and names it itself)
-                lock = deadlock.WatchedLock(
-                    lock, k, self._wait_for, self.actor.index, self._deadlock
+            if self._reuse is not None:  # explore: the runner reads who owns each lock
+                word = reuse.owner_word(self._lock_index[sem])
+                owner = self._reuse[word : word + 1]
+                lock = _OwnedLock(sem, self.spec.lock_timeout, hook, owner, self)
+            else:
+                holder = Holder(
+                    self.ctl,
+                    control.holder_word(k),
+                    self.actor.index + 1,
+                    [a.name for a in self.spec.actors],
                 )
+                lock = NamedLock(sem, self.spec.lock_timeout, hook, holder)
+                if not self.spec.controlled and k < deadlock.MAX_LOCKS:
+                    # (a controlled run's runner sees every actor blocked and names it itself)
+                    lock = deadlock.WatchedLock(
+                        lock, k, self._wait_for, self.actor.index, self._deadlock
+                    )
             self._locks[name] = PointedLock(lock, name, self.point) if self.access else lock
         return self._locks[name]
 
@@ -213,7 +221,16 @@ class Env:
                 f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
                 f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
             )
-        return self._client.call
+        call = self._client.call
+        if self._reuse is None:
+            return call
+        calls, word = self._reuse, reuse.core_calls_word(len(self.spec.locks), self.actor.index)
+
+        def counted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
+            calls[word] += 1  # the runner sees which steps talked to core
+            return call(op, a0, a1, a2)
+
+        return counted
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
@@ -261,6 +278,8 @@ class Env:
     def _controlled_point(self, name: str) -> None:
         if self.ctl[control.FREE_RUN]:
             return
+        if self.ctl[control.ABANDON]:  # still unwinding a dropped iteration
+            raise reuse.Abandoned
         self._sched[0] = self._point_index[name]
         self._arrived.release()
         self._wait_go(name)
@@ -285,7 +304,10 @@ class Env:
         once the run is free, block for real (False)."""
         if self.ctl[control.FREE_RUN]:
             return False
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
         self._sched[0] = BLOCKED
+        self._sched[1] = self._lock_index.get(lock, 0)
         self._arrived.release()
         self._wait_go(lock)
         return True
@@ -298,14 +320,47 @@ class Env:
                 f"{self.actor.name} waited {self.spec.lock_timeout:g} s at schedule point "
                 f"{name!r} for its turn"
             ) from None
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
+
+    def next_iteration(self) -> bool:
+        """Reused processes: wait for the runner's go; False when there is no next one. The
+        iteration starts as a fresh process would: the same seed, rounds from 0."""
+        self._wait_go("start")
+        if self.ctl[control.STOP]:
+            return False
+        self.rng.seed(self.spec.seed * 1_000_003 + self.actor.index)
+        return True
 
     def finish(self) -> None:
+        if self.spec.reuse:  # what the runner waits for; the counts are per process
+            self._sched[0] = END
+            self._arrived.release()
+            return
         counts = psutil.Process().num_ctx_switches()
         self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
         self.slot[stats.DONE] = 1
         if self.spec.controlled:
             self._sched[0] = END
             self._arrived.release()
+
+
+class _OwnedLock(NamedLock):
+    """A lock that notes its holder in the `reuse` region: the runner's wait-for graph."""
+
+    __slots__ = ("_owner", "_owner_id")
+
+    def __init__(self, name: str, timeout: float, contended, owner: memoryview, env: Env):
+        super().__init__(name, timeout, contended)
+        self._owner, self._owner_id = owner, env.actor.index + 1
+
+    def acquire(self) -> None:
+        super().acquire()
+        self._owner[0] = self._owner_id
+
+    def release(self) -> None:
+        self._owner[0] = 0
+        super().release()
 
 
 def main(spec: RunSpec, index: int) -> None:
@@ -320,13 +375,21 @@ def main(spec: RunSpec, index: int) -> None:
         Atomics().fetch_add(seg.address("control", control.READY), 1)
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
-        env.wait_start()
-        try:
-            scenario.run_actor(env, actor)
-        except deadlock.Deadlock:
-            if "deadlock" not in spec.outcomes:
-                raise  # no outcome to count it as: the run aborts, naming the cycle
-        env.finish()
+        if spec.reuse:  # explore: one iteration a schedule, the runner resets between
+            while env.next_iteration():
+                try:
+                    scenario.run_actor(env, actor)
+                except reuse.Abandoned:
+                    pass
+                env.finish()
+        else:
+            env.wait_start()
+            try:
+                scenario.run_actor(env, actor)
+            except deadlock.Deadlock:
+                if "deadlock" not in spec.outcomes:
+                    raise  # no outcome to count it as: the run aborts, naming the cycle
+            env.finish()
     except Exception as e:  # every failure ends the run as aborted, with its reason
         slot[stats.ERROR_NS] = time.monotonic_ns()
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")

@@ -41,13 +41,16 @@ def main(spec: RunSpec) -> None:
     seg = process.enter(spec, "core")
     ctl = seg.words("control")
     log = open(spec.core_log, "w", buffering=1 << 16) if spec.core_log else None
-    serve = _server(spec, seg, log) if spec.has_core else None
+    serve, reset = _server(spec, seg, log) if spec.has_core else (None, None)
     Atomics().fetch_add(seg.address("control", control.READY), 1)
     next_check = time.monotonic() + OWNER_CHECK_S
     try:
         while not ctl[control.CORE_STOP]:
             if serve is not None:
                 serve()
+                if ctl[control.EPOCH] != ctl[control.CORE_EPOCH]:  # a reused run's next iteration
+                    reset()
+                    ctl[control.CORE_EPOCH] = ctl[control.EPOCH]
             else:
                 time.sleep(0.05)
             if time.monotonic() > next_check:
@@ -61,15 +64,47 @@ def main(spec: RunSpec) -> None:
             log.close()
 
 
-def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
-    """One call serves a batch of requests (each logged to `log`, if given)."""
-    core = loader.load(spec.scenario).core(seg, spec.config)
-    # a core in C may serve each request in its mailbox, in place, and record it itself
-    # (not when logging, which needs the request's words in Python)
-    in_place = getattr(core, "mailbox_server", None) if log is None else None
+def _server(spec: RunSpec, seg, log) -> tuple[Callable[[], int], Callable[[], None]]:
+    """One call of the first serves a batch of requests (each logged to `log`, if given);
+    the second builds the scenario's service afresh (a reused run's next iteration)."""
+    scenario = loader.load(spec.scenario)
     # each client's session: the PD it was started for, from the runner's spec (never from
     # shared memory, which every actor can write)
     session = [a.pd for a in spec.actors]
+    server = mailbox.Server(
+        seg,
+        len(spec.actors),
+        spec.doorbell,
+        [spec.reply_sem(a.index) for a in spec.actors],
+        spec.core_spin_s,
+    )
+    rec = None
+    if spec.record:  # every request core serves is an event of the trace too
+        rec = recorder.Recorder(
+            seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
+        )
+    current: list[Callable[[], int]] = []
+
+    def build() -> None:
+        current[:] = [_serving(scenario.core(seg, spec.config), server, rec, session, log)]
+
+    build()
+    return (lambda: current[0]()), build
+
+
+def _serving(core, server, rec, session: list[int], log) -> Callable[[], int]:
+    """Serving `core`'s requests: in place in C if the core can and nothing is logged,
+    else through a Python handler."""
+    # a core in C may serve each request in its mailbox, in place, and record it itself
+    # (not when logging, which needs the request's words in Python)
+    in_place = getattr(core, "mailbox_server", None) if log is None else None
+    if in_place is not None:
+        if rec is not None:  # the C core records with the same C call, tb_rec_what
+            fn = ctypes.cast(lib().tb_rec_what, ctypes.c_void_p).value
+            serve = in_place(record=(fn, recorder.CORE_EVENT), sessions=session)
+        else:
+            serve = in_place(sessions=session)
+        return functools.partial(server.serve_in_place, serve)
 
     def logged(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
         pd = session[client]
@@ -83,22 +118,7 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
         return core.serve(op, session[client], a0, a1, a2)
 
     handle = logged if log is not None else plain
-    server = mailbox.Server(
-        seg,
-        len(spec.actors),
-        spec.doorbell,
-        [spec.reply_sem(a.index) for a in spec.actors],
-        spec.core_spin_s,
-    )
-    if spec.record:  # every request core serves is an event of the trace too
-        rec = recorder.Recorder(
-            seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
-        )
-        if in_place is not None:  # the C core records with the same C call, tb_rec_what
-            fn = ctypes.cast(lib().tb_rec_what, ctypes.c_void_p).value
-            return functools.partial(
-                server.serve_in_place, in_place(record=(fn, recorder.CORE_EVENT), sessions=session)
-            )
+    if rec is not None:
         inner = handle
         key = getattr(core, "key", lambda op, a0, a1, a2: 0)
 
@@ -111,8 +131,6 @@ def _server(spec: RunSpec, seg, log) -> Callable[[], int]:
             return status, value
 
         handle = recorded
-    if in_place is not None:
-        return functools.partial(server.serve_in_place, in_place(sessions=session))
     return functools.partial(server.serve, handle)
 
 

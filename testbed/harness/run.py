@@ -10,6 +10,7 @@ from typing import Any
 import psutil
 
 from testbed.harness import deadlock, loader, perturb, stats
+from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
@@ -78,6 +79,12 @@ def _parallel(plan: dict[str, list[int] | None]) -> bool:
 
 
 def run(opts: RunOptions) -> dict[str, Any]:
+    return Supervisor(prepare(opts), opts).go()
+
+
+def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
+    """Every check, and the run's spec. `reuse`: a controlled run whose actors run their body
+    once an iteration, the shared state reset between iterations (testbed explore)."""
     sc = opts.scenario
     ref = opts.ref or loader.reference(sc)
     if opts.variant not in sc.variants:
@@ -114,8 +121,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
         mailbox.add_regions(layout, len(actors))
     layout.add_words("stats", stats.WORDS * len(actors))
     deadlock.add_region(layout, len(actors))
-    if opts.script is not None:
+    controlled = opts.script is not None or reuse
+    if controlled:
         layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
+    locks = sc.locks(config)
+    if reuse:
+        layout.add_words(reuse_words.REGION, reuse_words.words(len(actors), len(locks)))
     if opts.record:
         recorder.add_regions(layout, len(actors), opts.ring_events)
     regions = sc.regions(config)
@@ -142,7 +153,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
         reply_spin_s=reply_spin * 1e-6,
         core_spin_s=core_spin * 1e-6,
         lock_timeout=opts.lock_timeout_s,
-        controlled=opts.script is not None,
+        controlled=controlled,
+        reuse=reuse,
         points=points,
         points_mode=opts.points,
         core_log=opts.core_log,
@@ -155,4 +167,4 @@ def run(opts: RunOptions) -> dict[str, Any]:
         # points has no order to force (stack-overflow, stack-growth, page-fault)
         max_traces=opts.max_traces if opts.record and points else 0,
     )
-    return Supervisor(spec, opts).go()
+    return spec

@@ -27,6 +27,7 @@ class RunSpec:
     core_spin_s: float
     lock_timeout: float
     controlled: bool = False  # actors wait for the runner's go at each schedule point
+    reuse: bool = False  # actors run their body once an iteration, reset between (explore)
     points: list[str] = field(default_factory=list)  # ids are indexes (access: + families)
     points_mode: str = "named"  # "access": every shared word access and lock op is a point
     core_log: str | None = None

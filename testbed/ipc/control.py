@@ -18,6 +18,9 @@ READY = 8  # processes attached and ready
 TICKET = 9  # the global event counter (recording, perturbation)
 TRACES = 10  # trace files claimed so far
 DEADLOCK = 11  # the actor (index + 1) that reported a deadlock, 0 for none
+EPOCH = 12  # reused processes: the iteration the runner has reset the shared state for
+CORE_EPOCH = 13  # ... and the iteration core has rebuilt its service for
+ABANDON = 14  # reused processes: parked actors drop the current iteration
 WORDS = 16
 LOCK_HOLDERS = WORDS  # then one word a lock (in `locks()` order): its holder's index + 1, 0 free
 

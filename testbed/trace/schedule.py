@@ -24,7 +24,8 @@ FINISH = "finish"  # a step's point: run the actor to its end
 END = (1 << 64) - 1  # schedule word of an actor that has finished
 BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
 START = END - 2  # ... of an actor about to run its body: it waits there for its first go
-SCHED_WORDS = 1  # per actor: the point it waits at, what << 16 | id (or END, BLOCKED)
+SCHED_WORDS = 2  # per actor: the point it waits at, what << 16 | id (or END, BLOCKED, START),
+# and the lock it found taken
 MAX_POINTS_A_STEP = 100_000  # an actor looping forever past a point it never reaches
 RUNNING, PARKED, BLOCKED_STATE, FINISHED = "running", "parked", "blocked", "finished"
 

@@ -13,6 +13,8 @@ from testbed.scenario import ConfigError
 from testbed.trace.schedule import Step
 
 FORMAT, VERSION = "testbed-trace", 1
+ORDERS = ("pass", "stop", "step")
+DEADLOCK = "deadlock"  # the outcome of a trace that ends with every live actor waiting
 
 
 class TraceError(ConfigError):
@@ -52,7 +54,9 @@ class Trace:
     rounds: int = 0
     # "pass": each point event is its actor passing the point, its step running in the
     # trace's order (recorded traces); "stop": each event runs the actor until it stops at
-    # the point (hand-written preemption scripts)
+    # the point (hand-written preemption scripts); "step": each event lets its actor go from
+    # where it is parked to its next point, the event's (explored schedules; an optional
+    # event is a step that ended on a lock another actor holds)
     order: str = "pass"
     points: str = "named"  # the run's --points: a replay runs with the same points
     events: list[Event] = field(default_factory=list)
@@ -73,6 +77,12 @@ class Trace:
         scenario's points have `core.reply`)."""
         if self.order == "stop":
             return [Step(e.actor, e.point, e.optional) for e in self.events if e.kind == "point"]
+        if self.order == "step":
+            return [
+                Step(e.actor, e.point, e.optional, fresh=True)
+                for e in self.events
+                if e.kind == "point"
+            ]
         steps = []
         core_replies = "core.reply" in points
         for e in self.events:
@@ -148,8 +158,8 @@ class Trace:
             trace = cls(**doc, events=[Event(**e) for e in raw])
         except TraceError as e:
             raise TraceError(f"trace {path}: malformed: {e}") from None
-        if trace.order not in ("pass", "stop"):
-            raise TraceError(f"trace {path}: order {trace.order!r}, expected pass or stop")
+        if trace.order not in ORDERS:
+            raise TraceError(f"trace {path}: order {trace.order!r}, expected {', '.join(ORDERS)}")
         if trace.points not in ("named", "access"):
             raise TraceError(f"trace {path}: points {trace.points!r}, expected named or access")
         for e in trace.events:

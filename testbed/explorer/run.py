@@ -1,0 +1,320 @@
+"""`testbed explore`: one iteration of a scenario under every schedule of its points with at
+most K preemptions (or a sample of them), on one set of real processes reused from schedule
+to schedule; its result document, and a replayable trace of each failure found."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testbed.explorer.driver import Driver, DriverError
+from testbed.explorer.search import STRATEGIES, Dfs, NotDeterministic, Pct, RandomWalk, Strategy
+from testbed.harness.run import RunOptions, prepare
+from testbed.harness.supervisor import Aborted, Supervisor
+from testbed.scenario import ConfigError, Grade, Scenario, in_range
+from testbed.trace.schedule import FINISH
+from testbed.trace.trace import DEADLOCK, Event, Trace
+
+EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
+POINT_LEVELS = ("named",)  # `access` arrives with access-level points
+MAX_PREEMPTIONS = 10
+PROGRESS_EVERY_S = 0.25
+
+
+@dataclass
+class Progress:
+    schedules: int
+    budget: int  # --max-schedules: the "of how many" a sampler knows; dfs's total is unknown
+    pruned: int
+    failures: int
+    elapsed_s: float
+
+
+@dataclass
+class ExploreOptions:
+    scenario: Scenario
+    variant: str
+    config: dict[str, Any]
+    ref: str = ""
+    strategy: str = "dfs"
+    preemptions: int = 2  # dfs: the bound; pct: the change points (depth - 1)
+    max_schedules: int = 100_000
+    points: str = "named"
+    seed: int = 0
+    reduce: bool = True  # sleep sets (dfs)
+    require: list[str] = field(default_factory=list)  # outcomes to hunt, as if FORBIDDEN
+    max_failures: int = 1  # stop at this many failing schedules (0: never)
+    max_steps: int = 10_000  # steps a schedule may take (an actor spinning forever)
+    trace_dir: str = "traces"
+    pin: str = "none"
+    lock_timeout_s: float = 10.0
+    progress: Callable[[Progress], None] | None = None
+
+    def check(self) -> None:
+        """Every option in its range, before anything is created (ConfigError, exit 2)."""
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"--strategy {self.strategy!r}: expected one of {', '.join(STRATEGIES)}"
+            )
+        if self.points not in POINT_LEVELS:
+            raise ConfigError(
+                f"--points {self.points!r}: expected one of {', '.join(POINT_LEVELS)}"
+            )
+        in_range("--preemptions", self.preemptions, 0, MAX_PREEMPTIONS)
+        in_range("--max-schedules", self.max_schedules, 1, 10**9)
+        in_range("--max-failures", self.max_failures, 0, 1000)
+        in_range("--max-steps", self.max_steps, 1, 10**6)
+        in_range("--seed", self.seed, 0, 2**32 - 1)
+        if not 0 < self.lock_timeout_s <= 3600:
+            raise ConfigError(
+                f"--lock-timeout {self.lock_timeout_s:g}: expected 0 < seconds <= 3600"
+            )
+
+
+@dataclass
+class _Schedule:
+    steps: list[tuple[int, str, bool]]  # (actor, point reached, ended on a lock)
+    end: str  # "finished", "deadlock" or "sleep_blocked"
+    outcomes: list[dict[str, int]]  # per actor
+    preemptions: int
+    cycle: list[str] = field(default_factory=list)
+
+
+def explore(opts: ExploreOptions) -> dict[str, Any]:
+    """Run the exploration; its result document (exit_code 0, 1, 3 or 4 in it)."""
+    opts.check()
+    run_opts = RunOptions(
+        opts.scenario,
+        opts.variant,
+        opts.config,
+        ref=opts.ref,
+        seed=opts.seed,
+        rounds=1,
+        pin=opts.pin,
+        require=list(opts.require),
+        lock_timeout_s=opts.lock_timeout_s,
+        trace_dir=opts.trace_dir,
+    )
+    spec = prepare(run_opts, reuse=True)
+    return Explorer(spec, run_opts, opts).go()
+
+
+class Explorer(Supervisor):
+    """The supervisor's processes, set-up and clean-up; the exploration instead of a run."""
+
+    def __init__(self, spec, run_opts: RunOptions, opts: ExploreOptions):
+        super().__init__(spec, run_opts)
+        self.x = opts
+        self.started = time.monotonic()
+        self.strategy = self._strategy()
+        self.schedules = self.steps = self.longest = 0
+        self.histogram = {name: 0 for name in spec.outcomes}
+        self.failures: list[dict[str, Any]] = []
+        self.distinct: set[tuple[int, ...]] = set()
+        self.search_s = 0.0
+
+    def _strategy(self) -> Strategy:
+        x = self.x
+        if x.strategy == "dfs":
+            return Dfs(x.preemptions, x.reduce)
+        if x.strategy == "random":
+            return RandomWalk(x.seed)
+        return Pct(x.seed, x.preemptions, x.scenario.expected_steps(self.spec.config))
+
+    # -- the search ------------------------------------------------------------------------
+    def _supervise(self) -> float:
+        self._check_children()
+        observe = self.x.reduce and self.x.strategy == "dfs"
+        driver = Driver(self.spec, self.seg, self.x.scenario, self._check_children, observe)
+        t0 = time.monotonic()
+        try:
+            self._search(driver)
+            driver.stop()
+        except DriverError as e:
+            raise Aborted(str(e)) from None
+        except NotDeterministic as e:
+            raise Aborted(
+                f"not deterministic: replaying a schedule's first steps led elsewhere ({e}); "
+                "does an actor keep state from one iteration to the next, or read the time?"
+            ) from None
+        finally:
+            self.search_s = time.monotonic() - t0
+            driver.close()
+        return self._elapsed()
+
+    def _search(self, driver: Driver) -> None:
+        x, strat = self.x, self.strategy
+        self.search_t0 = next_progress = time.monotonic()
+        while True:
+            sched = self._one(driver, strat)
+            self.schedules += 1
+            self.steps += len(sched.steps)
+            self.longest = max(self.longest, len(sched.steps))
+            self.distinct.add(tuple(a for a, _, _ in sched.steps))
+            self._judge(sched)
+            if x.max_failures and len(self.failures) >= x.max_failures:
+                return
+            if not strat.next() or self.schedules >= x.max_schedules:
+                return
+            if x.progress is not None and time.monotonic() >= next_progress:
+                next_progress = time.monotonic() + PROGRESS_EVERY_S
+                x.progress(self._progress())
+
+    def _progress(self) -> Progress:
+        return Progress(
+            self.schedules,
+            self.x.max_schedules,
+            self.strategy.pruned,
+            len(self.failures),
+            time.monotonic() - self.search_t0,
+        )
+
+    def _one(self, driver: Driver, strat: Strategy) -> _Schedule:
+        driver.start()
+        strat.begin()
+        steps: list[tuple[int, str, bool]] = []
+        for depth in range(self.x.max_steps):
+            enabled = driver.enabled()
+            if not enabled:
+                break
+            actor = strat.choose(depth, enabled)
+            if actor is None:  # every actor that could go is asleep: a schedule already run
+                driver.abandon()
+                return _Schedule(steps, "sleep_blocked", [], strat.preemptions)
+            before = driver.at[actor]
+            done = driver.step(actor)
+            strat.stepped(depth, actor, done.footprint, done.reached)
+            steps.append((actor, done.reached or before or FINISH, not done.reached))
+        else:
+            raise DriverError(
+                f"a schedule passed --max-steps {self.x.max_steps} steps: does an actor wait "
+                "in a loop for another? (raise --max-steps if the iteration is that long)"
+            )
+        outcomes = driver.outcomes()
+        if driver.finished():
+            return _Schedule(steps, "finished", outcomes, strat.preemptions)
+        names = [a.name for a in self.spec.actors]
+        cycle = [
+            f"{names[a]} waits for {lock}, held by {names[h] if h >= 0 else 'nobody'}"
+            for a, lock, h in driver.wait_for()
+        ]
+        driver.abandon()
+        return _Schedule(steps, "deadlock", outcomes, strat.preemptions, cycle)
+
+    def _judge(self, sched: _Schedule) -> None:
+        if sched.end == "sleep_blocked":
+            return
+        seen: dict[str, str] = {}  # outcome -> the first actor that recorded it
+        for i, counts in enumerate(sched.outcomes):
+            for name in counts:
+                seen.setdefault(name, self.spec.actors[i].name)
+        for name in seen:
+            self.histogram[name] += 1
+        grades = self.x.scenario.grades(self.spec.variant)
+        bad = [
+            n
+            for n in self.spec.outcomes
+            if n in seen and (grades[n] is Grade.FORBIDDEN or n in self.x.require)
+        ]
+        if sched.end == "deadlock":
+            self._failure(sched, DEADLOCK, "FORBIDDEN", "")
+        elif bad:
+            self._failure(sched, bad[0], grades[bad[0]].value, seen[bad[0]])
+
+    def _failure(self, sched: _Schedule, outcome: str, grade: str, actor: str) -> None:
+        names = [a.name for a in self.spec.actors]
+        events = [
+            Event(k, names[a], "point", point, optional=blocked)
+            for k, (a, point, blocked) in enumerate(sched.steps)
+        ]
+        if actor:
+            events.append(Event(len(events), actor, "outcome", outcome))
+        trace = Trace(
+            scenario=self.x.scenario.name,
+            source=self.spec.scenario,
+            variant=self.spec.variant,
+            config={k: v for k, v in self.spec.config.items() if k != "variant"},
+            seed=self.spec.seed,
+            actors=names,
+            outcome=outcome,
+            detected_by=actor,
+            rounds=1,
+            order="step",
+            events=events,
+        )
+        token = self.spec.prefix.rsplit(".", 1)[-1]
+        path = Path(self.x.trace_dir) / (
+            f"{self.x.scenario.name}.{self.spec.variant}.explore.{self.spec.seed}.{token}."
+            f"{len(self.failures)}.json"
+        )
+        trace.save(path)
+        failure: dict[str, Any] = {
+            "outcome": outcome,
+            "grade": grade,
+            "actor": actor or None,
+            "schedule": self.schedules,  # 1-based: the schedule that showed it
+            "steps": len(sched.steps),
+            "preemptions": sched.preemptions,
+            "trace_file": str(path),
+        }
+        if sched.cycle:
+            failure["cycle"] = sched.cycle
+        self.failures.append(failure)
+
+    # -- the document ------------------------------------------------------------------------
+    def _result(self, elapsed: float, error: str | list[str] | None) -> dict[str, Any]:
+        x, strat = self.x, self.strategy
+        config = {k: v for k, v in self.spec.config.items() if k != "variant"}
+        rate = self.schedules / self.search_s if self.search_s > 0 else 0.0
+        reasons: list[str] = []
+        if error is not None:
+            verdict, code = "aborted", 3
+            reasons = [error] if isinstance(error, str) else list(error)
+        elif self.failures:
+            verdict, code = "fail", 1
+            reasons = [
+                f"{f['outcome']} in schedule {f['schedule']} ({f['grade']}): {f['trace_file']}"
+                for f in self.failures
+            ]
+        elif strat.complete:
+            verdict, code = "pass", 0
+        else:
+            verdict, code = "incomplete", EXIT_INCOMPLETE
+            reasons = [
+                f"--max-schedules {x.max_schedules} ran out before every schedule was run"
+                if x.strategy == "dfs"
+                else f"{x.strategy} samples schedules: it never completes (--max-schedules {x.max_schedules})"
+            ]
+        return {
+            "command": "explore",
+            "scenario": x.scenario.name,
+            "variant": self.spec.variant,
+            "config": config,
+            "seed": self.spec.seed,
+            "strategy": x.strategy,
+            "points": x.points,
+            "preemption_bound": x.preemptions if x.strategy != "random" else None,
+            "reduction": "sleep-sets" if x.reduce and x.strategy == "dfs" else "none",
+            "max_schedules": x.max_schedules,
+            "schedules": self.schedules,
+            "distinct_schedules": len(self.distinct),
+            "pruned": strat.pruned,
+            "sleep_blocked": getattr(strat, "sleep_blocked", 0),
+            "complete": strat.complete and error is None,
+            "steps": self.steps,
+            "longest_schedule": self.longest,
+            "outcomes": self.histogram,
+            "grades": {k: g.value for k, g in x.scenario.grades(self.spec.variant).items()},
+            "failures": self.failures,
+            "trace_files": [f["trace_file"] for f in self.failures],
+            "required": list(x.require),
+            "elapsed_s": self.search_s,
+            "wall_s": time.monotonic() - self.started,
+            "schedules_per_s": rate,
+            "verdict": verdict,
+            "reasons": reasons,
+            "exit_code": code,
+        }

@@ -1,0 +1,233 @@
+"""`testbed explore`: exact schedule counts on a scenario small enough to count by hand, the
+Genode variants, replayable failures, deadlocks, and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import leftovers_of
+
+import testbed
+
+TINY = textwrap.dedent(
+    '''
+    """Two actors, two points each, from a user's own file (it imports only testbed)."""
+    from testbed import Grade, Outcome, Scenario
+
+    ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
+
+
+    ITERATIONS = [0]  # kept by the process from one iteration to the next
+
+
+    class Tiny(Scenario):
+        name = "tiny"
+        description = "two actors, two steps each"
+        variants = {
+            "apart": "each actor increments its own word",
+            "shared": "both increment one word: read at a, write at b, no lock",
+            "abba": "two locks taken in opposite orders",
+            "stateful": "an actor that remembers its last iteration",
+        }
+        outcomes = (
+            Outcome("ok", "the count is right", {v: ACC for v in variants}, failure=False),
+            Outcome("lost_update", "one increment lost", {"apart": ACC, "shared": FORB, "abba": ACC, "stateful": ACC}),
+        )
+        points = ("a", "b")
+
+        def actors(self, config):
+            return [("t0", {}), ("t1", {})]
+
+        def locks(self, config):
+            return ["l0", "l1"]
+
+        def regions(self, config):
+            return {"words": 4}
+
+        def run_actor(self, env, actor):
+            w, variant = env.words("words"), env.config["variant"]
+            if variant == "stateful":
+                ITERATIONS[0] += 1
+                env.point("a")
+                if ITERATIONS[0] == 1:
+                    env.point("b")
+                env.record("ok")
+                return
+            if variant == "abba":
+                first, second = (env.lock("l0"), env.lock("l1"))[:: 1 - 2 * actor.index]
+                env.point("a")
+                first.acquire()
+                env.point("b")
+                second.acquire()
+                second.release()
+                first.release()
+                env.record("ok")
+                return
+            word = actor.index if variant == "apart" else 0
+            env.point("a")
+            x = w[word]
+            env.point("b")
+            w[word] = x + 1
+            w[2] += 1
+            if w[2] == 2:
+                env.record("lost_update" if variant == "shared" and w[0] != 2 else "ok")
+
+
+    SCENARIO = Tiny()
+    '''
+)
+
+
+def run_cli(cwd: Path, *args: str) -> tuple[int, dict | None, str]:
+    """`testbed ARGS` from `cwd` (a user's directory); nothing of it may stay in /dev/shm."""
+    argv = [sys.executable, "-m", "testbed.cli", *args]
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = proc.communicate(timeout=120)
+    assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
+    doc = json.loads(out[out.index("{") :]) if "--json" in args and "{" in out else None
+    return proc.returncode, doc, err
+
+
+def explore(cwd: Path, scenario: str, *args: str) -> tuple[int, dict]:
+    code, doc, err = run_cli(cwd, "explore", scenario, "--seed", "1", *args, "--json", "-")
+    assert doc is not None, err
+    return code, doc
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    (tmp_path / "tiny.py").write_text(TINY)
+    return tmp_path
+
+
+def explore_here(cwd: Path, variant: str, **options) -> dict:
+    """`testbed.explore` in this process (its forkserver stays up between runs)."""
+    options = dict(options, seed=1, trace_dir=str(cwd / "traces"))
+    return testbed.explore(str(cwd / "tiny.py"), variant=variant, **options).document
+
+
+@pytest.mark.parametrize(
+    "bound, reduce, schedules, pruned, lost",
+    [(0, False, 2, 0, 0), (1, False, 4, 0, 2), (2, False, 6, 0, 4),
+     (0, True, 2, 0, 0), (1, True, 3, 1, 1), (2, True, 4, 1, 2)],
+)  # fmt: skip
+def test_exact_counts_of_a_scenario_counted_by_hand(
+    tiny, bound, reduce, schedules, pruned, lost, no_leftovers
+):
+    """Each actor of `shared` takes two steps: a->b reads the word (writes nothing), b->end
+    writes it. With A = t0 and B = t1 there are C(4,2) = 6 orders; preemptions (switching
+    away from an actor that could go on): AABB 0, BBAA 0, ABBA 1, BAAB 1, ABAB 2, BABA 2.
+    So the bound K = 0, 1, 2 gives 2, 4, 6 schedules, and the update is lost whenever both
+    read before either writes: 0, 2 (ABBA, BAAB), 4 of them.
+
+    With sleep sets the two reads commute (neither step writes anything): BA.. is AB..
+    with its first two steps swapped, so once the dfs has explored A first at the root, B
+    first puts A to sleep, and at the next step A stays asleep (pruned 1) until B writes.
+    K=2: AABB, ABBA, ABAB, BBAA (4; BAAB ~ ABAB and BABA ~ ABBA pruned); K=1: AABB, ABBA,
+    BBAA (3); K=0: AABB, BBAA (2, B after B costs nothing, A asleep costs a preemption
+    anyway: nothing pruned)."""
+    doc = explore_here(tiny, "shared", preemptions=bound, max_failures=0, no_reduce=not reduce)
+    code = doc["exit_code"]
+    assert (doc["schedules"], doc["pruned"], doc["complete"]) == (schedules, pruned, True)
+    assert doc["outcomes"] == {"ok": schedules - lost, "lost_update": lost}
+    assert doc["sleep_blocked"] == 0 and doc["steps"] == 4 * schedules
+    assert len(doc["failures"]) == lost and code == (1 if lost else 0)
+    assert doc["reduction"] == ("sleep-sets" if reduce else "none")
+
+
+def test_a_found_failure_replays_and_the_budget_gives_exit_4(tiny):
+    code, doc = explore(tiny, "tiny.py", "--variant", "shared", "--preemptions", "1")
+    assert code == 1 and doc["verdict"] == "fail" and not doc["complete"]
+    (failure,) = doc["failures"]
+    assert (failure["outcome"], failure["grade"], failure["preemptions"]) == (
+        "lost_update",
+        "FORBIDDEN",
+        1,
+    )
+    code, replayed, _ = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    assert code == 0 and replayed["replay"]["reproduced"]
+
+    # `apart` never loses an update: 6 schedules at K=2; a budget of 5 stops it short
+    code, doc = explore(
+        tiny, "tiny.py", "--variant", "apart", "--no-reduce", "--max-schedules", "5"
+    )
+    assert (code, doc["verdict"], doc["complete"], doc["schedules"]) == (4, "incomplete", False, 5)
+    code, doc = explore(
+        tiny, "tiny.py", "--variant", "apart", "--no-reduce", "--max-schedules", "6"
+    )
+    assert (code, doc["verdict"], doc["complete"], doc["schedules"]) == (0, "pass", True, 6)
+
+
+def test_a_deadlock_is_an_outcome_with_its_cycle_and_replays(tiny):
+    code, doc = explore(tiny, "tiny.py", "--variant", "abba", "--preemptions", "0")
+    assert code == 0 and doc["schedules"] == 2  # without a preemption each takes both locks
+    code, doc = explore(tiny, "tiny.py", "--variant", "abba", "--preemptions", "1")
+    assert code == 1
+    (failure,) = doc["failures"]
+    assert failure["outcome"] == "deadlock"
+    assert sorted(failure["cycle"]) == [
+        "t0 waits for l1, held by t1",
+        "t1 waits for l0, held by t0",
+    ]
+    code, replayed, err = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    assert code == 0 and replayed["replay"]["reproduced"], err
+
+
+def test_a_scenario_that_is_not_deterministic_aborts_naming_the_step(tiny):
+    code, doc = explore(tiny, "tiny.py", "--variant", "stateful")
+    assert code == 3 and doc["verdict"] == "aborted"
+    assert "not deterministic" in doc["reasons"][0] and "step 0" in doc["reasons"][0]
+
+
+@pytest.mark.parametrize("variant", ["racy", "quickfix"])
+def test_genode_race_is_found_and_its_trace_replays(variant, tmp_path):
+    code, doc = explore(
+        tmp_path, "genode-race", "--variant", variant, "--children", "1",
+        "--require", "region_conflict",
+    )  # fmt: skip
+    assert code == 1, doc["reasons"]
+    (failure,) = doc["failures"]
+    assert failure["outcome"] == "region_conflict" and failure["preemptions"] <= 2
+    code, replayed, err = run_cli(tmp_path, "replay", failure["trace_file"], "--json", "-")
+    assert code == 0 and replayed["replay"]["reproduced"], err
+
+
+@pytest.mark.parametrize("variant", ["fixed", "bitalloc"])
+def test_genode_fixes_complete_at_two_preemptions(variant, tmp_path):
+    """2 creators x 1 child, every schedule with at most 2 preemptions: no region_conflict."""
+    code, doc = explore(tmp_path, "genode-race", "--variant", variant, "--children", "1")
+    assert (code, doc["verdict"], doc["complete"]) == (0, "pass", True), doc["reasons"]
+    assert doc["outcomes"]["region_conflict"] == 0 and doc["schedules"] > 300
+    assert doc["outcomes"]["ok"] == doc["schedules"] - doc["sleep_blocked"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preemptions", "11"], "--preemptions 11: expected 0..10"),
+        (["--max-schedules", "0"], "--max-schedules 0: expected 1..1000000000"),
+        (["--strategy", "bfs"], "--strategy 'bfs': expected one of dfs, random, pct"),
+        (["--points", "access"], "--points 'access': expected one of named"),
+        (["--require", "nope"], "--require 'nope': expected one of ok, lost_update"),
+        (["--max-steps", "0"], "--max-steps 0: expected 1..1000000"),
+    ],
+)
+def test_bad_options_exit_2_naming_the_value(tiny, args, message):
+    code, _, err = run_cli(tiny, "explore", "tiny.py", "--variant", "shared", *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("strategy", ["random", "pct"])
+def test_samplers_find_the_lost_update_and_never_complete(tiny, strategy, no_leftovers):
+    doc = explore_here(tiny, "shared", strategy=strategy, max_schedules=200)
+    assert doc["exit_code"] == 1 and doc["failures"][0]["outcome"] == "lost_update"
+    doc = explore_here(tiny, "apart", strategy=strategy, max_schedules=20)
+    assert (doc["exit_code"], doc["complete"], doc["schedules"]) == (4, False, 20)
+    assert doc["distinct_schedules"] <= 6
