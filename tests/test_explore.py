@@ -214,7 +214,7 @@ def test_genode_fixes_complete_at_two_preemptions(variant, tmp_path):
         (["--preemptions", "11"], "--preemptions 11: expected 0..10"),
         (["--max-schedules", "0"], "--max-schedules 0: expected 1..1000000000"),
         (["--strategy", "bfs"], "--strategy 'bfs': expected one of dfs, random, pct"),
-        (["--points", "access"], "--points 'access': expected one of named"),
+        (["--points", "words"], "--points 'words': expected one of named, access"),
         (["--require", "nope"], "--require 'nope': expected one of ok, lost_update"),
         (["--max-steps", "0"], "--max-steps 0: expected 1..1000000"),
     ],
@@ -231,3 +231,18 @@ def test_samplers_find_the_lost_update_and_never_complete(tiny, strategy, no_lef
     doc = explore_here(tiny, "apart", strategy=strategy, max_schedules=20)
     assert (doc["exit_code"], doc["complete"], doc["schedules"]) == (4, False, 20)
     assert doc["distinct_schedules"] <= 6
+
+
+def test_access_points_explore_the_words_and_the_failure_replays(tiny):
+    """At access level the read and the write of the shared word are points of their own:
+    the lost update is found and its trace replays at that granularity; `apart` is complete
+    with more schedules than its 6 of named points (every word access and lock op a step)."""
+    code, doc = explore(tiny, "tiny.py", "--variant", "shared", "--points", "access")
+    assert code == 1 and doc["points"] == "access"
+    failure = doc["failures"][0]
+    assert failure["outcome"] == "lost_update"
+    code, replayed, _ = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    assert code == 0 and replayed["replay"]["reproduced"]
+    code, doc = explore(tiny, "tiny.py", "--variant", "apart", "--points", "access", "--no-reduce")
+    assert (code, doc["verdict"], doc["complete"]) == (0, "pass", True)
+    assert doc["schedules"] > 6

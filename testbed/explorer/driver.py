@@ -16,6 +16,7 @@ from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
 from testbed.scenario import Scenario
+from testbed.trace import access_points
 from testbed.trace.schedule import BLOCKED, END, FINISH, SCHED_WORDS
 
 ALIVE_CHECK_S = 0.2
@@ -158,4 +159,4 @@ class Driver:
             self.lock[i] = self.sched[SCHED_WORDS * i + 1]
         else:
             self.state[i] = PARKED
-            self.at[i] = self.spec.points[at]
+            self.at[i] = access_points.name(self.spec.points, at & 0xFFFF, at >> 16)

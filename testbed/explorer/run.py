@@ -19,7 +19,7 @@ from testbed.trace.schedule import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
-POINT_LEVELS = ("named",)  # `access` arrives with access-level points
+POINT_LEVELS = ("named", "access")  # access: every word access and lock op a point
 MAX_PREEMPTIONS = 10
 PROGRESS_EVERY_S = 0.25
 
@@ -97,6 +97,7 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
         require=list(opts.require),
         lock_timeout_s=opts.lock_timeout_s,
         trace_dir=opts.trace_dir,
+        points=opts.points,
     )
     spec = prepare(run_opts, reuse=True)
     return Explorer(spec, run_opts, opts).go()
@@ -243,6 +244,7 @@ class Explorer(Supervisor):
             detected_by=actor,
             rounds=1,
             order="step",
+            points=self.x.points,
             events=events,
         )
         token = self.spec.prefix.rsplit(".", 1)[-1]
