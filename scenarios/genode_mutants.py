@@ -12,11 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from kernel_model.genode import layout, mutants
-from kernel_model.genode.core import CoreConnection
-from kernel_model.genode.errors import StackAllocFailed
-from kernel_model.genode.thread_list import ThreadList
 from scenarios.genode_race import GenodeRace
-from testbed.ipc.native import Atomics, Bitmap
+from testbed.ipc.native import Atomics
 from testbed.scenario import Grade, Outcome
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
@@ -73,38 +70,13 @@ class GenodeMutants(GenodeRace):
         for pd in range(config["pds"]):
             mutants.AbaFreeStack.fill(seg.words(f"pd{pd}.free"))
 
-    def run_actor(self, env, actor) -> None:
-        pd, cfg = actor.params["pd"], env.config
-        threads = f"pd{pd}.threads"
-        alloc = ALLOCATORS[cfg["variant"]](
-            ThreadList(
-                env.words(threads),
-                assign_hook=env.recorded_store("context.assign", threads),
-                find_hook=env.recorded_find("search.slot", threads, start=1),
-            ),
-            env.lock(f"pd{pd}.threads"),
-            env.lock(f"pd{pd}.alloc"),
-            CoreConnection(env.core_call(pd)),
-            Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
-            point=env.point,
-        )
+    def allocator(self, env, pd: int, variants: dict[str, Any] | None = None) -> Any:
+        alloc = super().allocator(env, pd, ALLOCATORS)
         alloc.slot_words = env.words(f"pd{pd}.slots")
         alloc.free_words = env.words(f"pd{pd}.free")
         cas, head = Atomics().cas, env.address(f"pd{pd}.free")
         alloc.cas = lambda expected, desired: cas(head, expected, desired)
-        for _ in env.rounds():
-            stacks = []
-            for _ in range(cfg["children"]):
-                if env.stopping():
-                    break
-                try:
-                    stacks.append(alloc.create(cfg["stack_size"]))
-                    env.record("ok")
-                except StackAllocFailed as e:
-                    env.record(e.reason.value, at=e.point)
-            env.rng.shuffle(stacks)
-            for stack in stacks:
-                alloc.destroy(stack)
+        return alloc
 
 
 SCENARIO = GenodeMutants()

@@ -154,12 +154,14 @@ class GenodeRace(Scenario):
         # about 20 points a creation and its destruction, for every creator's round
         return 20 * config["pds"] * config["creators"] * config["children"]
 
-    def run_actor(self, env, actor) -> None:
-        pd, cfg = actor.params["pd"], env.config
+    def allocator(self, env, pd: int, variants: dict[str, Any] | None = None) -> Any:
+        """The PD's allocator of this run's variant, on the run's shared thread list,
+        locks, core connection and slot bitmap."""
         threads = f"pd{pd}.threads"
+        variants = variants or points.build(context_allocator).VARIANTS
         # the race is between one creator's `context.assign` and another's `search.slot`:
         # when recording, each is recorded by its own access (Env.recorded_store)
-        alloc = points.build(context_allocator).VARIANTS[cfg["variant"]](
+        return variants[env.config["variant"]](
             ThreadList(
                 env.words(threads),
                 assign_hook=env.recorded_store("context.assign", threads),
@@ -171,6 +173,10 @@ class GenodeRace(Scenario):
             Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
             point=env.point,
         )
+
+    def run_actor(self, env, actor) -> None:
+        pd, cfg = actor.params["pd"], env.config
+        alloc = self.allocator(env, pd)
         for _ in env.rounds():
             stacks = []
             for _ in range(cfg["children"]):
