@@ -14,6 +14,8 @@ NAMES = (
     "perturb_ttff",
     "replay_rate",
     "rtems_switch",
+    "access_cost",
+    "kill_rate",
 )
 
 

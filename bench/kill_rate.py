@@ -4,10 +4,10 @@ auto), with named and with access points, pinned to one CPU (`same`) and across 
 baseline a user has without the testbed) and frontrun (a peer: DPOR over a threads version,
 if installed).
 
-    python -m bench.kill_rate [--trials 3] [--timeout 10] [--mutants a,b] [--strategies ...]
-                              [--points named,access] [--pins same,spread]
-                              [--frontrun-budget 20] [--out PATH]
+    testbed bench kill_rate [--profile quick|default|tough] [--trials N] [--seconds TIMEOUT]
 
+(quick: two mutants under auto with access points on one CPU; default: every mutant, none
+and auto, both point levels and pinnings; tough: every strategy, and frontrun if installed.)
 A trial is one run with --max-failures 1 --duration TIMEOUT and its own seed (trial k: seed
 k + 1 in every setting), recording off; a mutant is killed in a trial if a FORBIDDEN outcome
 (region_conflict, deadlock) shows within the timeout. Per mutant and setting: trials that
@@ -19,16 +19,13 @@ systematic, not seeded) with a time budget.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
 import time
 
-from rich.console import Console
-from rich.table import Table
-
-from bench import genode_threads, result
+from bench import genode_threads, harness
+from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import mutants
 from scenarios.genode_mutants import SCENARIO
 from testbed.harness.run import RunOptions, run
@@ -70,119 +67,129 @@ def _t(s: float) -> str:
     return f"{s * 1000:.0f}ms" if s < 1 else f"{s:.1f}s"
 
 
-def _list(text: str, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
-    items = [x for x in text.split(",") if x]
-    bad = [x for x in items if x not in allowed]
-    if bad or not items:
-        raise SystemExit(f"--{what} {text!r}: expected a comma-separated subset of {allowed}")
-    return items
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--trials", type=int, default=3, help="trials (seeds) a setting")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds a trial may run")
-    ap.add_argument("--mutants", default=",".join(mutants.MUTANTS))
-    ap.add_argument("--strategies", default=",".join(STRATEGIES))
-    ap.add_argument("--points", default=",".join(POINTS))
-    ap.add_argument("--pins", default=",".join(PINS))
-    ap.add_argument(
-        "--frontrun-budget", type=float, default=20.0, help="seconds frontrun may explore a "
-        "mutant (0: skip frontrun)"
-    )  # fmt: skip
-    ap.add_argument("--out", default="bench/results/kill_rate.json")
-    args = ap.parse_args(argv)
-    names = _list(args.mutants, list(mutants.MUTANTS), "mutants")
-    strategies = _list(args.strategies, STRATEGIES, "strategies")
-    points = _list(args.points, POINTS, "points")
-    pins = _list(args.pins, PINS, "pins")
-    if not 1 <= args.trials <= 1000 or not 0 < args.timeout <= 3600:
-        raise SystemExit("--trials 1..1000, --timeout 0 < s <= 3600")
-    console = Console(stderr=True, emoji=False)
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    """Trials outermost, every setting once a trial, so drift weighs on all alike; the
+    time budget of a trial is --seconds."""
+    names, strategies = list(p["mutants"]), list(p["strategies"])
+    points, pins, timeout = list(p["points"]), list(p["pins"]), p.seconds
     started = time.monotonic()
-    settings = [(m, s, p, pin) for m in names for pin in pins for s in strategies for p in points]
+    settings = [(m, s, pt, pin) for m in names for pin in pins for s in strategies for pt in points]
     firsts: dict[tuple, list[float | None]] = {k: [] for k in settings}
     threads: dict[str, list[float | None]] = {m: [] for m in names}
-    for t in range(args.trials):
+    for t in range(p.trials):
         for mutant, strategy, pts, pin in settings:
             doc = run(
                 RunOptions(
-                    SCENARIO, mutant, CONFIG, seed=t + 1, duration_s=args.timeout, pin=pin,
+                    SCENARIO, mutant, CONFIG, seed=t + 1, duration_s=timeout, pin=pin,
                     max_failures=1, perturb=strategy, points=pts, max_traces=0,
-                    lock_timeout_s=max(10.0, args.timeout),
+                    lock_timeout_s=max(10.0, timeout),
                 )
             )  # fmt: skip
             ff = _killed_at(doc)
             firsts[(mutant, strategy, pts, pin)].append(ff)
-            console.print(
-                f"[{time.monotonic() - started:5.0f} s] trial {t + 1}/{args.trials} {mutant} "
+            log(
+                f"[{time.monotonic() - started:5.0f} s] trial {t + 1}/{p.trials} {mutant} "
                 f"{strategy} {pts} pin={pin}: " + ("-" if ff is None else _t(ff))
                 + (f" ({'; '.join(doc['reasons'])})" if doc["exit_code"] == 3 else "")
             )  # fmt: skip
         for mutant in names:
-            ff = genode_threads.stress(mutant, args.timeout, seed=t + 1)["first_failure_s"]
+            ff = genode_threads.stress(mutant, timeout, seed=t + 1)["first_failure_s"]
             threads[mutant].append(ff)
-            console.print(f"  threads baseline {mutant}: " + ("-" if ff is None else _t(ff)))
+            log(f"  threads baseline {mutant}: " + ("-" if ff is None else _t(ff)))
     peer: dict[str, dict] = {}
-    if args.frontrun_budget > 0:
+    if p["frontrun_budget"] > 0:
         for variant in [*names, "fixed"]:  # and a correct one: what it reports there
-            peer[variant] = genode_threads.frontrun_explore(variant, args.frontrun_budget, 0)
-            console.print(f"  frontrun {variant}: {peer[variant]}")
+            peer[variant] = genode_threads.frontrun_explore(variant, p["frontrun_budget"], 0)
+            log(f"  frontrun {variant}: {peer[variant]}")
             if "not installed" in peer[variant].get("error", ""):
                 break
-
     rows = [
-        {"mutant": m, "strategy": s, "points": p, "pin": pin, **summarize(firsts[(m, s, p, pin)])}
-        for m, s, p, pin in settings
+        {"mutant": m, "strategy": s, "points": pt, "pin": pin, **summarize(firsts[(m, s, pt, pin)])}
+        for m, s, pt, pin in settings
     ]
     baseline = {m: summarize(threads[m]) for m in names}
-    out = Console(width=max(Console().width, 160), emoji=False)
+    tables = []
     for pin in pins:
-        table = Table(
-            title=f"kill rate, pin {pin}: killed/trials and median time to the kill "
-            f"({args.trials} trials, timeout {args.timeout:g} s)"
-        )
-        table.add_column("mutant")
-        for s in strategies:
-            for p in points:
-                table.add_column(f"{s} {p}", justify="right")
-        table.add_column("threads", justify="right")
-        table.add_column("frontrun", justify="right")
+        body = []
         for m in names:
             cells = [
                 _cell(next(r for r in rows if (r["mutant"], r["strategy"], r["points"],
-                                                r["pin"]) == (m, s, p, pin)), args.timeout)
-                for s in strategies for p in points
+                                                r["pin"]) == (m, s, pt, pin)), timeout)
+                for s in strategies for pt in points
             ]  # fmt: skip
             fr = peer.get(m, {})
             fr_cell = (
                 "-" if not fr else fr.get("error", "")[:20] if "error" in fr
                 else f"{'found' if fr['found'] else 'not found'} {_t(fr['time_s'])}"
             )  # fmt: skip
-            table.add_row(m, *cells, _cell(baseline[m], args.timeout), fr_cell)
-        out.print(table)
-    if "fixed" in peer:
-        out.print(f"frontrun on fixed (correct): {peer['fixed']}")
-    bench_s = time.monotonic() - started
-    out.print(
-        "cells: killed/trials, median time to the kill (trials without a kill count as longer "
-        "than the timeout); threads: the model run by threads of one process; frontrun: DPOR "
-        f"over two threads, one round of 2 creations each. bench took {bench_s:.0f} s"
-    )
+            body.append([m, *cells, _cell(baseline[m], timeout), fr_cell])
+        tables.append(
+            Table(
+                f"kill rate, pin {pin}: killed/trials and median time to the kill "
+                f"({p.trials} trials, timeout {timeout:g} s)",
+                [
+                    "mutant",
+                    *(f"{s} {pt}" for s in strategies for pt in points),
+                    "threads",
+                    "frontrun",
+                ],
+                body,
+                note="cells: killed/trials, median time to the kill (trials without a kill count "
+                "as longer than the timeout); threads: the model run by threads of one process; "
+                "frontrun: DPOR over two threads, one round of 2 creations each"
+                + (f"; frontrun on fixed (correct): {peer['fixed']}" if "fixed" in peer else ""),
+            )
+        )
     doc = {
         "rows": rows,
         "threads_baseline": baseline,
         "frontrun": peer,
-        "trials": args.trials,
-        "timeout_s": args.timeout,
-        "frontrun_budget_s": args.frontrun_budget,
+        "timeout_s": timeout,
+        "frontrun_budget_s": p["frontrun_budget"],
         "config": CONFIG,
-        "bench_s": bench_s,
+        "bench_s": time.monotonic() - started,
     }
-    result.write(args.out, doc, out)
-    return 0
+    return doc, tables
+
+
+BENCH = Bench(
+    "kill_rate",
+    "every genode-mutants mutant under each strategy, named and access points, both pinnings",
+    measure,
+    profiles={
+        "quick": {
+            "trials": 1,
+            "seconds": 2.0,
+            "mutants": ("early_unlock", "lock_inversion"),
+            "strategies": ("auto",),
+            "points": ("access",),
+            "pins": ("same",),
+            "frontrun_budget": 0.0,
+        },
+        "default": {
+            "trials": 3,
+            "seconds": 10.0,
+            "mutants": tuple(mutants.MUTANTS),
+            "strategies": ("none", "auto"),
+            "points": POINTS,
+            "pins": PINS,
+            "frontrun_budget": 0.0,
+        },
+        "tough": {
+            "trials": 5,
+            "seconds": 10.0,
+            "mutants": tuple(mutants.MUTANTS),
+            "strategies": STRATEGIES,
+            "points": POINTS,
+            "pins": PINS,
+            "frontrun_budget": 20.0,
+        },
+    },  # fmt: skip
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":
