@@ -3,27 +3,25 @@ its IPC floor (four raw semaphore ping-pongs of the same placement), with 1, 2 a
 creators, recording off and on, core in Python and in C; and what core's model costs a
 request in process (CPU time, free of the machine's load).
 
-    python -m bench.cycle_efficiency [--trials 3] [--seconds 1] [--creators 1 2 4]
-        [--pins same spread] [--out PATH]
+    testbed bench cycle_efficiency [--profile quick|default|tough] [--trials N]
+        [--seconds S] [--variant bitalloc|racy|quickfix|fixed]
 
-Every trial measures the raw ping-pong of each placement, then runs every setting, in an
-order rotated from trial to trial, so a drift of the machine weighs on all alike.
+Profile knobs: calls (round trips a raw ping-pong), creators, pins, model_requests
+(requests a timing of core's model alone). Every trial measures the raw ping-pong of each
+placement, then runs every setting, in an order rotated from trial to trial, so a drift of
+the machine weighs on all alike.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
 import time
 import timeit
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from bench import result
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
 from bench.pingpong import round_trip_us
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
@@ -34,6 +32,8 @@ from testbed.ipc.native import Bitmap, address_of
 
 CORES = ("python", "c")
 RECORD = (False, True)
+# bitalloc first: the harness takes the first variant when --variant is not given
+VARIANTS = ("bitalloc", *(v for v in RACE.variants if v != "bitalloc"))
 
 
 def creations_per_s(variant: str, pin: str, creators: int, core: str, record: bool, s: float):
@@ -66,41 +66,25 @@ def model_us_a_request(n: int = 20000) -> dict[str, float]:
     return {"python": per(cycle(py.serve)), "c": per(cycle(fc.serve))}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--trials", type=int, default=3, help="trials a figure; the median is kept")
-    ap.add_argument("--seconds", type=float, default=1.0, help="seconds a creations/s run")
-    ap.add_argument("--calls", type=int, default=5000, help="round trips a raw ping-pong")
-    ap.add_argument("--creators", type=int, nargs="+", default=[1, 2, 4])
-    ap.add_argument("--pins", nargs="+", default=["same", "spread"])
-    ap.add_argument("--variant", default="bitalloc", choices=list(RACE.variants))
-    ap.add_argument(
-        "--out", default=f"bench/results/cycle_efficiency-{time.strftime('%H%M%S')}.json"
-    )
-    args = ap.parse_args(argv)
-    console = Console(stderr=True)
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    """Trials outermost: each trial the raw ping-pongs, then every setting, rotated."""
+    pins, creators = list(p["pins"]), list(p["creators"])
     load_before = os.getloadavg()
-
     settings = [
-        (pin, k, core, rec)
-        for pin in args.pins
-        for k in args.creators
-        for core in CORES
-        for rec in RECORD
+        (pin, k, core, rec) for pin in pins for k in creators for core in CORES for rec in RECORD
     ]
-    raw: dict[str, list[float]] = {pin: [] for pin in args.pins}
+    raw: dict[str, list[float]] = {pin: [] for pin in pins}
     rates: dict[tuple, list[float]] = {s: [] for s in settings}
     t0 = time.monotonic()
-    for trial in range(args.trials):
-        for pin in args.pins:
-            raw[pin].append(round_trip_us(args.calls, pin))
-        shift = trial * len(settings) // max(args.trials, 1)
+    for trial in range(p.trials):
+        for pin in pins:
+            raw[pin].append(round_trip_us(p["calls"], pin))
+        shift = trial * len(settings) // max(p.trials, 1)
         for s in settings[shift:] + settings[:shift]:
-            console.print(f"trial {trial + 1}/{args.trials}: {s} ...")
-            rates[s].append(creations_per_s(args.variant, *s, args.seconds))
-    model = model_us_a_request()
+            rates[s].append(creations_per_s(p.variant, *s, p.seconds))
+            log(f"trial {t + 1}/{p.trials}: {s} {rates[s][-1]:,.0f}/s" if (t := trial) >= 0 else "")
+    model = model_us_a_request(p["model_requests"])
+    log(f"core's model alone: python {model['python']:.2f} us, C {model['c']:.2f} us")
 
     rows = []
     for pin, k, core, rec in settings:
@@ -128,59 +112,78 @@ def main(argv: list[str] | None = None) -> int:
             "on_over_off_python": paired((pin, k, "python", True), (pin, k, "python", False)),
             "on_over_off_c": paired((pin, k, "c", True), (pin, k, "c", False)),
         }
-        for pin in args.pins
-        for k in args.creators
+        for pin in pins
+        for k in creators
     }
 
-    out = Console(width=150)
-    table = Table(title=f"genode-race {args.variant}: cycle / (4 x raw ping-pong), median of "
-                  f"{args.trials} trials of {args.seconds:g} s")  # fmt: skip
-    for col in ("pin", "creators", "raw rt", "core", "creations/s off", "creations/s on",
-                "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)"):  # fmt: skip
-        table.add_column(col, justify="right")
-    for pin in args.pins:
-        for k in args.creators:
+    cells = []
+    for pin in pins:
+        for k in creators:
             for core in CORES:
                 off, on = by[(pin, k, core, False)], by[(pin, k, core, True)]
                 py_off = by[(pin, k, "python", False)]["creations_per_s"]
-                table.add_row(
+                cells.append([
                     pin, str(k), f"{off['raw_round_trip_us']:.1f} us", core,
                     f"{off['creations_per_s']:,.0f}", f"{on['creations_per_s']:,.0f}",
                     f"{on['creations_per_s'] / off['creations_per_s']:.2f}",
                     f"{off['cycle_us']:.1f} us", f"{off['efficiency']:.2f}",
                     f"{off['creations_per_s'] / py_off:.2f}",
-                )  # fmt: skip
-    out.print(table)
-    t2 = Table(title=escape("paired ratios of creations/s, median [min-max] of the trials' ratios"))
-    for col in ("pin", "creators", "C / python, off", "C / python, on", "on / off, python",
-                "on / off, C"):  # fmt: skip
-        t2.add_column(col, justify="right")
-    for key, r in ratios.items():
-        t2.add_row(
-            *key.split("/"),
-            *(escape(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]") for x in r.values()),
-        )
-    out.print(t2)
-    out.print(
-        f"core's model alone, CPU time a request: python {model['python']:.2f} us, "
-        f"C {model['c']:.2f} us ({model['python'] / model['c']:.1f}x)"
-    )
+                ])  # fmt: skip
     load_after = os.getloadavg()
-    out.print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
-              f"{time.monotonic() - t0:.0f} s")  # fmt: skip
+    t1 = Table(
+        f"genode-race {p.variant}: cycle / (4 x raw ping-pong), median of "
+        f"{p.trials} trials of {p.seconds:g} s",
+        ["pin", "creators", "raw rt", "core", "creations/s off", "creations/s on",
+         "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)"],
+        cells,
+        f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
+        f"{time.monotonic() - t0:.0f} s",
+    )  # fmt: skip
+    t2 = Table(
+        "paired ratios of creations/s, median [min-max] of the trials' ratios",
+        ["pin", "creators", "C / python, off", "C / python, on", "on / off, python",
+         "on / off, C"],
+        [
+            [*key.split("/"), *(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"
+                                for x in r.values())]
+            for key, r in ratios.items()
+        ],
+        f"core's model alone, CPU time a request: python {model['python']:.2f} us, "
+        f"C {model['c']:.2f} us ({model['python'] / model['c']:.1f}x)",
+    )  # fmt: skip
     doc = {
-        "variant": args.variant,
-        "trials": args.trials,
-        "seconds": args.seconds,
+        "variant": p.variant,
+        "trials": p.trials,
+        "seconds": p.seconds,
         "raw_round_trip_us": raw,
         "rates": [{"setting": list(s), "creations_per_s": v} for s, v in rates.items()],
         "rows": rows,
         "paired_ratios": ratios,
         "model_us_a_request": model,
-        "load_average": {"before": load_before, "after": load_after},
+        "load_average": {"before": list(load_before), "after": list(load_after)},
     }
-    result.write(args.out, doc, out)
-    return 0
+    return doc, [t1, t2]
+
+
+BENCH = Bench(
+    "cycle_efficiency",
+    "genode-race create/destroy cycles against their IPC floor (4 raw ping-pongs), "
+    "core in Python and C, recording off and on",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "seconds": 0.25, "calls": 2000, "creators": [1, 2],
+                  "pins": ["same", "spread"], "model_requests": 5000},
+        "default": {"trials": 3, "seconds": 1.0, "calls": 5000, "creators": [1, 2, 4],
+                    "pins": ["same", "spread"], "model_requests": 20000},
+        "tough": {"trials": 5, "seconds": 2.0, "calls": 20000, "creators": [1, 2, 4, 8],
+                  "pins": ["same", "spread"], "model_requests": 50000},
+    },  # fmt: skip
+    variants=VARIANTS,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
 
 
 if __name__ == "__main__":
