@@ -82,7 +82,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         shift = trial * len(settings) // max(p.trials, 1)
         for s in settings[shift:] + settings[:shift]:
             rates[s].append(creations_per_s(p.variant, *s, p.seconds))
-            log(f"trial {t + 1}/{p.trials}: {s} {rates[s][-1]:,.0f}/s" if (t := trial) >= 0 else "")
+            log(f"trial {trial + 1}/{p.trials}: {s} {rates[s][-1]:,.0f}/s")
     model = model_us_a_request(p["model_requests"])
     log(f"core's model alone: python {model['python']:.2f} us, C {model['c']:.2f} us")
 
@@ -171,13 +171,31 @@ BENCH = Bench(
     "core in Python and C, recording off and on",
     measure,
     profiles={
-        "quick": {"trials": 1, "seconds": 0.25, "calls": 2000, "creators": [1, 2],
-                  "pins": ["same", "spread"], "model_requests": 5000},
-        "default": {"trials": 3, "seconds": 1.0, "calls": 5000, "creators": [1, 2, 4],
-                    "pins": ["same", "spread"], "model_requests": 20000},
-        "tough": {"trials": 5, "seconds": 2.0, "calls": 20000, "creators": [1, 2, 4, 8],
-                  "pins": ["same", "spread"], "model_requests": 50000},
-    },  # fmt: skip
+        "quick": {
+            "trials": 1,
+            "seconds": 0.25,
+            "calls": 2000,
+            "creators": [1, 2],
+            "pins": ["same", "spread"],
+            "model_requests": 5000,
+        },
+        "default": {
+            "trials": 3,
+            "seconds": 1.0,
+            "calls": 5000,
+            "creators": [1, 2, 4],
+            "pins": ["same", "spread"],
+            "model_requests": 20000,
+        },
+        "tough": {
+            "trials": 5,
+            "seconds": 2.0,
+            "calls": 20000,
+            "creators": [1, 2, 4, 8],
+            "pins": ["same", "spread"],
+            "model_requests": 50000,
+        },
+    },
     variants=VARIANTS,
 )
 
