@@ -16,6 +16,8 @@ NAMES = (
     "rtems_switch",
     "access_cost",
     "kill_rate",
+    "cycle_efficiency",
+    "explore",
 )
 
 
