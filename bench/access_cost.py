@@ -32,7 +32,11 @@ def lock_pairs_per_s(n: int) -> dict[str, float]:
         bare = NamedLock(name, 10.0)
         words = memoryview(bytearray(8 * deadlock.WORDS)).cast("Q")
         watched = deadlock.WatchedLock(
-            bare, 0, deadlock.WaitFor(words, ["a"], ["bench"]), 0, lambda e: None
+            bare,
+            0,
+            deadlock.WaitFor(words, words, lambda k: 0, ["a"], ["bench"]),
+            0,
+            lambda e: None,
         )
         out = {}
         for label, lock in (("named_lock", bare), ("watched_lock", watched)):

@@ -124,6 +124,12 @@ class ContextAllocator:
 
     def destroy(self, stack: Stack) -> None:
         """Detach and free the stack, then make its slot free again (in that order)."""
+        self._unback(stack)
+        with self.threads_lock:
+            self._release_slot(stack.record, stack.slot)
+
+    def _unback(self, stack: Stack) -> None:
+        """`destroy`'s two requests to core: detach, then free the RAM."""
         ds, offset, _ = stack.mappings[0]
         self.point("core.detach")
         self.core.detach(offset)
@@ -131,8 +137,6 @@ class ContextAllocator:
         self.point("core.ram_free")
         self.core.ram_free(ds)
         self.point("core.reply")
-        with self.threads_lock:
-            self._release_slot(stack.record, stack.slot)
 
     # -- the variants' one difference ------------------------------------------------------
     def _create(self, stack_size: int) -> Stack:

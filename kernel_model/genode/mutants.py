@@ -26,19 +26,6 @@ from kernel_model.genode.layout import NUM_SLOTS, context_address
 from kernel_model.genode.stack import Stack
 
 
-class _DetachFirst:
-    """`destroy`'s two requests to core (detach, then free the RAM), as the base does."""
-
-    def _unback(self: ContextAllocator, stack: Stack) -> None:
-        ds, offset, _ = stack.mappings[0]
-        self.point("core.detach")
-        self.core.detach(offset)
-        self.point("core.reply")
-        self.point("core.ram_free")
-        self.core.ram_free(ds)
-        self.point("core.reply")
-
-
 class IpcWindow(Racy):
     """Window: both requests to core. `_context` is assigned after them, so another thread's
     search in between sees the slot free (the 2010 report)."""
@@ -49,7 +36,7 @@ class EarlyUnlock(Quickfix):
     (the reporter's quick fix): another creator's whole search must fit in between."""
 
 
-class UnlockedRemove(_DetachFirst, Fixed):
+class UnlockedRemove(Fixed):
     """Window: a few bytecodes inside `ThreadList.remove`, between its read of the
     high-water mark and its write. Destroy removes without `_threads_lock`; an insert in
     between raises the mark, the remove writes the old one back, and the new record is no
@@ -116,7 +103,7 @@ class TornContext(CheckThenLock):
         return self._back(record, slot, stack_size)
 
 
-class ListFreeEarly(_DetachFirst, Fixed):
+class ListFreeEarly(Fixed):
     """Window: both of destroy's requests to core. The record leaves the list before the
     stack is detached: a creator in between picks the slot while it is still attached."""
 
@@ -135,7 +122,7 @@ class BitUnlocked(Bitalloc):
         return self._back(0, slot, stack_size)
 
 
-class BitFreeEarly(_DetachFirst, Bitalloc):
+class BitFreeEarly(Bitalloc):
     """Window: both of destroy's requests to core. The slot bit is cleared before the stack
     is detached (a release before detach)."""
 
@@ -145,7 +132,7 @@ class BitFreeEarly(_DetachFirst, Bitalloc):
         self._unback(stack)
 
 
-class BitLostRelease(_DetachFirst, Bitalloc):
+class BitLostRelease(Bitalloc):
     """Window: a few bytecodes between a read and a write of shared memory. Destroy clears
     its slot bit by reading the bitmap word and writing it back, without `_threads_lock`: a
     creator's reservation in between is overwritten, and its slot is handed out again."""
@@ -200,7 +187,7 @@ class AbaFreeStack(ContextAllocator):
             words[s + 1] = s + 2 if s + 1 < NUM_SLOTS else 0
 
 
-class LockInversion(_DetachFirst, Fixed):
+class LockInversion(Fixed):
     """Window: holding one lock while taking the other. Create takes alloc_lock, then
     `_threads_lock`; this destroy takes `_threads_lock`, then alloc_lock: a creator and a
     destroyer each holding their first lock wait for each other for ever (a deadlock)."""

@@ -43,7 +43,11 @@ class Env:
         self._failure = {o.name: o.failure for o in scenario.outcomes}
         self._locks: dict[str, NamedLock | WatchedLock | PointedLock] = {}
         self._wait_for = deadlock.WaitFor(
-            seg.words(deadlock.REGION), [a.name for a in spec.actors], spec.locks
+            seg.words(deadlock.REGION),
+            seg.words("control"),
+            control.holder_word,
+            [a.name for a in spec.actors],
+            spec.locks,
         )
         self._client = None
         if spec.has_core:
@@ -195,7 +199,7 @@ class Env:
                     [a.name for a in self.spec.actors],
                 )
                 lock = NamedLock(sem, self.spec.lock_timeout, hook, holder)
-                if not self.spec.controlled and k < deadlock.MAX_LOCKS:
+                if not self.spec.controlled:
                     # (a controlled run's runner sees every actor blocked and names it itself)
                     lock = deadlock.WatchedLock(
                         lock, k, self._wait_for, self.actor.index, self._deadlock

@@ -1,8 +1,9 @@
-"""Naming a deadlock from the actors' side, instead of a lock timeout: each actor keeps two
-words in shared memory, the locks it holds (a bit a lock) and the lock it waits for, and
-waits for a lock in short slices; between slices it follows "waits for L, held by B, who
-waits for M, held by ..." and, if that comes back to itself twice in a row, it is in a
-cycle: it reports the actors and the locks, and gives up its wait.
+"""Naming a deadlock from the actors' side, instead of a lock timeout: each actor keeps a
+word in shared memory naming the lock it waits for (who holds each lock is the lock's own
+holder word in the control block), and waits for a lock in short slices; between slices it
+follows "waits for L, held by B, who waits for M, held by ..." and, if that comes back to
+itself twice in a row, it is in a cycle: it reports the actors and the locks, and gives up
+its wait.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from testbed.ipc.locks import NamedLock
 from testbed.ipc.segment import Layout
 
 REGION = "waits"
-WORDS = 2  # per actor: locks held (bit k: lock k), lock waited for (k + 1, 0 for none)
-HELD, WAITING = 0, 1
-MAX_LOCKS = 64  # locks beyond the first 64 are waited for without deadlock detection
+WORDS = 1  # per actor: the lock it waits for (k + 1, 0 for none)
 SLICE_S = 0.02  # a wait's slice: a cycle is named within two or three of them
 
 
@@ -46,25 +45,34 @@ def add_region(layout: Layout, nactors: int) -> None:
 
 
 class WaitFor:
-    """Every actor's two words; `cycle(me)` follows the waits-for chain from actor `me`."""
+    """Every actor's waiting word and every lock's holder word (`holder_word(k)` in
+    `holders`: actor index + 1, 0 for none); `cycle(me)` follows the waits-for chain from
+    actor `me`."""
 
-    def __init__(self, words, actors: list[str], locks: list[str]):
+    def __init__(
+        self,
+        words,
+        holders,
+        holder_word: Callable[[int], int],
+        actors: list[str],
+        locks: list[str],
+    ):
         self.words, self.actors, self.locks = words, actors, locks
+        self.holders, self.holder_word = holders, holder_word
 
     def cycle(self, me: int) -> list[tuple[str, str, str]] | None:
-        w, n = self.words, len(self.actors)
+        w = self.words
         chain: list[tuple[int, int, int]] = []
         seen: set[int] = set()
         actor = me
         while actor not in seen:
             seen.add(actor)
-            waiting = w[WORDS * actor + WAITING]
+            waiting = w[WORDS * actor]
             if not waiting:
                 return None
             lock = waiting - 1
-            bit = 1 << lock
-            holder = next((b for b in range(n) if w[WORDS * b + HELD] & bit), None)
-            if holder is None:
+            holder = self.holders[self.holder_word(lock)] - 1
+            if holder < 0:
                 return None
             chain.append((actor, lock, holder))
             actor = holder
@@ -74,10 +82,11 @@ class WaitFor:
 
 
 class WatchedLock:
-    """A NamedLock that keeps this actor's held/waiting words and names a deadlock it is
-    in. `found(Deadlock)` is called once the cycle is sure; then Deadlock is raised."""
+    """A NamedLock (which keeps its holder word) that keeps this actor's waiting word and
+    names a deadlock it is in. `found(Deadlock)` is called once the cycle is sure; then
+    Deadlock is raised."""
 
-    __slots__ = ("lock", "name", "bit", "k", "mine", "wait_for", "me", "found")
+    __slots__ = ("lock", "name", "k", "mine", "wait_for", "me", "found")
 
     def __init__(
         self,
@@ -87,17 +96,16 @@ class WatchedLock:
         me: int,
         found: Callable[[Deadlock], None],
     ):
-        self.lock, self.name, self.k, self.bit = lock, lock.name, k, 1 << k
+        self.lock, self.name, self.k = lock, lock.name, k
         self.wait_for, self.me, self.found = wait_for, me, found
         self.mine = wait_for.words[WORDS * me :][:WORDS]
 
     def acquire(self) -> None:
         if not self.lock.try_acquire(0):
             self._wait()
-        self.mine[HELD] |= self.bit
 
     def _wait(self) -> None:
-        self.mine[WAITING] = self.k + 1
+        self.mine[0] = self.k + 1
         try:
             deadline = time.monotonic() + self.lock.timeout
             last = None
@@ -111,10 +119,9 @@ class WatchedLock:
                 if time.monotonic() > deadline:
                     raise self.lock.timed_out()
         finally:
-            self.mine[WAITING] = 0
+            self.mine[0] = 0
 
     def release(self) -> None:
-        self.mine[HELD] &= ~self.bit
         self.lock.release()
 
     def __enter__(self) -> WatchedLock:
