@@ -1,5 +1,5 @@
 """Systematic exploration of a scenario's schedules on real processes (`testbed explore`):
-the search, the reduction, and the driver that reuses the processes across schedules."""
+the search (which step next), the reduction (which schedules repeat others), the run."""
 
 from testbed.explorer.run import EXIT_INCOMPLETE, ExploreOptions, Progress, explore
 

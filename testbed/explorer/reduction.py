@@ -2,12 +2,15 @@
 known), and the sleep sets built from it (Godefroid 1996), so that the search skips a
 schedule that only reorders commuting steps of one it has already run.
 
-A named point says nothing of what the code after it reads, so a step's reads are unknown
-(`reads is None`: it may have read anything) and only its writes are seen: the words of the
-scenario's regions that changed, the locks whose holder changed, and whether it talked to
-core (whose state is private to core's process). Two steps commute when neither writes
-what the other touches; with unknown reads that means neither wrote anything. Access-level
-points, which name the word each step touches, give reads too and the same rule prunes more.
+Writes are seen: the words of the scenario's regions that changed, the locks whose holder
+changed, and whether the step talked to core (whose state is private to core's process).
+Reads are known only under `--points access`, where an actor parks just before each access
+of a shared word and each lock operation: a step that starts at `region[i].r` (or a slice,
+`region[a:b].r`) reads exactly those words before its next point; one at `region[i].w`
+writes them and is taken to read them too (a CAS is named `.w`); one at a lock's point
+touches that lock. A step that starts at a named point (or at its start) may reach memory
+by address: its reads are unknown (`reads is None`, as good as everything). Two steps
+commute when neither writes what the other touches.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy
 
 from testbed.harness import reuse
 from testbed.ipc.segment import Segment
+from testbed.trace import access_points
 
 CORE = ("core",)
 
@@ -38,6 +42,18 @@ def independent(a: Footprint, b: Footprint) -> bool:
     return True
 
 
+def reads_at(point: str, locks: list[str]) -> frozenset[tuple] | None:
+    """What a step that starts parked at `point` reads; None if that is unknown."""
+    words = access_points.words_of(point)
+    if words is not None:
+        region, span, _ = words
+        return frozenset((region, w) for w in span)
+    lock, _, op = point.rpartition(".")
+    if lock in locks and point in access_points.lock_points(lock):
+        return frozenset({("lock", lock)})
+    return None
+
+
 class Observer:
     """Sees what a step wrote: copies of the shared regions before and after it."""
 
@@ -51,7 +67,8 @@ class Observer:
         self.before = {r: bytes(v) for r, v in self.views.items()}
         self.before[reuse.REGION] = bytes(self.reuse)
 
-    def footprint(self) -> Footprint:
+    def footprint(self, reads: frozenset[tuple] | None = None) -> Footprint:
+        """What the step since the last call wrote; `reads` what it read, if known."""
         writes: set[tuple] = set()
         for region, view in [*self.views.items(), (reuse.REGION, self.reuse)]:
             now, then = bytes(view), self.before[region]
@@ -66,7 +83,7 @@ class Observer:
                 continue
             for w in changed:
                 writes.add(("lock", self.locks[w]) if w < len(self.locks) else CORE)
-        return Footprint(frozenset(writes))
+        return Footprint(frozenset(writes), reads)
 
     def close(self) -> None:
         for v in [*self.views.values(), self.reuse]:

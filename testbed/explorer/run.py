@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testbed.explorer.driver import Driver, DriverError
+from testbed.explorer.reduction import Observer, reads_at
 from testbed.explorer.search import STRATEGIES, Dfs, NotDeterministic, Pct, RandomWalk, Strategy
+from testbed.harness import reuse, stats
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.supervisor import Aborted, Supervisor
 from testbed.scenario import ConfigError, Grade, Scenario, in_range
-from testbed.trace.schedule import FINISH
+from testbed.trace.scheduler import FINISH, ScheduleError, Scheduler
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
@@ -116,6 +117,7 @@ class Explorer(Supervisor):
         self.failures: list[dict[str, Any]] = []
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
+        self.epoch = 0
 
     def _strategy(self) -> Strategy:
         x = self.x
@@ -127,14 +129,20 @@ class Explorer(Supervisor):
 
     # -- the search ------------------------------------------------------------------------
     def _supervise(self) -> float:
+        """The same processes for every schedule: reset the shared state, launch the actors
+        to their first points, then let the strategy choose each step."""
         self._check_children()
-        observe = self.x.reduce and self.x.strategy == "dfs"
-        driver = Driver(self.spec, self.seg, self.x.scenario, self._check_children, observe)
+        self.scheduler = Scheduler(self.spec, self.seg, self._check_children, reused=True)
+        self.reset = reuse.Reset(self.spec, self.seg, self.x.scenario, self._check_children)
+        self.observer = None
+        if self.x.reduce and self.x.strategy == "dfs":
+            regions = list(self.x.scenario.regions(self.spec.config))
+            self.observer = Observer(self.seg, regions, self.spec.locks)
         t0 = time.monotonic()
         try:
-            self._search(driver)
-            driver.stop()
-        except DriverError as e:
+            self._search()
+            self.scheduler.stop()
+        except ScheduleError as e:
             raise Aborted(str(e)) from None
         except NotDeterministic as e:
             raise Aborted(
@@ -143,14 +151,17 @@ class Explorer(Supervisor):
             ) from None
         finally:
             self.search_s = time.monotonic() - t0
-            driver.close()
+            self.reset.close()
+            if self.observer is not None:
+                self.observer.close()
+            self.scheduler.close()
         return self._elapsed()
 
-    def _search(self, driver: Driver) -> None:
+    def _search(self) -> None:
         x, strat = self.x, self.strategy
         self.search_t0 = next_progress = time.monotonic()
         while True:
-            sched = self._one(driver, strat)
+            sched = self._one(strat)
             self.schedules += 1
             self.steps += len(sched.steps)
             self.longest = max(self.longest, len(sched.steps))
@@ -173,37 +184,59 @@ class Explorer(Supervisor):
             time.monotonic() - self.search_t0,
         )
 
-    def _one(self, driver: Driver, strat: Strategy) -> _Schedule:
-        driver.start()
+    def _one(self, strat: Strategy) -> _Schedule:
+        s, observer = self.scheduler, self.observer
+        self.epoch += 1
+        self.reset(self.epoch)
+        s.launch()
+        if observer is not None:
+            observer.mark()
         strat.begin()
         steps: list[tuple[int, str, bool]] = []
         for depth in range(self.x.max_steps):
-            enabled = driver.enabled()
+            enabled = s.enabled()
             if not enabled:
                 break
             actor = strat.choose(depth, enabled)
             if actor is None:  # every actor that could go is asleep: a schedule already run
-                driver.abandon()
+                s.abandon()
                 return _Schedule(steps, "sleep_blocked", [], strat.preemptions)
-            before = driver.at[actor]
-            done = driver.step(actor)
-            strat.stepped(depth, actor, done.footprint, done.reached)
-            steps.append((actor, done.reached or before or FINISH, not done.reached))
+            before = s.at[actor]
+            reached = s.step(actor)
+            footprint = None
+            if observer is not None:
+                footprint = observer.footprint(reads_at(before, self.spec.locks))
+            strat.stepped(depth, actor, footprint, reached)
+            steps.append((actor, reached or before or FINISH, not reached))
         else:
-            raise DriverError(
+            raise ScheduleError(
                 f"a schedule passed --max-steps {self.x.max_steps} steps: does an actor wait "
                 "in a loop for another? (raise --max-steps if the iteration is that long)"
             )
-        outcomes = driver.outcomes()
-        if driver.finished():
+        outcomes = self._outcomes()
+        if s.finished():
             return _Schedule(steps, "finished", outcomes, strat.preemptions)
-        names = [a.name for a in self.spec.actors]
+        names = s.names
         cycle = [
             f"{names[a]} waits for {lock}, held by {names[h] if h >= 0 else 'nobody'}"
-            for a, lock, h in driver.wait_for()
+            for a, lock, h in s.wait_for()
         ]
-        driver.abandon()
+        s.abandon()
         return _Schedule(steps, "deadlock", outcomes, strat.preemptions, cycle)
+
+    def _outcomes(self) -> list[dict[str, int]]:
+        """Per actor: the outcomes it recorded in this schedule."""
+        out = []
+        for i in range(len(self.spec.actors)):
+            slot = self.stats[stats.WORDS * i :][: stats.WORDS]
+            out.append(
+                {
+                    name: slot[stats.COUNTS + k]
+                    for k, name in enumerate(self.spec.outcomes)
+                    if slot[stats.COUNTS + k]
+                }
+            )
+        return out
 
     def _judge(self, sched: _Schedule) -> None:
         if sched.end == "sleep_blocked":

@@ -21,7 +21,7 @@ from testbed.ipc.native import Atomics, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
 from testbed.trace import access_points, capture, recorder
-from testbed.trace.schedule import BLOCKED, END, SCHED_WORDS, START
+from testbed.trace.scheduler import BLOCKED, END, SCHED_WORDS, START
 
 
 def _no_point(name: str) -> None:

@@ -16,7 +16,7 @@ from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
-from testbed.trace import access_points, recorder, schedule
+from testbed.trace import access_points, recorder, scheduler
 from testbed.trace.schedule import Step
 
 PINS = ("same", "spread", "none")
@@ -123,7 +123,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     deadlock.add_region(layout, len(actors))
     controlled = opts.script is not None or reuse
     if controlled:
-        layout.add_words("sched", schedule.SCHED_WORDS * len(actors))
+        layout.add_words("sched", scheduler.SCHED_WORDS * len(actors))
     locks = sc.locks(config)
     if reuse:
         layout.add_words(reuse_words.REGION, reuse_words.words(len(actors), len(locks)))

@@ -20,7 +20,8 @@ from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
 from testbed.trace import capture
-from testbed.trace.schedule import Controller, ScheduleError
+from testbed.trace.schedule import ScheduleError, Script
+from testbed.trace.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from testbed.harness.run import RunOptions
@@ -242,11 +243,17 @@ class Supervisor:
         opts = self.opts
         if opts.script is not None:
             self._check_children()
-            controller = Controller(self.spec, self.seg)
-            if opts.stop_after_script:
-                controller.replay(opts.script, opts.script_first)
-            else:
-                controller.drive(opts.script)
+            scheduler = Scheduler(self.spec, self.seg, self._check_children)
+            script = Script(scheduler)
+            t0 = time.monotonic()
+            try:
+                if opts.stop_after_script:
+                    script.replay(opts.script, opts.script_first)
+                else:
+                    script.drive(opts.script)
+            finally:
+                self.controlled = (scheduler.steps, time.monotonic() - t0)
+                scheduler.close()
         deadline = None if opts.rounds else time.monotonic() + opts.duration_s
         next_progress = time.monotonic()
         while True:

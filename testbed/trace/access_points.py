@@ -79,3 +79,14 @@ def family(point: str) -> str | None:
 def known(points: list[str], point: str) -> bool:
     """Is `point` a point of this run (a named point, a lock's, or a word of a region)?"""
     return point in points or family(point) in points
+
+
+def words_of(point: str) -> tuple[str, range, str] | None:
+    """`threads[1:5].r` -> ("threads", range(1, 5), "r"); None for a point that is not an
+    access to words (a named point, a lock's)."""
+    m = _NAME.fullmatch(point)
+    if m is None:
+        return None
+    start = int(m["start"])
+    stop = int(m["stop"]) if m["stop"] is not None else start + 1
+    return m["region"], range(start, stop), m["kind"]
