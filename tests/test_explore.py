@@ -13,6 +13,7 @@ import pytest
 from conftest import leftovers_of
 
 import testbed
+from testbed.explorer.reduction import Footprint, independent, reads_at
 
 TINY = textwrap.dedent(
     '''
@@ -153,6 +154,11 @@ def test_a_found_failure_replays_and_the_budget_gives_exit_4(tiny):
     )
     code, replayed, _ = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
     assert code == 0 and replayed["replay"]["reproduced"]
+    # steps a second: explore's over its search, replay's over the steps it let actors take
+    assert doc["steps_per_s"] == pytest.approx(doc["steps"] / doc["elapsed_s"])
+    run = replayed["controlled"]
+    assert replayed["replay"]["steps_run"] == run["steps"] >= replayed["replay"]["steps"] > 0
+    assert replayed["replay"]["steps_per_s"] == pytest.approx(run["steps"] / run["elapsed_s"])
 
     # `apart` never loses an update: 6 schedules at K=2; a budget of 5 stops it short
     code, doc = explore(
@@ -246,3 +252,82 @@ def test_access_points_explore_the_words_and_the_failure_replays(tiny):
     code, doc = explore(tiny, "tiny.py", "--variant", "apart", "--points", "access", "--no-reduce")
     assert (code, doc["verdict"], doc["complete"]) == (0, "pass", True)
     assert doc["schedules"] > 6
+
+
+WORDS = textwrap.dedent(
+    '''
+    """Two actors, each reads a word then writes it back plus one; no named point at all."""
+    from testbed import Grade, Outcome, Scenario
+
+
+    class Words(Scenario):
+        name = "words"
+        description = "a read and a write each, at access level"
+        variants = {"own": "each actor its own word", "same": "both on word 0"}
+        outcomes = (
+            Outcome("ok", "the count is right", {v: Grade.ACCEPTABLE for v in variants}, failure=False),
+            Outcome("lost_update", "one increment lost", {v: Grade.ACCEPTABLE for v in variants}),
+        )
+
+        def actors(self, config):
+            return [("t0", {}), ("t1", {})]
+
+        def regions(self, config):
+            return {"words": 2}
+
+        def run_actor(self, env, actor):
+            w = env.words("words")
+            i = actor.index if env.config["variant"] == "own" else 0
+            x = w[i]
+            w[i] = x + 1
+            env.record("ok")
+
+
+    SCENARIO = Words()
+    '''
+)
+
+
+@pytest.mark.parametrize(
+    "variant, schedules, pruned, sleep_blocked, steps",
+    [("own", 3, 4, 2, 4 + 3 + 2), ("same", 4, 1, 0, 4 * 4)],
+)
+def test_access_points_give_reads_and_the_sleep_sets_prune_by_word(
+    tmp_path, variant, schedules, pruned, sleep_blocked, steps, no_leftovers
+):
+    """Each actor is launched to its first point, `words[i].r`; its step a1 from there
+    reads word i (and writes nothing), its step a2 from `words[i].w` reads and writes word i
+    and ends. Four steps, C(4,2) = 6 orders at K=2 (test above). A step parked at an access
+    point reads exactly its words, so in `own` every step of t0 (A) commutes with every step
+    of t1 (B): one class of orders. The dfs runs AABB; backtracks to B after A (A, carrying
+    a2, sleeps: B goes on, pruned 1; at the end only A can go and it sleeps: pruned 1,
+    sleep-blocked); then B first (A, carrying a1, sleeps: pruned 1 at B's second step, 1 at
+    the end, sleep-blocked): 3 schedules, 4 pruned, 2 sleep-blocked, 1 run to its end.
+    In `same` both read word 0 and write it: only the two reads commute, as with unknown
+    reads (a named point), and the counts are those of the test above at K=2: 4, 1, 0."""
+    (tmp_path / "words.py").write_text(WORDS)
+    doc = testbed.explore(
+        str(tmp_path / "words.py"), variant=variant, points="access", seed=1,
+        max_failures=0, trace_dir=str(tmp_path / "traces"),
+    ).document  # fmt: skip
+    assert (doc["schedules"], doc["pruned"], doc["sleep_blocked"]) == (
+        schedules, pruned, sleep_blocked,
+    )  # fmt: skip
+    assert (doc["complete"], doc["exit_code"], doc["steps"]) == (True, 0, steps)
+    assert doc["outcomes"] == {"ok": schedules - sleep_blocked, "lost_update": 0}
+
+
+def test_reads_are_known_at_access_points_only():
+    """A step parked at an access point reads its words (`.w` too: a CAS reads them); at a
+    lock's point, the lock; at a named point (or its start) nothing is known."""
+    assert reads_at("words[1].r", ["l0"]) == {("words", 1)}
+    assert reads_at("words[1:3].r", ["l0"]) == {("words", 1), ("words", 2)}
+    assert reads_at("words[0].w", ["l0"]) == {("words", 0)}
+    assert reads_at("l0.acquire", ["l0"]) == reads_at("l0.release", ["l0"]) == {("lock", "l0")}
+    assert reads_at("search.slot", ["l0"]) is None and reads_at("", ["l0"]) is None
+    write0 = Footprint(frozenset({("words", 0)}), frozenset({("words", 0)}))
+    read1 = Footprint(frozenset(), frozenset({("words", 1)}))
+    unknown = Footprint(frozenset())
+    assert independent(write0, read1) and independent(read1, unknown)
+    assert not independent(write0, unknown)
+    assert not independent(write0, Footprint(frozenset(), frozenset({("words", 0)})))

@@ -88,7 +88,8 @@ def summary(doc: dict, console: Console) -> None:
     console.print(
         f"schedules {doc['schedules']:,} ({'complete' if doc['complete'] else 'not complete'}), "
         f"pruned {doc['pruned']:,}, {doc['steps']:,} steps, {doc['elapsed_s']:.2f} s, "
-        f"{doc['schedules_per_s']:,.0f} schedules/s; seed {doc['seed']}"
+        f"{doc['schedules_per_s']:,.0f} schedules/s, {doc['steps_per_s']:,.0f} steps/s; "
+        f"seed {doc['seed']}"
     )
     seen = ", ".join(f"{k} {v:,}" for k, v in doc["outcomes"].items() if v)
     console.print(f"schedules showing each outcome: {seen or '-'}")

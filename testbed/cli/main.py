@@ -303,7 +303,8 @@ def _replay(args: argparse.Namespace) -> int:
     n = sum(d["replay"]["reproduced"] for d in docs)
     console.print(
         f"{trace.outcome}: reproduced in {n} of {len(docs)} replays "
-        f"({docs[-1]['replay']['steps']} forced steps, scenario {trace.scenario}, variant {trace.variant})"
+        f"({docs[-1]['replay']['steps']} forced steps, {docs[-1]['replay']['steps_per_s']:,.0f} "
+        f"steps/s, scenario {trace.scenario}, variant {trace.variant})"
     )
     if args.json:
         outputs.write_json(args.json, docs[0] if args.repeat == 1 else docs)

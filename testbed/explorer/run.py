@@ -46,6 +46,7 @@ class ExploreOptions:
     points: str = "named"
     seed: int = 0
     reduce: bool = True  # sleep sets (dfs)
+    reads: bool = True  # access points give a step's reads (False: unknown, a bench's baseline)
     require: list[str] = field(default_factory=list)  # outcomes to hunt, as if FORBIDDEN
     max_failures: int = 1  # stop at this many failing schedules (0: never)
     max_steps: int = 10_000  # steps a schedule may take (an actor spinning forever)
@@ -205,7 +206,8 @@ class Explorer(Supervisor):
             reached = s.step(actor)
             footprint = None
             if observer is not None:
-                footprint = observer.footprint(reads_at(before, self.spec.locks))
+                reads = reads_at(before, self.spec.locks) if self.x.reads else None
+                footprint = observer.footprint(reads)
             strat.stepped(depth, actor, footprint, reached)
             steps.append((actor, reached or before or FINISH, not reached))
         else:
@@ -304,6 +306,7 @@ class Explorer(Supervisor):
         x, strat = self.x, self.strategy
         config = {k: v for k, v in self.spec.config.items() if k != "variant"}
         rate = self.schedules / self.search_s if self.search_s > 0 else 0.0
+        step_rate = self.steps / self.search_s if self.search_s > 0 else 0.0
         reasons: list[str] = []
         if error is not None:
             verdict, code = "aborted", 3
@@ -349,6 +352,7 @@ class Explorer(Supervisor):
             "elapsed_s": self.search_s,
             "wall_s": time.monotonic() - self.started,
             "schedules_per_s": rate,
+            "steps_per_s": step_rate,
             "verdict": verdict,
             "reasons": reasons,
             "exit_code": code,

@@ -116,9 +116,12 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         reproduced = doc["verdict"] == "aborted" and doc["reasons"][0].startswith("deadlock")
     else:
         reproduced = doc["verdict"] != "aborted" and doc["outcomes"].get(trace.outcome, 0) > 0
+    controlled = doc.get("controlled", {})
     doc["replay"] = {
         "outcome": trace.outcome,
         "reproduced": reproduced,
         "steps": len(steps),
+        "steps_run": controlled.get("steps", 0),
+        "steps_per_s": controlled.get("steps_per_s", 0.0),
     }
     return doc

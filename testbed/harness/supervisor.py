@@ -69,6 +69,7 @@ class Supervisor:
         self._stopped_since: dict[str, float] = {}  # child -> when it was first seen stopped
         self._stop_at: float | None = None  # when the stop flag was first seen
         self._next_state_check = 0.0
+        self.controlled: tuple[int, float] | None = None  # a script's steps run, and their time
 
     def go(self) -> dict[str, Any]:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
@@ -337,6 +338,7 @@ class Supervisor:
                     if d
                 },
                 **({"deadlock": d} if (d := self._deadlock()) else {}),
+                **self._controlled(),
                 "trace_files": [
                     str(p)
                     for n in range(spec.max_traces)
@@ -344,6 +346,15 @@ class Supervisor:
                 ],
             },
         )
+
+    def _controlled(self) -> dict[str, Any]:
+        """A controlled run (a script: replay, minimize): the steps the runner let actors take,
+        one at a time (first steps and the finish after the script included), a second."""
+        if self.controlled is None:
+            return {}
+        steps, elapsed = self.controlled
+        rate = steps / elapsed if elapsed > 0 else 0.0
+        return {"controlled": {"steps": steps, "elapsed_s": elapsed, "steps_per_s": rate}}
 
     def _auto_at_first_failure(self) -> dict[str, Any]:
         """Under --perturb auto: the strategy the first failing actor ran at its failure."""
