@@ -1,12 +1,17 @@
 """`testbed explore` on genode-race, 2 creators x 1 child, at K preemptions: schedules, pruned,
 schedules a second (processes reused) against a run a schedule (a replay starts fresh
-processes) and the bare semaphore ping-pong a step costs at least, all in one run; then
-frontrun on the threads version of the same model (bench/explore_threads.py), if installed.
+processes) and the bare semaphore ping-pong a step costs at least, all in one run; at
+access-level points, the reduction with a step's reads known against unknown; steps a
+second of explore and of replay beside stress's attempts a second on the same scenario;
+then frontrun on the threads version of the same model (bench/explore_threads.py), if
+installed.
 
     testbed bench explore [--profile quick|default|tough] [--trials N] [--seconds S]
 
 Knobs of a profile: `preemptions` (the bound K), `fresh` (replays with fresh processes,
-timed, a variant that fails), `variants` (the genode-race variants explored). `trials`
+timed, a variant that fails), `variants` (the genode-race variants explored), `access`
+(those also explored at `--points access`, three ways: reads known, reads unknown, no
+reduction), `stress_s` (seconds of stress a point level, variant fixed). `trials`
 repeats every exploration (variants interleaved a trial; times are medians, counts are
 the first trial's, identical a trial since the search is seeded); `seconds` is the time
 frontrun may take.
@@ -28,19 +33,26 @@ from bench.harness import Bench, Log, Params, Table
 from scenarios.genode_race import SCENARIO
 from testbed.explorer import ExploreOptions, explore
 from testbed.harness.replay import replay
+from testbed.harness.run import RunOptions, run
 from testbed.trace.trace import Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16 * 1024}
 VARIANTS = ("fixed", "bitalloc", "racy", "quickfix")
 PINGPONG_CALLS = 5000
-TIMES = ("elapsed_s", "total_s", "elapsed_unreduced_s", "schedules_per_s", "us_a_step")
+TIMES = (
+    "elapsed_s", "total_s", "elapsed_unreduced_s", "schedules_per_s", "steps_per_s", "us_a_step",
+    "attempts_per_s",
+)  # fmt: skip
+ATTEMPTS_A_SCHEDULE = CONFIG["creators"] * CONFIG["children"]  # thread creations
 
 
-def _explore(variant: str, k: int, reduce: bool, tmp: str) -> dict:
+def _explore(
+    variant: str, k: int, reduce: bool, tmp: str, points: str = "named", reads: bool = True
+) -> dict:
     hunt = ["region_conflict"] if variant in ("racy", "quickfix") else []
     opts = ExploreOptions(
         SCENARIO, variant, dict(CONFIG), ref="genode-race", preemptions=k, reduce=reduce,
-        require=hunt, seed=1, trace_dir=tmp,
+        require=hunt, seed=1, trace_dir=tmp, points=points, reads=reads,
     )  # fmt: skip
     t = time.perf_counter()
     doc = explore(opts)
@@ -86,6 +98,8 @@ def _one(variant: str, k: int, fresh: int, tmp: str) -> dict:
         "total_s": reduced["total_s"],
         "elapsed_unreduced_s": plain["elapsed_s"],
         "schedules_per_s": reduced["schedules_per_s"],
+        "steps_per_s": reduced["steps_per_s"],
+        **_attempts(reduced),
         "us_a_step": 1e6 * reduced["elapsed_s"] / max(1, reduced["steps"]),
     }
     if reduced["failures"]:
@@ -94,9 +108,81 @@ def _one(variant: str, k: int, fresh: int, tmp: str) -> dict:
         t = time.perf_counter()
         docs = [replay(trace) for _ in range(fresh)]
         row["fresh_s_a_schedule"] = (time.perf_counter() - t) / fresh
+        row["replay_steps_per_s"] = statistics.median(d["replay"]["steps_per_s"] for d in docs)
         row["replays_reproduced"] = sum(d["replay"]["reproduced"] for d in docs)
         row["replays"] = fresh
     return row
+
+
+def _access(variant: str, k: int, tmp: str) -> dict:
+    """A variant at access-level points: the reduction with reads known (each step parked
+    at a word's point reads that word), with reads unknown (as at named points), and none."""
+    known = _explore(variant, k, True, tmp, "access")
+    unknown = _explore(variant, k, True, tmp, "access", reads=False)
+    plain = _explore(variant, k, False, tmp, "access")
+    return {
+        "variant": variant,
+        "verdict": known["verdict"],
+        "complete": known["complete"] and unknown["complete"] and plain["complete"],
+        "schedules_unreduced": plain["schedules"],
+        **{
+            f"{key}_{name}": doc[key]
+            for name, doc in (("reads", known), ("no_reads", unknown))
+            for key in ("schedules", "pruned", "sleep_blocked", "elapsed_s")
+        },
+        "saved_reads": 1 - known["schedules"] / plain["schedules"],
+        "saved_no_reads": 1 - unknown["schedules"] / plain["schedules"],
+        "steps_per_s": known["steps_per_s"],
+        **_attempts(known),
+    }
+
+
+def _stress(variant: str, seconds: float, points: str) -> dict:
+    """Stress on the same scenario and config: attempts (thread creations) a second."""
+    doc = run(
+        RunOptions(SCENARIO, variant, dict(CONFIG), seed=1, duration_s=seconds, points=points)
+    )
+    return {"points": points, "attempts_per_s": doc["attempts"] / doc["elapsed_s"]}
+
+
+def _rates(rows: list[dict], access_rows: list[dict], stress: dict[str, float]) -> list[dict]:
+    """Explore's and replay's steps a second, and the attempts a second they make, beside
+    stress's: one actor at a time against every actor at once."""
+    out = []
+    for r in rows:
+        if r["variant"] == "fixed":
+            out.append(_rate("explore fixed", "named", r))
+    for r in access_rows:
+        if r["variant"] == "fixed":
+            out.append(_rate("explore fixed", "access", r))
+    replays = [r["replay_steps_per_s"] for r in rows if "replay_steps_per_s" in r]
+    if replays:
+        out.append(
+            {"run": "replay (fresh processes)", "points": "named",
+             "steps_per_s": statistics.median(replays), "steps_an_attempt": 0.0,
+             "attempts_per_s": 0.0}
+        )  # fmt: skip
+    out.extend(
+        {"run": "stress fixed", "points": level, "steps_per_s": 0.0, "steps_an_attempt": 0.0,
+         "attempts_per_s": rate}
+        for level, rate in stress.items()
+    )  # fmt: skip
+    return out
+
+
+def _attempts(doc: dict) -> dict:
+    """An exploration's thread creations (those of the schedules run to their end) a second,
+    and its steps (sleep-blocked schedules' included) an attempt."""
+    attempts = (doc["schedules"] - doc["sleep_blocked"]) * ATTEMPTS_A_SCHEDULE
+    return {
+        "attempts_per_s": attempts / doc["elapsed_s"] if doc["elapsed_s"] > 0 else 0.0,
+        "steps_an_attempt": doc["steps"] / max(1, attempts),
+    }
+
+
+def _rate(run_name: str, points: str, row: dict) -> dict:
+    keys = ("steps_per_s", "steps_an_attempt", "attempts_per_s")
+    return {"run": run_name, "points": points, **{k: row[k] for k in keys}}
 
 
 def _merge(trials: list[dict]) -> dict:
@@ -106,7 +192,8 @@ def _merge(trials: list[dict]) -> dict:
     for key in TIMES:
         row[key] = statistics.median(r[key] for r in trials)
     if "replays" in row:
-        row["fresh_s_a_schedule"] = statistics.median(r["fresh_s_a_schedule"] for r in trials)
+        for key in ("fresh_s_a_schedule", "replay_steps_per_s"):
+            row[key] = statistics.median(r[key] for r in trials)
         row["replays_reproduced"] = sum(r["replays_reproduced"] for r in trials)
         row["replays"] = sum(r["replays"] for r in trials)
     row["trials"] = len(trials)
@@ -117,10 +204,22 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     """Trials outermost, every variant once a trial, so drift weighs on all alike."""
     k, fresh, variants = p["preemptions"], p["fresh"], list(p["variants"])
     per: dict[str, list[dict]] = {v: [] for v in variants}
+    per_access: dict[str, list[dict]] = {v: [] for v in p["access"]}
+    stress: dict[str, list[float]] = {level: [] for level in ("named", "access")}
     pings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for t in range(p.trials):
             pings.append(pingpong.round_trip_us(PINGPONG_CALLS, "none"))
+            for level in stress:
+                stress[level].append(_stress("fixed", p["stress_s"], level)["attempts_per_s"])
+            for variant in per_access:
+                r = _access(variant, k, tmp)
+                per_access[variant].append(r)
+                log(
+                    f"trial {t + 1}/{p.trials} {variant} at access points: "
+                    f"{r['schedules_reads']:,} schedules with reads, "
+                    f"{r['schedules_no_reads']:,} without, {r['schedules_unreduced']:,} unreduced"
+                )
             for variant in variants:
                 r = _one(variant, k, fresh, tmp)
                 per[variant].append(r)
@@ -136,6 +235,19 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{r['elapsed_s']:.2f} s"
                 )
     rows = [_merge(per[v]) for v in variants]
+    access_rows = [
+        dict(
+            r[0],
+            steps_per_s=statistics.median(x["steps_per_s"] for x in r),
+            attempts_per_s=statistics.median(x["attempts_per_s"] for x in r),
+            **{
+                f"elapsed_s_{name}": statistics.median(x[f"elapsed_s_{name}"] for x in r)
+                for name in ("reads", "no_reads")
+            },
+        )
+        for r in per_access.values()
+    ]
+    stress_rate = {level: statistics.median(v) for level, v in stress.items()}
     pingpong_us = statistics.median(pings)
     fresh_l = [r["fresh_s_a_schedule"] for r in rows if "fresh_s_a_schedule" in r]
     fresh_s = sum(fresh_l) / len(fresh_l) if fresh_l else None
@@ -168,6 +280,61 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         "\n".join(notes),
     )  # fmt: skip
     tables = [table]
+    if access_rows:
+        tables.append(
+            Table(
+                f"--points access, K={k}: the sleep sets with a step's reads known (each step "
+                "parked at a word reads that word) against unknown (as at named points)",
+                [
+                    "variant",
+                    "verdict",
+                    "no reduction",
+                    "reads unknown: schedules",
+                    "pruned",
+                    "saved",
+                    "reads known: schedules",
+                    "pruned",
+                    "saved",
+                    "s (known)",
+                ],
+                [
+                    [
+                        r["variant"],
+                        r["verdict"],
+                        f"{r['schedules_unreduced']:,}",
+                        f"{r['schedules_no_reads']:,}",
+                        f"{r['pruned_no_reads']:,}",
+                        f"{r['saved_no_reads']:.0%}",
+                        f"{r['schedules_reads']:,}",
+                        f"{r['pruned_reads']:,}",
+                        f"{r['saved_reads']:.0%}",
+                        f"{r['elapsed_s_reads']:.2f}",
+                    ]
+                    for r in access_rows
+                ],
+            )  # fmt: skip
+        )
+    rate_rows = _rates(rows, access_rows, stress_rate)
+    tables.append(
+        Table(
+            "steps a second (one actor at a time) against stress's attempts a second (every "
+            f"actor at once), genode-race {CONFIG['creators']} creators x "
+            f"{CONFIG['children']} child, same run",
+            ["run", "points", "steps/s", "steps an attempt", "attempts/s"],
+            [
+                [
+                    r["run"],
+                    r["points"],
+                    f"{r['steps_per_s']:,.0f}" if r["steps_per_s"] else "-",
+                    f"{r['steps_an_attempt']:.1f}" if r["steps_an_attempt"] else "-",
+                    f"{r['attempts_per_s']:,.0f}" if r["attempts_per_s"] else "-",
+                ]
+                for r in rate_rows
+            ],
+            f"an attempt: one thread creation ({ATTEMPTS_A_SCHEDULE} a schedule); stress: "
+            f"variant fixed, {p['stress_s']:g} s a point level",
+        )  # fmt: skip
+    )
     if front:
         tables.append(
             Table(
@@ -191,6 +358,9 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         "rows": rows,
         "fresh_s_a_schedule": fresh_s,
         "reused_s_a_schedule": 1 / reuse if reuse else None,
+        "access": access_rows,
+        "stress_attempts_per_s": stress_rate,
+        "rates": rate_rows,
         "frontrun": front,
         "frontrun_note": front_note,
     }
@@ -208,6 +378,8 @@ BENCH = Bench(
             "preemptions": 1,
             "fresh": 2,
             "variants": list(VARIANTS),
+            "access": ["fixed"],
+            "stress_s": 1.0,
         },
         "default": {
             "trials": 1,
@@ -215,6 +387,8 @@ BENCH = Bench(
             "preemptions": 2,
             "fresh": 5,
             "variants": list(VARIANTS),
+            "access": ["fixed", "bitalloc"],
+            "stress_s": 3.0,
         },
         "tough": {
             "trials": 3,
@@ -222,6 +396,8 @@ BENCH = Bench(
             "preemptions": 3,
             "fresh": 20,
             "variants": list(VARIANTS),
+            "access": ["fixed", "bitalloc"],
+            "stress_s": 5.0,
         },
     },
 )
