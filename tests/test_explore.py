@@ -223,6 +223,10 @@ def test_genode_fixes_complete_at_two_preemptions(variant, tmp_path):
         (["--points", "words"], "--points 'words': expected one of named, access"),
         (["--require", "nope"], "--require 'nope': expected one of ok, lost_update"),
         (["--max-steps", "0"], "--max-steps 0: expected 1..1000000"),
+        (["--preemptions", "all"], "--preemptions 'all': expected 0..10 or none"),
+        (["--reduction", "dpor"], "--reduction dpor with --preemptions 2: DPOR needs"),
+        (["--reduction", "por"], "--reduction 'por': expected one of sleep-sets, dpor, none"),
+        (["--strategy", "pct", "--preemptions", "none"], "--preemptions none: pct needs"),
     ],
 )
 def test_bad_options_exit_2_naming_the_value(tiny, args, message):
@@ -331,3 +335,43 @@ def test_reads_are_known_at_access_points_only():
     assert independent(write0, read1) and independent(read1, unknown)
     assert not independent(write0, unknown)
     assert not independent(write0, Footprint(frozenset(), frozenset({("words", 0)})))
+
+
+@pytest.mark.parametrize(
+    "variant, reduction, schedules, pruned, sleep_blocked",
+    [("own", "dpor", 1, 2, 0), ("own", "sleep-sets", 3, 4, 2), ("own", "none", 6, 0, 0),
+     ("same", "dpor", 4, 1, 0), ("same", "sleep-sets", 4, 1, 0)],
+)  # fmt: skip
+def test_dpor_runs_one_schedule_a_class_with_no_bound(
+    tmp_path, variant, reduction, schedules, pruned, sleep_blocked, no_leftovers
+):
+    """`--preemptions none`: every schedule (two actors of two steps need at most 2
+    preemptions, so the sleep sets give the counts of the test above). Source-set DPOR
+    starts each node with one actor and adds another only for a race. In `own` nothing
+    races: AABB alone (pruned: B at the first two nodes, never tried). In `same` the
+    races of AABB (a2 writes word 0 that b1 reads) ask for B after a1; ABBA's (b2 and a2
+    both write it; a1 read what b2 writes) for A after a1 b1 and for B at the root; ABAB
+    adds nothing; BBAA is B's: A sleeps after b1 (a1 commutes with b1) until b2, and the
+    race of b2 with a1 asks for A where it sleeps (pruned 1). 4 schedules, one a class of
+    equivalent orders."""
+    (tmp_path / "words.py").write_text(WORDS)
+    doc = testbed.explore(
+        str(tmp_path / "words.py"), variant=variant, points="access", seed=1,
+        preemptions="none", reduction=reduction, max_failures=0,
+        trace_dir=str(tmp_path / "traces"),
+    ).document  # fmt: skip
+    assert (doc["reduction"], doc["preemption_bound"], doc["complete"]) == (reduction, None, True)
+    assert (doc["schedules"], doc["pruned"], doc["sleep_blocked"]) == (
+        schedules, pruned, sleep_blocked,
+    )  # fmt: skip
+    assert doc["outcomes"]["ok"] == schedules - sleep_blocked and doc["exit_code"] == 0
+
+
+def test_dpor_finds_the_lost_update_and_the_deadlock(tiny, no_leftovers):
+    """`shared` at named points has the race structure of `same` above: 4 classes, two of
+    them (both read before either writes) lose the update; `abba` deadlocks."""
+    doc = explore_here(tiny, "shared", preemptions="none", max_failures=0)
+    assert (doc["reduction"], doc["schedules"], doc["complete"]) == ("dpor", 4, True)
+    assert doc["outcomes"] == {"ok": 2, "lost_update": 2}
+    doc = explore_here(tiny, "abba", preemptions="none")
+    assert doc["exit_code"] == 1 and doc["failures"][0]["outcome"] == "deadlock"

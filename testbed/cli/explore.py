@@ -83,6 +83,7 @@ def summary(doc: dict, console: Console) -> None:
     console.print(
         f"{doc['scenario']} / {doc['variant']}: {doc['verdict'].upper()}  {doc['strategy']}"
         + (f", at most {bound} preemptions" if bound is not None else "")
+        + (", no preemption bound" if bound is None and doc["strategy"] == "dfs" else "")
         + f", {doc['points']} points, reduction {doc['reduction']}"
     )
     console.print(

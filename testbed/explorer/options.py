@@ -8,7 +8,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.explorer.run import MAX_PREEMPTIONS, POINT_LEVELS, ExploreOptions
+from testbed.explorer.run import MAX_PREEMPTIONS, POINT_LEVELS, REDUCTIONS, ExploreOptions
 from testbed.explorer.search import STRATEGIES
 from testbed.harness.options import Parser, formatter, to_argv
 from testbed.scenario import ConfigError, Scenario
@@ -41,10 +41,9 @@ def parser(scenario: Scenario, ref: str, prog: str = "testbed explore") -> Parse
     g.add_argument("--variant", required=True, help="the variant to explore")
     g.add_argument(
         "--preemptions",
-        type=int,
-        default=2,
-        help=f"dfs: at most K preemptions a schedule; pct: K priority change points "
-        f"(0..{MAX_PREEMPTIONS}; default 2)",
+        default="2",
+        help=f"dfs: at most K preemptions a schedule, or none (every schedule, with DPOR); "
+        f"pct: K priority change points (0..{MAX_PREEMPTIONS}; default 2)",
     )
     g.add_argument(
         "--max-schedules",
@@ -60,7 +59,12 @@ def parser(scenario: Scenario, ref: str, prog: str = "testbed explore") -> Parse
         help="the scenario's seed and the sampler's (0..2**32-1; default random)",
     )
     g.add_argument(
-        "--no-reduce", action="store_true", help="dfs without sleep sets: every schedule is run"
+        "--reduction",
+        help=f"dfs: {'|'.join(REDUCTIONS)} (default: dpor with --preemptions none, else "
+        "sleep-sets)",
+    )
+    g.add_argument(
+        "--no-reduce", action="store_true", help="dfs without reduction: every schedule is run"
     )
     g.add_argument(
         "--require",
@@ -88,6 +92,17 @@ def parser(scenario: Scenario, ref: str, prog: str = "testbed explore") -> Parse
     return p
 
 
+def _preemptions(text: str) -> int | None:
+    if text == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(
+            f"--preemptions {text!r}: expected 0..{MAX_PREEMPTIONS} or none"
+        ) from None
+
+
 def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOptions:
     """Every option checked before anything runs; ConfigError names the value and the range."""
     if ns.variant not in sc.variants:
@@ -102,11 +117,12 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         config=sc.configure(ns),
         ref=ref,
         strategy=ns.strategy,
-        preemptions=ns.preemptions,
+        preemptions=_preemptions(str(ns.preemptions)),
         max_schedules=ns.max_schedules,
         points=ns.points,
         seed=random.randrange(2**32) if ns.seed is None else ns.seed,
         reduce=not ns.no_reduce,
+        reduction=ns.reduction,
         require=list(ns.require),
         max_failures=ns.max_failures,
         max_steps=ns.max_steps,

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from testbed.explorer.reduction import Observer, reads_at
-from testbed.explorer.search import STRATEGIES, Dfs, NotDeterministic, Pct, RandomWalk, Strategy
+from testbed.explorer.search import (
+    STRATEGIES,
+    Dfs,
+    Dpor,
+    NotDeterministic,
+    Pct,
+    RandomWalk,
+    Strategy,
+)
 from testbed.harness import reuse, stats
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.supervisor import Aborted, Supervisor
@@ -22,6 +30,7 @@ from testbed.trace.trace import DEADLOCK, Event, Trace
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
 POINT_LEVELS = ("named", "access")  # access: every word access and lock op a point
 MAX_PREEMPTIONS = 10
+REDUCTIONS = ("sleep-sets", "dpor", "none")
 PROGRESS_EVERY_S = 0.25
 
 
@@ -41,11 +50,12 @@ class ExploreOptions:
     config: dict[str, Any]
     ref: str = ""
     strategy: str = "dfs"
-    preemptions: int = 2  # dfs: the bound; pct: the change points (depth - 1)
+    preemptions: int | None = 2  # dfs: the bound (None: none); pct: the change points (d - 1)
     max_schedules: int = 100_000
     points: str = "named"
     seed: int = 0
-    reduce: bool = True  # sleep sets (dfs)
+    reduce: bool = True  # False: no reduction, whatever `reduction` says
+    reduction: str | None = None  # dfs: sleep-sets, dpor, none (None: dpor with no bound)
     reads: bool = True  # access points give a step's reads (False: unknown, a bench's baseline)
     require: list[str] = field(default_factory=list)  # outcomes to hunt, as if FORBIDDEN
     max_failures: int = 1  # stop at this many failing schedules (0: never)
@@ -54,6 +64,14 @@ class ExploreOptions:
     pin: str = "none"
     lock_timeout_s: float = 10.0
     progress: Callable[[Progress], None] | None = None
+
+    def method(self) -> str:
+        """The reduction the search uses: sleep-sets, dpor or none."""
+        if self.strategy != "dfs" or not self.reduce:
+            return "none"
+        if self.reduction is not None:
+            return self.reduction
+        return "dpor" if self.preemptions is None else "sleep-sets"
 
     def check(self) -> None:
         """Every option in its range, before anything is created (ConfigError, exit 2)."""
@@ -65,7 +83,23 @@ class ExploreOptions:
             raise ConfigError(
                 f"--points {self.points!r}: expected one of {', '.join(POINT_LEVELS)}"
             )
-        in_range("--preemptions", self.preemptions, 0, MAX_PREEMPTIONS)
+        if self.preemptions is None:
+            if self.strategy == "pct":
+                raise ConfigError(
+                    "--preemptions none: pct needs a number of change points "
+                    f"(0..{MAX_PREEMPTIONS})"
+                )
+        else:
+            in_range("--preemptions", self.preemptions, 0, MAX_PREEMPTIONS)
+        if self.reduction is not None and self.reduction not in REDUCTIONS:
+            raise ConfigError(
+                f"--reduction {self.reduction!r}: expected one of {', '.join(REDUCTIONS)}"
+            )
+        if self.method() == "dpor" and self.preemptions is not None:
+            raise ConfigError(
+                f"--reduction dpor with --preemptions {self.preemptions}: DPOR needs "
+                "--preemptions none (a bound breaks its completeness; use sleep-sets)"
+            )
         in_range("--max-schedules", self.max_schedules, 1, 10**9)
         in_range("--max-failures", self.max_failures, 0, 1000)
         in_range("--max-steps", self.max_steps, 1, 10**6)
@@ -123,10 +157,12 @@ class Explorer(Supervisor):
     def _strategy(self) -> Strategy:
         x = self.x
         if x.strategy == "dfs":
-            return Dfs(x.preemptions, x.reduce)
+            if x.method() == "dpor":
+                return Dpor()
+            return Dfs(x.preemptions, x.method() == "sleep-sets")
         if x.strategy == "random":
             return RandomWalk(x.seed)
-        return Pct(x.seed, x.preemptions, x.scenario.expected_steps(self.spec.config))
+        return Pct(x.seed, x.preemptions or 0, x.scenario.expected_steps(self.spec.config))
 
     # -- the search ------------------------------------------------------------------------
     def _supervise(self) -> float:
@@ -136,7 +172,7 @@ class Explorer(Supervisor):
         self.scheduler = Scheduler(self.spec, self.seg, self._check_children, reused=True)
         self.reset = reuse.Reset(self.spec, self.seg, self.x.scenario, self._check_children)
         self.observer = None
-        if self.x.reduce and self.x.strategy == "dfs":
+        if self.x.method() != "none":
             regions = list(self.x.scenario.regions(self.spec.config))
             self.observer = Observer(self.seg, regions, self.spec.locks)
         t0 = time.monotonic()
@@ -335,7 +371,7 @@ class Explorer(Supervisor):
             "strategy": x.strategy,
             "points": x.points,
             "preemption_bound": x.preemptions if x.strategy != "random" else None,
-            "reduction": "sleep-sets" if x.reduce and x.strategy == "dfs" else "none",
+            "reduction": x.method(),
             "max_schedules": x.max_schedules,
             "schedules": self.schedules,
             "distinct_schedules": len(self.distinct),
