@@ -260,31 +260,47 @@ def test_access_points_explore_the_words_and_the_failure_replays(tiny):
 
 WORDS = textwrap.dedent(
     '''
-    """Two actors, each reads a word then writes it back plus one; no named point at all."""
+    """Actors that read a word then write it back plus one; no named point at all."""
     from testbed import Grade, Outcome, Scenario
+
+    ACC = Grade.ACCEPTABLE
 
 
     class Words(Scenario):
         name = "words"
-        description = "a read and a write each, at access level"
-        variants = {"own": "each actor its own word", "same": "both on word 0"}
+        description = "reads and writes of words, at access level"
+        variants = {
+            "own": "two actors, each its own word",
+            "same": "two actors, both on word 0",
+            "three": "three actors, each its own word",
+            "twice": "two actors, two increments of word 0 each, then a done counter",
+        }
         outcomes = (
-            Outcome("ok", "the count is right", {v: Grade.ACCEPTABLE for v in variants}, failure=False),
-            Outcome("lost_update", "one increment lost", {v: Grade.ACCEPTABLE for v in variants}),
+            Outcome("ok", "done", {v: ACC for v in variants}, failure=False),
+            Outcome("lost_update", "one increment lost", {v: ACC for v in variants}),
+            Outcome("v2", "twice: word 0 ends at 2", {v: ACC for v in variants}),
+            Outcome("v3", "twice: word 0 ends at 3", {v: ACC for v in variants}),
         )
 
         def actors(self, config):
-            return [("t0", {}), ("t1", {})]
+            return [(f"t{i}", {}) for i in range(3 if config["variant"] == "three" else 2)]
 
         def regions(self, config):
-            return {"words": 2}
+            return {"words": 3}
 
         def run_actor(self, env, actor):
-            w = env.words("words")
-            i = actor.index if env.config["variant"] == "own" else 0
-            x = w[i]
-            w[i] = x + 1
-            env.record("ok")
+            w, variant = env.words("words"), env.config["variant"]
+            i = 0 if variant in ("same", "twice") else actor.index
+            for _ in range(2 if variant == "twice" else 1):
+                x = w[i]
+                w[i] = x + 1
+            if variant != "twice":
+                env.record("ok")
+                return
+            done = w[2]
+            w[2] = done + 1
+            if done == 1:  # the second to finish, unless both read 0 (nobody records)
+                env.record({2: "v2", 3: "v3"}.get(w[0], "ok"))
 
 
     SCENARIO = Words()
@@ -318,7 +334,7 @@ def test_access_points_give_reads_and_the_sleep_sets_prune_by_word(
         schedules, pruned, sleep_blocked,
     )  # fmt: skip
     assert (doc["complete"], doc["exit_code"], doc["steps"]) == (True, 0, steps)
-    assert doc["outcomes"] == {"ok": schedules - sleep_blocked, "lost_update": 0}
+    assert doc["outcomes"] == {"ok": schedules - sleep_blocked, "lost_update": 0, "v2": 0, "v3": 0}
 
 
 def test_reads_are_known_at_access_points_only():
@@ -340,7 +356,8 @@ def test_reads_are_known_at_access_points_only():
 @pytest.mark.parametrize(
     "variant, reduction, schedules, pruned, sleep_blocked",
     [("own", "dpor", 1, 2, 0), ("own", "sleep-sets", 3, 4, 2), ("own", "none", 6, 0, 0),
-     ("same", "dpor", 4, 1, 0), ("same", "sleep-sets", 4, 1, 0)],
+     ("same", "dpor", 4, 1, 0), ("same", "sleep-sets", 4, 1, 0),
+     ("three", "dpor", 1, 6, 0), ("three", "sleep-sets", 9, 28, 8)],
 )  # fmt: skip
 def test_dpor_runs_one_schedule_a_class_with_no_bound(
     tmp_path, variant, reduction, schedules, pruned, sleep_blocked, no_leftovers
@@ -353,7 +370,8 @@ def test_dpor_runs_one_schedule_a_class_with_no_bound(
     both write it; a1 read what b2 writes) for A after a1 b1 and for B at the root; ABAB
     adds nothing; BBAA is B's: A sleeps after b1 (a1 commutes with b1) until b2, and the
     race of b2 with a1 asks for A where it sleeps (pruned 1). 4 schedules, one a class of
-    equivalent orders."""
+    equivalent orders. `three` (nothing races, 90 orders): DPOR 1 (pruned: 2 + 2 + 1 + 1
+    actors never tried on the way), the sleep sets 9, 8 of them sleep-blocked."""
     (tmp_path / "words.py").write_text(WORDS)
     doc = testbed.explore(
         str(tmp_path / "words.py"), variant=variant, points="access", seed=1,
@@ -375,3 +393,21 @@ def test_dpor_finds_the_lost_update_and_the_deadlock(tiny, no_leftovers):
     assert doc["outcomes"] == {"ok": 2, "lost_update": 2}
     doc = explore_here(tiny, "abba", preemptions="none")
     assert doc["exit_code"] == 1 and doc["failures"][0]["outcome"] == "deadlock"
+
+
+def test_dpor_sees_every_outcome_the_sleep_sets_see(tmp_path, no_leftovers):
+    """`twice`: 12 steps, 924 orders. Both reductions run one schedule a class of
+    equivalent orders (104 classes) and see the same outcomes in as many schedules; the
+    sleep sets run 2 sleep-blocked schedules more."""
+    (tmp_path / "words.py").write_text(WORDS)
+    docs = {
+        r: testbed.explore(
+            str(tmp_path / "words.py"), variant="twice", points="access", seed=1,
+            preemptions="none", reduction=r, max_failures=0, trace_dir=str(tmp_path / "t"),
+        ).document
+        for r in ("dpor", "sleep-sets")
+    }  # fmt: skip
+    dpor, sleep = docs["dpor"], docs["sleep-sets"]
+    assert (dpor["schedules"], dpor["sleep_blocked"], dpor["complete"]) == (104, 0, True)
+    assert (sleep["schedules"], sleep["sleep_blocked"], sleep["complete"]) == (106, 2, True)
+    assert dpor["outcomes"] == sleep["outcomes"] == {"ok": 12, "lost_update": 0, "v2": 16, "v3": 24}
