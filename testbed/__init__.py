@@ -111,8 +111,9 @@ def explore(
 ) -> Result:
     """Explore one iteration's schedules, as `testbed explore` does, and answer its result.
 
-    `options` are the command's long options with underscores (`preemptions=2,
-    max_schedules=1000, strategy="dfs", seed=1, require=["region_conflict"]`) and the
+    `options` are the command's long options with underscores (`preemptions=2` or
+    `"none"`, `max_schedules=1000, strategy="dfs", seed=1, require=["region_conflict"]`,
+    `reduction="dpor"`) and the
     scenario's own (`children=1`); bad ones raise ConfigError before anything runs.
     `result.exit_code` is 0 (complete, nothing found), 1 (a failure, its trace in
     `result.trace_files`), 3 (aborted) or 4 (the budget ran out first).

@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   testbed explore genode-race --variant quickfix --children 1 --require region_conflict
   testbed explore ./my_scenario.py --variant broken --max-schedules 500 --json -
   testbed explore genode-race --variant racy --children 1 --strategy pct --seed 7 --require region_conflict
+  testbed explore ./my_scenario.py --variant broken --points access --preemptions none
 """
 EXIT_CODES = (
     "exit codes: 0 complete, no FORBIDDEN outcome; 1 a FORBIDDEN outcome, a --require outcome "
