@@ -227,6 +227,11 @@ def test_genode_fixes_complete_at_two_preemptions(variant, tmp_path):
         (["--reduction", "dpor"], "--reduction dpor with --preemptions 2: DPOR needs"),
         (["--reduction", "por"], "--reduction 'por': expected one of sleep-sets, dpor, none"),
         (["--strategy", "pct", "--preemptions", "none"], "--preemptions none: pct needs"),
+        (["--no-reduce", "--reduction", "dpor"], "--no-reduce with --reduction dpor: give one"),
+        (
+            ["--strategy", "random", "--reduction", "none"],
+            "--reduction none with --strategy random",
+        ),
     ],
 )
 def test_bad_options_exit_2_naming_the_value(tiny, args, message):

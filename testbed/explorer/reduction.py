@@ -48,7 +48,7 @@ def reads_at(point: str, locks: list[str]) -> frozenset[tuple] | None:
     if words is not None:
         region, span, _ = words
         return frozenset((region, w) for w in span)
-    lock, _, op = point.rpartition(".")
+    lock = point.rpartition(".")[0]
     if lock in locks and point in access_points.lock_points(lock):
         return frozenset({("lock", lock)})
     return None

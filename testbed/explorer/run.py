@@ -95,6 +95,12 @@ class ExploreOptions:
             raise ConfigError(
                 f"--reduction {self.reduction!r}: expected one of {', '.join(REDUCTIONS)}"
             )
+        if self.reduction not in (None, "none") and not self.reduce:
+            raise ConfigError(f"--no-reduce with --reduction {self.reduction}: give one of them")
+        if self.reduction is not None and self.strategy != "dfs":
+            raise ConfigError(
+                f"--reduction {self.reduction} with --strategy {self.strategy}: only dfs reduces"
+            )
         if self.method() == "dpor" and self.preemptions is not None:
             raise ConfigError(
                 f"--reduction dpor with --preemptions {self.preemptions}: DPOR needs "

@@ -206,8 +206,6 @@ class Dpor(Dfs):
     happen after it, then j. `pruned` counts the actors a node could have tried and never
     did (asleep, or no race asked for them)."""
 
-    name = "dfs"
-
     def __init__(self) -> None:
         super().__init__(None, True)
         self.events: list[tuple[int, Footprint]] = []  # this schedule's steps
