@@ -13,7 +13,6 @@ from typing import Any
 
 from kernel_model.genode import layout, mutants
 from scenarios.genode_race import GenodeRace
-from testbed.ipc.native import Atomics
 from testbed.scenario import Grade, Outcome
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
@@ -74,8 +73,7 @@ class GenodeMutants(GenodeRace):
         alloc = super().allocator(env, pd, ALLOCATORS)
         alloc.slot_words = env.words(f"pd{pd}.slots")
         alloc.free_words = env.words(f"pd{pd}.free")
-        cas, head = Atomics().cas, env.address(f"pd{pd}.free")
-        alloc.cas = lambda expected, desired: cas(head, expected, desired)
+        alloc.cas = env.atomic(f"pd{pd}.free", 0).cas  # the free stack's head
         return alloc
 
 

@@ -170,7 +170,7 @@ class GenodeRace(Scenario):
             env.lock(f"pd{pd}.threads"),
             env.lock(f"pd{pd}.alloc"),
             CoreConnection(env.core_call(pd)),
-            Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
+            env.bitmap(f"pd{pd}.slots", layout.NUM_SLOTS),  # access: each call a point
             point=env.point,
         )
 

@@ -58,6 +58,12 @@ def lib() -> ctypes.PyDLL:
         ("tb_acc_load", u64, None),  # (event, words, index)
         ("tb_acc_store", u64, None),  # (event, words, index, lo, hi)
         ("tb_acc_copy", u64, None),  # (event, words, start, n, out)
+        ("tb_acc_bm_first_set", i64, None),  # (event, bm, start, n): bits, < 2**31
+        ("tb_acc_bm_first_clear", i64, None),
+        ("tb_acc_bm_count", u64, None),
+        ("tb_acc_bm_apply", u64, None),  # (event, bm, start, n, set)
+        ("tb_acc_cas", u64, None),  # (event, words, index, exp lo, hi, desired lo, hi)
+        ("tb_acc_fetch_add", u64, None),  # (event, words, index, lo, hi)
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):
@@ -157,6 +163,33 @@ class Atomics:
         self.exchange = so.tb_exchange
         self.load = so.tb_load
         self.store = so.tb_store
+
+
+class AtomicWord:
+    """One 64-bit word at a fixed address, every operation sequentially consistent."""
+
+    __slots__ = ("addr", "_cas", "_fetch_add", "_load", "_store")
+
+    def __init__(self, addr: int):
+        so = lib()
+        self.addr = addr
+        self._cas, self._fetch_add = so.tb_cas, so.tb_fetch_add
+        self._load, self._store = so.tb_load, so.tb_store
+
+    def load(self) -> int:
+        return self._load(self.addr)
+
+    def store(self, value: int) -> None:
+        self._store(self.addr, value)
+
+    def cas(self, expected: int, desired: int) -> int:
+        """Swap in `desired` if the word is `expected`; answers the old value (the swap
+        happened iff it equals `expected`)."""
+        return self._cas(self.addr, expected, desired)
+
+    def fetch_add(self, value: int) -> int:
+        """Add `value` (mod 2**64); answers the old value."""
+        return self._fetch_add(self.addr, value)
 
 
 def sem_open(name: str) -> int:
