@@ -127,7 +127,7 @@ def test_explore_finds_a_double_reservation_between_two_c_calls_and_it_replays(u
     assert code == 1, doc["reasons"]
     failure = doc["failures"][0]
     assert failure["outcome"] == "double" and failure["preemptions"] <= 1
-    trace = Trace.load(failure["trace_file"])
+    trace = Trace.load(user / failure["trace_file"])
     assert {"bits[0].r", "bits[0].w", "owners[0].w"} <= {e.point for e in trace.events}
     code, replayed, err = run_cli(user, "replay", failure["trace_file"], "--json", "-")
     assert code == 0 and replayed["replay"]["reproduced"], err
