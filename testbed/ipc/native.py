@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -166,30 +166,20 @@ class Atomics:
 
 
 class AtomicWord:
-    """One 64-bit word at a fixed address, every operation sequentially consistent."""
+    """One 64-bit word at a fixed address, every operation sequentially consistent:
+    `load()`, `store(value)`, `cas(expected, desired)` (answers the old value: the swap
+    happened iff it equals `expected`), `fetch_add(value)` (answers the old value). Each is
+    the C call with the address bound (functools.partial: no Python frame a call)."""
 
-    __slots__ = ("addr", "_cas", "_fetch_add", "_load", "_store")
+    __slots__ = ("addr", "load", "store", "cas", "fetch_add")
 
     def __init__(self, addr: int):
         so = lib()
         self.addr = addr
-        self._cas, self._fetch_add = so.tb_cas, so.tb_fetch_add
-        self._load, self._store = so.tb_load, so.tb_store
-
-    def load(self) -> int:
-        return self._load(self.addr)
-
-    def store(self, value: int) -> None:
-        self._store(self.addr, value)
-
-    def cas(self, expected: int, desired: int) -> int:
-        """Swap in `desired` if the word is `expected`; answers the old value (the swap
-        happened iff it equals `expected`)."""
-        return self._cas(self.addr, expected, desired)
-
-    def fetch_add(self, value: int) -> int:
-        """Add `value` (mod 2**64); answers the old value."""
-        return self._fetch_add(self.addr, value)
+        self.load = partial(so.tb_load, addr)
+        self.store = partial(so.tb_store, addr)
+        self.cas = partial(so.tb_cas, addr)
+        self.fetch_add = partial(so.tb_fetch_add, addr)
 
 
 def sem_open(name: str) -> int:
