@@ -9,11 +9,12 @@ lock-order inversion: named from the actors' side, with the actors and locks of 
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from kernel_model.genode import layout, mutants
-from scenarios.genode_race import GenodeRace
-from testbed.scenario import Grade, Outcome
+from scenarios.genode_race import MAX_CHILDREN, GenodeRace
+from testbed.scenario import Grade, Outcome, in_range
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
 ALLOCATORS = {**mutants.MUTANTS, **mutants.CORRECT}
@@ -57,6 +58,30 @@ class GenodeMutants(GenodeRace):
         "testbed stress genode-mutants --variant bitalloc --duration 5   # a correct one: passes",
     )
     showcase = ()
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument(
+            "--main-children",
+            type=int,
+            default=0,
+            help=f"threads each PD's main thread creates a round (1..{MAX_CHILDREN}; default "
+            "0: as --children); an uneven history for explore: unlocked_insert needs one "
+            "creator that holds one stack and another that creates three",
+        )
+
+    def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        config = super().configure(args)
+        if args.main_children:  # traces and configs without it: as --children
+            config["main_children"] = in_range(
+                "--main-children", args.main_children, 1, MAX_CHILDREN
+            )
+        return config
+
+    def children(self, config: dict[str, Any], actor) -> int:
+        if actor.name.endswith(".main") and config.get("main_children"):
+            return config["main_children"]
+        return config["children"]
 
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         out = super().regions(config)

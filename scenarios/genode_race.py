@@ -174,12 +174,16 @@ class GenodeRace(Scenario):
             point=env.point,
         )
 
+    def children(self, config: dict[str, Any], actor) -> int:
+        """Threads this actor creates a round."""
+        return config["children"]
+
     def run_actor(self, env, actor) -> None:
         pd, cfg = actor.params["pd"], env.config
         alloc = self.allocator(env, pd)
         for _ in env.rounds():
             stacks = []
-            for _ in range(cfg["children"]):
+            for _ in range(self.children(cfg, actor)):
                 if env.stopping():
                     break
                 try:
