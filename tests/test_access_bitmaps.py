@@ -195,3 +195,12 @@ def test_explore_finds_the_mutants_between_c_calls(variant, children, tmp_path):
     )  # fmt: skip
     assert code == 1, doc["reasons"]
     assert doc["failures"][0]["outcome"] == "region_conflict"
+
+
+def test_main_children_out_of_range_is_refused_naming_it(tmp_path):
+    code, _, err = run_cli(
+        tmp_path, "explore", "genode-mutants", "--variant", "unlocked_insert",
+        "--main-children", "2000",
+    )  # fmt: skip
+    assert code == 2 and "--main-children 2000: expected 1..1024" in err, err
+    assert "Traceback" not in err
