@@ -204,3 +204,55 @@ def test_main_children_out_of_range_is_refused_naming_it(tmp_path):
     )  # fmt: skip
     assert code == 2 and "--main-children 2000: expected 1..1024" in err, err
     assert "Traceback" not in err
+
+
+DRAWS = '''
+import testbed
+from testbed import Grade, Outcome
+
+class Draws(testbed.Scenario):
+    """The body draws from env.rng between points: a replay (no perturbation) must see the
+    same draws as the perturbed run it replays."""
+
+    name = "draws"
+    variants = {"only": "draw four numbers"}
+    outcomes = (Outcome("ok", "drew", {"only": Grade.ACCEPTABLE}, failure=False),)
+    points = ("p",)
+
+    def actors(self, config):
+        return [("a", {})]
+
+    def regions(self, config):
+        return {"drawn": 4}
+
+    def run_actor(self, env, actor):
+        w = env.words("drawn")
+        for _ in env.rounds():
+            for k in range(4):
+                env.point("p")
+                w[k] = env.rng.randrange(2**32)
+            env.record("ok")
+
+    def result_extra(self, shared, config):
+        return {"drawn": list(shared.words("drawn"))}
+
+SCENARIO = Draws()
+'''
+
+
+def test_perturbation_does_not_move_the_bodys_random_draws(tmp_path, no_leftovers):
+    """Perturbation draws from its own generator: with or without it, the same seed gives
+    the body the same numbers (what a replay, which runs unperturbed, relies on)."""
+    from testbed.harness.loader import load
+    from testbed.harness.run import RunOptions, run
+
+    path = tmp_path / "draws.py"
+    path.write_text(textwrap.dedent(DRAWS))
+    scenario = load(str(path))
+    drawn = {
+        perturb: run(
+            RunOptions(scenario, "only", {}, ref=str(path), seed=5, rounds=1, perturb=perturb)
+        )["drawn"]
+        for perturb in ("none", "yield:1.0", "auto")
+    }
+    assert drawn["none"] == drawn["yield:1.0"] == drawn["auto"] and any(drawn["none"])

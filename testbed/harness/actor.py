@@ -73,7 +73,10 @@ class Env:
             )
         self._at_access: set[str] = set()  # points their step's access records
         self.access = spec.points_mode == "access"
-        self._pert = perturb.hook(perturb.parse(spec.perturb), self.rng, spec.expected_steps)
+        # perturbation draws from a generator of its own: the body's draws from `rng` must be
+        # the same in a replay, which runs without perturbation
+        pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
+        self._pert = perturb.hook(perturb.parse(spec.perturb), pert_rng, spec.expected_steps)
         owner = getattr(self._pert, "__self__", None)
         self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
