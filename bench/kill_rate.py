@@ -5,9 +5,11 @@ baseline a user has without the testbed) and frontrun (a peer: DPOR over a threa
 if installed).
 
     testbed bench kill_rate [--profile quick|default|tough] [--trials N] [--seconds TIMEOUT]
+        [--variant MUTANT]
 
 (quick: two mutants under auto with access points on one CPU; default: every mutant, none
-and auto, both point levels and pinnings; tough: every strategy, and frontrun if installed.)
+and auto, both point levels and pinnings; tough: every strategy, and frontrun if installed;
+`--variant MUTANT`: that mutant alone, with the profile's other settings.)
 A trial is one run with --max-failures 1 --duration TIMEOUT and its own seed (trial k: seed
 k + 1 in every setting), recording off; a mutant is killed in a trial if a FORBIDDEN outcome
 (region_conflict, deadlock) shows within the timeout. Per mutant and setting: trials that
@@ -35,6 +37,7 @@ POINTS = ("named", "access")
 PINS = ("same", "spread")
 CONFIG = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
 FORBIDDEN = ("region_conflict", "deadlock")
+ALL = "all"  # --variant: the profile's mutants (the default), or one mutant
 
 
 def _killed_at(doc: dict) -> float | None:
@@ -70,7 +73,8 @@ def _t(s: float) -> str:
 def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     """Trials outermost, every setting once a trial, so drift weighs on all alike; the
     time budget of a trial is --seconds."""
-    names, strategies = list(p["mutants"]), list(p["strategies"])
+    names = list(p["mutants"]) if p.variant in (None, ALL) else [p.variant]
+    strategies = list(p["strategies"])
     points, pins, timeout = list(p["points"]), list(p["pins"]), p.seconds
     started = time.monotonic()
     settings = [(m, s, pt, pin) for m in names for pin in pins for s in strategies for pt in points]
@@ -185,6 +189,7 @@ BENCH = Bench(
             "frontrun_budget": 20.0,
         },
     },  # fmt: skip
+    variants=(ALL, *mutants.MUTANTS),
 )
 
 

@@ -9,12 +9,12 @@ lock-order inversion: named from the actors' side, with the actors and locks of 
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from kernel_model.genode import layout, mutants
-from scenarios.genode_race import GenodeRace
-from testbed.ipc.native import Atomics
-from testbed.scenario import Grade, Outcome
+from scenarios.genode_race import MAX_CHILDREN, GenodeRace
+from testbed.scenario import Grade, Outcome, in_range
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
 ALLOCATORS = {**mutants.MUTANTS, **mutants.CORRECT}
@@ -59,6 +59,30 @@ class GenodeMutants(GenodeRace):
     )
     showcase = ()
 
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument(
+            "--main-children",
+            type=int,
+            default=0,
+            help=f"threads each PD's main thread creates a round (1..{MAX_CHILDREN}; default "
+            "0: as --children); an uneven history for explore: unlocked_insert needs one "
+            "creator that holds one stack and another that creates three",
+        )
+
+    def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        config = super().configure(args)
+        if args.main_children:  # traces and configs without it: as --children
+            config["main_children"] = in_range(
+                "--main-children", args.main_children, 1, MAX_CHILDREN
+            )
+        return config
+
+    def children(self, config: dict[str, Any], actor) -> int:
+        if actor.name.endswith(".main") and config.get("main_children"):
+            return config["main_children"]
+        return config["children"]
+
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         out = super().regions(config)
         for pd in range(config["pds"]):
@@ -74,8 +98,7 @@ class GenodeMutants(GenodeRace):
         alloc = super().allocator(env, pd, ALLOCATORS)
         alloc.slot_words = env.words(f"pd{pd}.slots")
         alloc.free_words = env.words(f"pd{pd}.free")
-        cas, head = Atomics().cas, env.address(f"pd{pd}.free")
-        alloc.cas = lambda expected, desired: cas(head, expected, desired)
+        alloc.cas = env.atomic(f"pd{pd}.free", 0).cas  # the free stack's head
         return alloc
 
 

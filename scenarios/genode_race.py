@@ -170,16 +170,20 @@ class GenodeRace(Scenario):
             env.lock(f"pd{pd}.threads"),
             env.lock(f"pd{pd}.alloc"),
             CoreConnection(env.core_call(pd)),
-            Bitmap(env.address(f"pd{pd}.slots"), layout.NUM_SLOTS),
+            env.bitmap(f"pd{pd}.slots", layout.NUM_SLOTS),  # access: each call a point
             point=env.point,
         )
+
+    def children(self, config: dict[str, Any], actor) -> int:
+        """Threads this actor creates a round."""
+        return config["children"]
 
     def run_actor(self, env, actor) -> None:
         pd, cfg = actor.params["pd"], env.config
         alloc = self.allocator(env, pd)
         for _ in env.rounds():
             stacks = []
-            for _ in range(cfg["children"]):
+            for _ in range(self.children(cfg, actor)):
                 if env.stopping():
                     break
                 try:

@@ -92,6 +92,29 @@ class Shared(Protocol):
         ...
 
 
+class SharedBitmap(Protocol):
+    """A bitmap in a shared region (bit i in word i // 64), for allocators of slots or pages;
+    each call works on a range of bits [start, start+n) in C."""
+
+    nbits: int
+
+    def first_set(self, start: int, n: int) -> int: ...  # the first set bit, or -1
+    def first_clear(self, start: int, n: int) -> int: ...  # the first clear bit, or -1
+    def any_set(self, start: int, n: int) -> bool: ...
+    def set_range(self, start: int, n: int) -> None: ...
+    def clear_range(self, start: int, n: int) -> None: ...
+    def count(self, start: int = 0, n: int | None = None) -> int: ...  # bits set
+
+
+class SharedWord(Protocol):
+    """One 64-bit word of a shared region, every operation atomic (sequentially consistent)."""
+
+    def load(self) -> int: ...
+    def store(self, value: int) -> None: ...
+    def cas(self, expected: int, desired: int) -> int: ...  # the old value: swapped iff equal
+    def fetch_add(self, value: int) -> int: ...  # the old value
+
+
 class ActorEnv(Shared, Protocol):
     """What an actor body gets: its config, its identity, shared memory, locks, schedule
     points, its rounds, outcome counters, a seeded random generator, and core."""
@@ -102,6 +125,17 @@ class ActorEnv(Shared, Protocol):
 
     def lock(self, name: str) -> Lock:
         """One of the locks `locks(config)` declared."""
+        ...
+
+    def bitmap(self, region: str, nbits: int | None = None) -> SharedBitmap:
+        """The region as a bitmap of `nbits` bits (default: all its words' bits). Use it,
+        not C calls on `address(region)`, for a bitmap actors share: under `--points access`
+        each operation is a schedule point (`region[w].r` / `.w`, w its words)."""
+        ...
+
+    def atomic(self, region: str, word: int = 0) -> SharedWord:
+        """Word `word` of the region as an atomic word (load, store, cas, fetch_add); under
+        `--points access` each operation is a schedule point (`region[word].r` / `.w`)."""
         ...
 
     def point(self, name: str) -> None:

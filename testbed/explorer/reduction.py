@@ -44,7 +44,7 @@ def independent(a: Footprint, b: Footprint) -> bool:
 
 def reads_at(point: str, locks: list[str]) -> frozenset[tuple] | None:
     """What a step that starts parked at `point` reads; None if that is unknown."""
-    words = access_points.words_of(point)
+    words = access_points.words(point)
     if words is not None:
         region, span, _ = words
         return frozenset((region, w) for w in span)

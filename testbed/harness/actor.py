@@ -12,12 +12,12 @@ import posix_ipc
 import psutil
 
 from testbed.harness import deadlock, loader, perturb, portfolio, process, reuse, stats
-from testbed.harness.access import AccessWords, PointedLock
+from testbed.harness.access import AccessAtomic, AccessBitmap, AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.locks import Holder, LockTimeout, NamedLock
-from testbed.ipc.native import Atomics, lib
+from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
 from testbed.trace import access_points, capture, recorder
@@ -60,6 +60,7 @@ class Env:
                 spec.lock_timeout,
             )
         self._grades = scenario.grades(spec.variant)
+        self._regions = dict(scenario.regions(spec.config))  # name -> words
         self._point_index = {name: k for k, name in enumerate(spec.points)}
         self.last_point = ""
         self.recorder = None
@@ -72,7 +73,10 @@ class Env:
             )
         self._at_access: set[str] = set()  # points their step's access records
         self.access = spec.points_mode == "access"
-        self._pert = perturb.hook(perturb.parse(spec.perturb), self.rng, spec.expected_steps)
+        # perturbation draws from a generator of its own: the body's draws from `rng` must be
+        # the same in a replay, which runs without perturbation
+        pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
+        self._pert = perturb.hook(perturb.parse(spec.perturb), pert_rng, spec.expected_steps)
         owner = getattr(self._pert, "__self__", None)
         self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
@@ -118,6 +122,54 @@ class Env:
 
     def address(self, region: str, word: int = 0) -> int:
         return self.seg.address(region, word)
+
+    # -- bitmaps and atomic words: memory reached by address, points under --points access --
+    def _declared(self, region: str) -> int:
+        """The words of a region the scenario declared; ConfigError naming it otherwise."""
+        try:
+            return self._regions[region]
+        except KeyError:
+            raise ConfigError(
+                f"region {region!r} is not declared by regions(config): "
+                f"{', '.join(self._regions) or 'none'}"
+            ) from None
+
+    def _recording_lib(self):
+        return lib() if self.recorder is not None and not self.spec.controlled else None
+
+    def bitmap(self, region: str, nbits: int | None = None) -> Bitmap | AccessBitmap:
+        words = self._declared(region)
+        if nbits is None:
+            nbits = 64 * words
+        if not 0 < nbits <= 64 * words:
+            raise ConfigError(
+                f"bitmap {region!r} of {nbits} bits: the region holds 1..{64 * words} bits"
+            )
+        if not self.access:
+            return Bitmap(self.seg.address(region), nbits)
+        return AccessBitmap(
+            self.seg.address(region),
+            nbits,
+            self._point_index[access_points.read_family(region)],
+            self._point_index[access_points.write_family(region)],
+            self._before_access(),
+            self._recording_lib(),
+        )
+
+    def atomic(self, region: str, word: int = 0) -> AtomicWord | AccessAtomic:
+        words = self._declared(region)
+        if not 0 <= word < words:
+            raise ConfigError(f"atomic {region}[{word}]: the region has words 0..{words - 1}")
+        if not self.access:
+            return AtomicWord(self.seg.address(region, word))
+        return AccessAtomic(
+            self.seg.address(region),
+            word,
+            self._point_index[access_points.read_family(region)],
+            self._point_index[access_points.write_family(region)],
+            self._before_access(),
+            self._recording_lib(),
+        )
 
     def _free_point(self) -> Callable[[str], None] | None:
         """The hook of a normal run: record the event, then perturb; None if neither."""

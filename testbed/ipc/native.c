@@ -439,3 +439,79 @@ uint64_t tb_acc_copy(uint32_t event, const uint64_t *words, uint32_t start, uint
     tb_put(&tb_self, ticket, ((uint64_t)n << 24 | start) << 16 | event);
     return ticket;
 }
+
+/* ---- Access-level points on memory reached by address: bitmaps and atomic words ----------
+ * `env.bitmap(...)` and `env.atomic(...)` under --points access (testbed/harness/access.py):
+ * each operation is one schedule point, recorded in the same call as the operation, as
+ * tb_acc_load/tb_acc_store do for a word. The event's `what` names the words the operation
+ * touches (one word: its index; more: start | count << 24), so a bitmap's point reads
+ * `slots[0].w` or `pages[3:5].r`. A CAS and a fetch_add are read-modify-writes recorded as
+ * writes (a bitmap range set or cleared, too: the other bits of its words are kept). */
+
+static inline uint64_t bm_what(uint64_t start, uint64_t n) /* the words of bits [start, start+n) */
+{
+    uint64_t first = start / WORD_BITS;
+    uint64_t count = n ? (start + n - 1) / WORD_BITS + 1 - first : 1;
+    return count == 1 ? first : count << 24 | first;
+}
+
+static inline uint64_t acc_ticket(void)
+{
+    return __atomic_fetch_add(tb_self.counter, 1, __ATOMIC_SEQ_CST);
+}
+
+int64_t tb_acc_bm_first_set(uint32_t event, const uint64_t *bm, uint32_t start, uint32_t n)
+{
+    uint64_t ticket = acc_ticket();
+    int64_t r = tb_bm_first_set(bm, start, n);
+    tb_put(&tb_self, ticket, bm_what(start, n) << 16 | event);
+    return r;
+}
+
+int64_t tb_acc_bm_first_clear(uint32_t event, const uint64_t *bm, uint32_t start, uint32_t n)
+{
+    uint64_t ticket = acc_ticket();
+    int64_t r = tb_bm_first_clear(bm, start, n);
+    tb_put(&tb_self, ticket, bm_what(start, n) << 16 | event);
+    return r;
+}
+
+uint64_t tb_acc_bm_count(uint32_t event, const uint64_t *bm, uint32_t start, uint32_t n)
+{
+    uint64_t ticket = acc_ticket();
+    uint64_t r = tb_bm_count(bm, start, n);
+    tb_put(&tb_self, ticket, bm_what(start, n) << 16 | event);
+    return r;
+}
+
+/* Set (set != 0) or clear bits [start, start+n); answers the ticket. */
+uint64_t tb_acc_bm_apply(uint32_t event, uint64_t *bm, uint32_t start, uint32_t n, uint32_t set)
+{
+    uint64_t ticket = acc_ticket();
+    apply_range(bm, start, n, set != 0);
+    tb_put(&tb_self, ticket, bm_what(start, n) << 16 | event);
+    return ticket;
+}
+
+/* Compare words[index] with (exp_hi << 32 | exp_lo), swap in (des_hi << 32 | des_lo) if
+ * equal; answers the old value (equal to the expected one iff the swap happened). */
+uint64_t tb_acc_cas(uint32_t event, uint64_t *words, uint32_t index, uint32_t exp_lo,
+                    uint32_t exp_hi, uint32_t des_lo, uint32_t des_hi)
+{
+    uint64_t expected = (uint64_t)exp_hi << 32 | exp_lo;
+    uint64_t ticket = acc_ticket();
+    __atomic_compare_exchange_n(&words[index], &expected, (uint64_t)des_hi << 32 | des_lo, 0,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    tb_put(&tb_self, ticket, (uint64_t)index << 16 | event);
+    return expected;
+}
+
+/* Add (hi << 32 | lo) to words[index]; answers the old value. */
+uint64_t tb_acc_fetch_add(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo,
+                          uint32_t hi)
+{
+    uint64_t ticket = acc_ticket();
+    uint64_t old = __atomic_fetch_add(&words[index], (uint64_t)hi << 32 | lo, __ATOMIC_SEQ_CST);
+    tb_put(&tb_self, ticket, (uint64_t)index << 16 | event);
+    return old;
+}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -58,6 +58,12 @@ def lib() -> ctypes.PyDLL:
         ("tb_acc_load", u64, None),  # (event, words, index)
         ("tb_acc_store", u64, None),  # (event, words, index, lo, hi)
         ("tb_acc_copy", u64, None),  # (event, words, start, n, out)
+        ("tb_acc_bm_first_set", i64, None),  # (event, bm, start, n): bits, < 2**31
+        ("tb_acc_bm_first_clear", i64, None),
+        ("tb_acc_bm_count", u64, None),
+        ("tb_acc_bm_apply", u64, None),  # (event, bm, start, n, set)
+        ("tb_acc_cas", u64, None),  # (event, words, index, exp lo, hi, desired lo, hi)
+        ("tb_acc_fetch_add", u64, None),  # (event, words, index, lo, hi)
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
     ):
@@ -157,6 +163,23 @@ class Atomics:
         self.exchange = so.tb_exchange
         self.load = so.tb_load
         self.store = so.tb_store
+
+
+class AtomicWord:
+    """One 64-bit word at a fixed address, every operation sequentially consistent:
+    `load()`, `store(value)`, `cas(expected, desired)` (answers the old value: the swap
+    happened iff it equals `expected`), `fetch_add(value)` (answers the old value). Each is
+    the C call with the address bound (functools.partial: no Python frame a call)."""
+
+    __slots__ = ("addr", "load", "store", "cas", "fetch_add")
+
+    def __init__(self, addr: int):
+        so = lib()
+        self.addr = addr
+        self.load = partial(so.tb_load, addr)
+        self.store = partial(so.tb_store, addr)
+        self.cas = partial(so.tb_cas, addr)
+        self.fetch_add = partial(so.tb_fetch_add, addr)
 
 
 def sem_open(name: str) -> int:

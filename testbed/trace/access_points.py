@@ -1,11 +1,18 @@
 """Names of access-level schedule points (`--points access`): every read and write of a
-shared word an actor makes through `env.words(...)`, and every lock operation.
+shared word an actor makes through `env.words(...)`, every operation on an `env.bitmap(...)`
+or an `env.atomic(...)`, and every lock operation.
 
 A point id stands for a region and a kind (`threads[].r`, `threads[].w`); the word rides in
 the event's `what` (the index, or `start | count << 24` for a slice), so a trace names the
 word (`threads[3].w`, `threads[1:5].r`) without a point id a word. Lock points are plain
 names: `L.acquire` (before taking L), `L.acquired` (once held), `L.release` (before letting
 go), as the named points of a lock are.
+
+A bitmap operation is named after the words its bit range covers (`slots[0].r` for a
+`first_clear` within word 0, `slots[0].w` for a `set_range`); an atomic word's `cas` and
+`fetch_add` are `.w`. A write point may read its words too (a CAS, a fetch_add, a bit range
+set or cleared keep what they do not change): `words` says so, for the explorer, which derives a step's
+footprint from its point.
 """
 
 from __future__ import annotations
@@ -19,6 +26,14 @@ MODES = ("named", "access")
 MAX_IDS = recorder.CORE_EVENT  # point ids live below core's and outcomes' event ids
 SLICE = 1 << 24  # what = start | count * SLICE for a slice read
 _NAME = re.compile(r"(?P<region>.+)\[(?P<start>\d+)(?::(?P<stop>\d+))?\]\.(?P<kind>[rw])")
+
+
+def bits_what(start: int, n: int) -> int:
+    """The `what` of a bitmap operation on bits [start, start+n): the words they cover
+    (as native.c's bm_what computes it)."""
+    first = start // 64
+    count = (start + n - 1) // 64 + 1 - first if n else 1
+    return first if count == 1 else count * SLICE + first
 
 
 def read_family(region: str) -> str:
@@ -81,12 +96,14 @@ def known(points: list[str], point: str) -> bool:
     return point in points or family(point) in points
 
 
-def words_of(point: str) -> tuple[str, range, str] | None:
-    """`threads[1:5].r` -> ("threads", range(1, 5), "r"); None for a point that is not an
-    access to words (a named point, a lock's)."""
+def words(point: str) -> tuple[str, range, bool] | None:
+    """`slots[0:2].w` -> ("slots", range(0, 2), True): the region, its words, and whether the
+    access may write them. Every access reads its words (a write point may be a
+    read-modify-write: a CAS, a fetch_add, a bit range). None for a name that is not an
+    access to words."""
     m = _NAME.fullmatch(point)
     if m is None:
         return None
     start = int(m["start"])
     stop = int(m["stop"]) if m["stop"] is not None else start + 1
-    return m["region"], range(start, stop), m["kind"]
+    return m["region"], range(start, stop), m["kind"] == "w"
