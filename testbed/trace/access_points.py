@@ -11,8 +11,8 @@ go), as the named points of a lock are.
 A bitmap operation is named after the words its bit range covers (`slots[0].r` for a
 `first_clear` within word 0, `slots[0].w` for a `set_range`); an atomic word's `cas` and
 `fetch_add` are `.w`. A write point may read its words too (a CAS, a fetch_add, a bit range
-set or cleared keep what they do not change): `words` says so, for the explorer, which derives a step's
-footprint from its point.
+set or cleared keep what they do not change): `words` says so, for the explorer, which
+derives a step's footprint from its point.
 """
 
 from __future__ import annotations
