@@ -53,3 +53,22 @@ def no_leftovers():
 
     yield
     assert leftovers_of(os.getpid()) == []
+
+
+def run_cli(cwd: Path, *args: str) -> tuple[int, dict | None, str]:
+    """`testbed ARGS` from `cwd` (a user's directory); nothing of it may stay in /dev/shm."""
+    argv = [sys.executable, "-m", "testbed.cli", *args]
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = proc.communicate(timeout=180)
+    assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
+    doc = json.loads(out[out.index("{") :]) if "--json" in args and "{" in out else None
+    return proc.returncode, doc, err
+
+
+def explore(cwd: Path, scenario: str, *args: str) -> tuple[int, dict]:
+    """`testbed explore SCENARIO --seed 1 ARGS --json -` from `cwd`: exit code, document."""
+    code, doc, err = run_cli(cwd, "explore", scenario, "--seed", "1", *args, "--json", "-")
+    assert doc is not None, err
+    return code, doc

@@ -5,14 +5,11 @@ under `--points named` it stays invisible."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import leftovers_of
+from conftest import explore, run_cli
 
 import testbed
 from testbed.harness.access import AccessAtomic, AccessBitmap
@@ -73,23 +70,6 @@ def user(tmp_path: Path) -> Path:
     """A user's directory outside the repository, holding the scenario file."""
     (tmp_path / "reserve.py").write_text(textwrap.dedent(RESERVE))
     return tmp_path
-
-
-def run_cli(cwd: Path, *args: str) -> tuple[int, dict | None, str]:
-    argv = [sys.executable, "-m", "testbed.cli", *args]
-    proc = subprocess.Popen(
-        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out, err = proc.communicate(timeout=180)
-    assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
-    doc = json.loads(out[out.index("{") :]) if "--json" in args and "{" in out else None
-    return proc.returncode, doc, err
-
-
-def explore(cwd: Path, scenario: str, *args: str) -> tuple[int, dict]:
-    code, doc, err = run_cli(cwd, "explore", scenario, "--seed", "1", *args, "--json", "-")
-    assert doc is not None, err
-    return code, doc
 
 
 def test_bitmap_and_atomic_operations_are_points_named_after_their_words():

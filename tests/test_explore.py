@@ -3,14 +3,11 @@ Genode variants, replayable failures, deadlocks, and the exit codes."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import leftovers_of
+from conftest import explore, run_cli
 
 import testbed
 from testbed.explorer.reduction import Footprint, independent, reads_at
@@ -82,24 +79,6 @@ TINY = textwrap.dedent(
     SCENARIO = Tiny()
     '''
 )
-
-
-def run_cli(cwd: Path, *args: str) -> tuple[int, dict | None, str]:
-    """`testbed ARGS` from `cwd` (a user's directory); nothing of it may stay in /dev/shm."""
-    argv = [sys.executable, "-m", "testbed.cli", *args]
-    proc = subprocess.Popen(
-        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out, err = proc.communicate(timeout=120)
-    assert leftovers_of(proc.pid) == [], "the run left named objects in /dev/shm"
-    doc = json.loads(out[out.index("{") :]) if "--json" in args and "{" in out else None
-    return proc.returncode, doc, err
-
-
-def explore(cwd: Path, scenario: str, *args: str) -> tuple[int, dict]:
-    code, doc, err = run_cli(cwd, "explore", scenario, "--seed", "1", *args, "--json", "-")
-    assert doc is not None, err
-    return code, doc
 
 
 @pytest.fixture
