@@ -298,6 +298,25 @@ int64_t tb_server_step(struct tb_server *s)
     return s->current;
 }
 
+/* Core's loop for a core in C that serves a request in its mailbox in place (`serve(core,
+ * mailbox, client)` writes STATUS and VALUE, as fc_serve_recorded does): up to `batch`
+ * requests, or until none comes within the timeout; answers how many. No Python between
+ * two requests; the last one is answered by the next call's first step, as in
+ * mailbox.Server.serve. */
+typedef int64_t (*tb_serve_fn)(void *core, uint64_t *mailbox, int client);
+
+int64_t tb_server_run(struct tb_server *s, void *serve, void *core, int64_t batch)
+{
+    tb_serve_fn fn = (tb_serve_fn)serve;
+    for (int64_t n = 0; n < batch; n++) {
+        int64_t i = tb_server_step(s);
+        if (i < 0)
+            return n;
+        fn(core, s->mailboxes + 8 * (uint64_t)i, (int)i);
+    }
+    return batch;
+}
+
 /* ---- Page tables: one byte a 4 KiB page (permission bits), for the MMU model -------------
  * An access is checked over its whole range in one call: the target is under 2 ns a page. */
 
