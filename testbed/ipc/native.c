@@ -198,9 +198,14 @@ void *tb_client_new(uint64_t *mb, uint64_t *pending, uint64_t bit, uint64_t *cor
 int64_t tb_call(struct tb_client *c)
 {
     uint64_t *mb = c->mb;
-    __atomic_store_n(&mb[ST], REQUEST, __ATOMIC_SEQ_CST);
+    /* the fetch_or (a full barrier) publishes the request and orders the store of ST before
+     * the load of core_waiting (the Dekker pair with next_request's store and scan) */
+    __atomic_store_n(&mb[ST], REQUEST, __ATOMIC_RELEASE);
     __atomic_fetch_or(c->pending, c->bit, __ATOMIC_SEQ_CST);
-    if (__atomic_exchange_n(c->core_waiting, 0, __ATOMIC_SEQ_CST))
+    /* read before the exchange: the word shares its cache line with words every actor
+     * reads (control.STOP), and a write each request would take the line from them all */
+    if (__atomic_load_n(c->core_waiting, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(c->core_waiting, 0, __ATOMIC_SEQ_CST))
         sem_post(c->doorbell);
     if (!spin_until_set(&mb[ST], 1, REPLIED, c->spin_s)) {
         uint64_t expected = REQUEST;
