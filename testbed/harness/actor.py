@@ -56,7 +56,7 @@ class Env:
                 actor.index,
                 spec.doorbell,
                 spec.reply_sem(actor.index),
-                spec.reply_spin_s,
+                spec.reply_spin(actor.index),
                 spec.lock_timeout,
             )
         self._grades = scenario.grades(spec.variant)
