@@ -20,13 +20,16 @@ from bench import harness
 from bench.harness import Bench, Log, Params, Table
 
 PINS = ("same", "spread")
+START_TIMEOUT_S = 60.0  # a peer's start, on a machine loaded by other runs
 
 
 def _peer(ping: str, pong: str, n: int, cpus: list[int] | None) -> None:
     if cpus is not None:
         psutil.Process().cpu_affinity(cpus)
     a, b = posix_ipc.Semaphore(ping), posix_ipc.Semaphore(pong)
-    for _ in range(n):
+    a.acquire(START_TIMEOUT_S)  # the other side may start late on a loaded machine
+    b.release()
+    for _ in range(n - 1):
         a.acquire(10)
         b.release()
 
@@ -40,7 +43,7 @@ def _cpus(pin: str) -> tuple[list[int] | None, list[int] | None]:
     }[pin]
 
 
-SPIN_GIVE_UP = 10**8  # polls without an answer: the peer died
+SPIN_GIVE_UP = 10**9  # the peer's polls without a question: the other side died
 
 
 def _spin_peer(name: str, n: int, cpus: list[int] | None) -> None:
@@ -79,7 +82,7 @@ def spin_round_trip_us(n: int, pin: str = "spread") -> float:
         p.start()
         if mine is not None:
             me.cpu_affinity(mine)
-        t = 0.0
+        t, deadline = 0.0, time.monotonic() + START_TIMEOUT_S + n * 1e-3
         for i in range(1, n + 101):
             if i == 101:  # after a warm-up
                 t = time.perf_counter()
@@ -87,7 +90,7 @@ def spin_round_trip_us(n: int, pin: str = "spread") -> float:
             k = 0
             while w[1] != i:
                 k += 1
-                if k > SPIN_GIVE_UP:
+                if k & 0xFFFFF == 0 and (not p.is_alive() or time.monotonic() > deadline):
                     raise RuntimeError("the polling peer stopped answering")
         dt = time.perf_counter() - t
         p.join(10)
@@ -114,7 +117,9 @@ def round_trip_us(n: int, pin: str) -> float:
         p.start()
         if mine is not None:
             me.cpu_affinity(mine)
-        for _ in range(100):  # warm-up
+        ping.release()
+        pong.acquire(START_TIMEOUT_S)  # includes the peer's start
+        for _ in range(99):  # warm-up
             ping.release()
             pong.acquire(10)
         t = time.perf_counter()

@@ -285,3 +285,54 @@ PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *ab
     }
     return fn;
 }
+
+/* ---- Core's loop for a core in Python: `step(status, value)` -----------------------------
+ * Writes the answer to the request being served into its mailbox (none with no arguments:
+ * it is there already), does native.c's tb_server_step (answer, then wait for the next) and
+ * answers the next request as (client, op, a0, a1, a2), or None if none came in time. */
+
+int64_t tb_server_step(void *server);
+
+struct step_state {
+    void *server;
+    uint64_t *mailboxes;
+    int64_t current;
+};
+
+static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct step_state *s = state_of(self);
+    if (nargs != 0 && nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "step(status, value) takes 0 or 2 arguments, %zd given",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 2) {
+        uint64_t status, value;
+        if (s->current < 0) {
+            PyErr_SetString(PyExc_RuntimeError, "step(status, value): no request is served");
+            return NULL;
+        }
+        if (u64_arg(args[0], &status) || u64_arg(args[1], &value))
+            return NULL;
+        uint64_t *mb = s->mailboxes + 8 * (uint64_t)s->current;
+        mb[STATUS] = status, mb[VALUE] = value;
+    }
+    int64_t i = s->current = tb_server_step(s->server);
+    if (i < 0)
+        Py_RETURN_NONE;
+    const uint64_t *mb = s->mailboxes + 8 * (uint64_t)i;
+    return Py_BuildValue("(LKKKK)", (long long)i, (unsigned long long)mb[OP],
+                         (unsigned long long)mb[A0], (unsigned long long)mb[A0 + 1],
+                         (unsigned long long)mb[A0 + 2]);
+}
+
+static PyMethodDef step_def = {"step", (PyCFunction)(void (*)(void))step, METH_FASTCALL,
+                               "answer the current request; the next one, or None"};
+
+/* `server` from tb_server_new, `mailboxes` the first client's mailbox. */
+PyObject *tb_hook_step(void *server, uint64_t *mailboxes)
+{
+    struct step_state s = {server, mailboxes, -1};
+    return bind(&step_def, &s, sizeof s, NULL);
+}

@@ -100,6 +100,7 @@ class Server:
         for i, name in enumerate(reply_sems):
             so.tb_server_set_reply(self._s, i, sem_open(name))
         self._step, self._run = so.tb_server_step, so.tb_server_run
+        self._pystep = so.tb_hook_step(self._s, seg.address("mailboxes"))
         self._boxes = [
             ctypes.c_void_p(seg.address("mailboxes", WORDS * i)) for i in range(nclients)
         ]
@@ -110,16 +111,19 @@ class Server:
         """Answer up to `batch` requests with `handle(client, op, a0, a1, a2) -> (status,
         value)`, or until none comes within the timeout (or the doorbell rings with none);
         returns how many, so the caller can look around. The last request is answered by
-        the next call's first step."""
-        step, mb, s = self._step, self.mb, self._s
+        the next call's first step. Each step is one call of a C builtin (hooks.c): it
+        writes the answer, does the handshake and hands over the next request's words."""
+        step, mb = self._pystep, self.mb
+        request = step()
         for n in range(batch):
-            i = step(s)
-            if i < 0:
+            if request is None:
                 return n
-            b = WORDS * i
-            mb[b + STATUS], mb[b + VALUE] = handle(
-                i, mb[b + OP], mb[b + A0], mb[b + A1], mb[b + A2]
-            )
+            status, value = handle(*request)
+            if n + 1 == batch:  # answered by the next call's first step
+                b = WORDS * request[0]
+                mb[b + STATUS], mb[b + VALUE] = status, value
+                return batch
+            request = step(status, value)
         return batch
 
     def serve_in_place(

@@ -68,6 +68,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_hook_store", obj, (ctypes.c_uint32, vp)),
         ("tb_hook_find", obj, (ctypes.c_uint32, vp)),
         ("tb_hook_call", obj, (vp, vp, obj, obj, obj)),
+        ("tb_hook_step", obj, (vp, vp)),
     ):
         fn = getattr(so, name)
         fn.restype = res
