@@ -92,9 +92,17 @@ def test_a_request_with_no_core_raises_core_unreachable_after_the_timeout():
         client = mailbox.Client(Seg(), 0, sems[0].name, sems[1].name, 0.0, 0.05)
         with pytest.raises(TypeError, match="1 to 4 arguments"):
             client.call()
+        with pytest.raises(TypeError, match="unexpected keyword argument 'a3'"):
+            client.call(0, a3=1)
+        with pytest.raises(TypeError, match="multiple values for argument 'a0'"):
+            client.call(0, 1, a0=1)
         with pytest.raises(mailbox.CoreUnreachable, match="no reply from core within 0.05 s"):
             client.call(0, 1, 2, 3)
         assert list(words[1:6]) == [0, 0, 1, 2, 3]  # the request was written: op, -, a0..a2
+        words[0] = 0
+        with pytest.raises(mailbox.CoreUnreachable):
+            client.call(op=4, a2=9)  # keywords, as the ActorEnv's call takes them
+        assert list(words[1:6]) == [4, 0, 0, 0, 9]
         words[0] = 0
         words[16 + ABORT], words[16 + CORE_WAITING] = 1, 1
         with pytest.raises(mailbox.CoreUnreachable, match="aborted"):

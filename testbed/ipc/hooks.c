@@ -230,18 +230,44 @@ static void free_call(PyObject *capsule)
     free(s);
 }
 
-static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static const char *const call_names[4] = {"op", "a0", "a1", "a2"};
+
+static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     struct call_state *s = state_of(self);
     uint64_t w[4] = {0, 0, 0, 0};
-    if (nargs < 1 || nargs > 4) {
+    int given[4] = {0, 0, 0, 0};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > 4) {
         PyErr_Format(PyExc_TypeError, "call(op, a0=0, a1=0, a2=0) takes 1 to 4 arguments, "
                                       "%zd given", nargs);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < nargs; i++)
+    for (Py_ssize_t i = 0; i < nargs; i++) {
         if (u64_arg(args[i], &w[i]))
             return NULL;
+        given[i] = 1;
+    }
+    for (Py_ssize_t k = 0; k < nkw; k++) { /* keywords, as the Python method took them */
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < 4 && PyUnicode_CompareWithASCIIString(key, call_names[i]) != 0)
+            i++;
+        if (i == 4 || given[i]) {
+            PyErr_Format(PyExc_TypeError, i == 4 ? "call() got an unexpected keyword argument %R"
+                                                 : "call() got multiple values for argument %R",
+                         key);
+            return NULL;
+        }
+        if (u64_arg(args[nargs + k], &w[i]))
+            return NULL;
+        given[i] = 1;
+    }
+    if (!given[0]) {
+        PyErr_SetString(PyExc_TypeError, "call(op, a0=0, a1=0, a2=0) takes 1 to 4 arguments, "
+                                         "0 given");
+        return NULL;
+    }
     uint64_t *mb = s->mb;
     mb[OP] = w[0], mb[A0] = w[1], mb[A0 + 1] = w[2], mb[A0 + 2] = w[3];
     int64_t st = tb_call(s->client); /* its first store is sequentially consistent */
@@ -266,7 +292,8 @@ static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-static PyMethodDef call_def = {"call", (PyCFunction)(void (*)(void))call, METH_FASTCALL,
+static PyMethodDef call_def = {"call", (PyCFunction)(void (*)(void))call,
+                               METH_FASTCALL | METH_KEYWORDS,
                                "one request to core and its reply: (status, value)"};
 
 /* `client` from tb_client_new, `mb` its mailbox; `error` an exception class. */
