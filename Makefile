@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): pyproject.toml setup.py testbed/ipc/native.c kernel_model/genode/_fastcore.c
+$(STAMP): pyproject.toml setup.py testbed/ipc/native.c testbed/ipc/hooks.c kernel_model/genode/_fastcore.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[test]'

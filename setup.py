@@ -1,5 +1,6 @@
 """Builds the C libraries, loaded with ctypes, not imported: the testbed's (bitmaps, atomics,
-the mailbox handshake) and the Genode model's core in C (kernel_model/genode/fastcore.py)."""
+the mailbox handshake; hooks.c: builtins for the hot paths, made through ctypes) and the
+Genode model's core in C (kernel_model/genode/fastcore.py)."""
 
 from setuptools import Extension, setup
 
@@ -7,7 +8,7 @@ setup(
     ext_modules=[
         Extension(
             "testbed.ipc._native",
-            sources=["testbed/ipc/native.c"],
+            sources=["testbed/ipc/native.c", "testbed/ipc/hooks.c"],
             extra_compile_args=["-O2", "-std=c11"],
             extra_link_args=["-pthread"],
             py_limited_api=False,

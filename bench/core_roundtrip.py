@@ -1,6 +1,7 @@
 """Issue 2's figures, in one run: the core request round trip beside a bare semaphore
-ping-pong (ratio), blocking and spinning replies, on one CPU and across CPUs; and thread
-creations a second for each allocator variant.
+ping-pong (ratio), blocking and spinning replies, on one CPU and across CPUs, core in C
+(served in place, the default) and in Python; and thread creations a second for each
+allocator variant.
 
     testbed bench core_roundtrip [--profile quick|default|tough] [--trials N] [--seconds S]
 """
@@ -12,23 +13,36 @@ import sys
 
 from bench import harness
 from bench.harness import Bench, Log, Params, Table
-from bench.pingpong import PINS, round_trip_us
+from bench.pingpong import PINS, round_trip_us, spin_round_trip_us
 from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 from scenarios.genode_race import SCENARIO as RACE
 from testbed.harness.run import RunOptions, run
 
 SPINS = {"blocking": 0.0, "spin 50us": 50.0}
+CORES = ("c", "python")  # the C core served in place (the default), the Python handler
 
 
-def core_round_trip_us(calls: int, pin: str, spin_us: float) -> float:
+def _elapsed_s(calls: int, pin: str, spin_us: float, core: str) -> float:
     doc = run(
         RunOptions(
-            ROUNDTRIP, "null", {"clients": 1, "calls": calls}, rounds=1, pin=pin,
+            ROUNDTRIP, "null", {"clients": 1, "calls": calls, "core": core}, rounds=1, pin=pin,
             reply_spin_us=spin_us, core_spin_us=spin_us,
         )
     )  # fmt: skip
     assert doc["verdict"] == "pass", doc["reasons"]
-    return doc["elapsed_s"] / doc["attempts"] * 1e6
+    assert doc["attempts"] == calls
+    return doc["elapsed_s"]
+
+
+def core_round_trip_us(calls: int, pin: str, spin_us: float, core: str = "c") -> float:
+    """A run's elapsed time holds more than its calls (the actors' start and exit, a few
+    ms): the round trip is the difference of a run of 2 x `calls` and one of `calls`."""
+    one = _elapsed_s(calls, pin, spin_us, core)
+    two = _elapsed_s(2 * calls, pin, spin_us, core)
+    return (two - one) / calls * 1e6
+
+
+LABELS = tuple(f"{c} {s}" for c in CORES for s in SPINS)
 
 
 def _spread(xs: list[float]) -> dict:
@@ -38,40 +52,59 @@ def _spread(xs: list[float]) -> dict:
 def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     """Trials outermost, every setting once a trial, so drift weighs on all alike."""
     raw: dict[str, list[float]] = {pin: [] for pin in PINS}
-    core: dict[tuple[str, str], list[float]] = {(pin, s): [] for pin in PINS for s in SPINS}
+    polling: list[float] = []  # the floor of a spinning round trip across CPUs
+    core: dict[tuple[str, str], list[float]] = {(pin, lb): [] for pin in PINS for lb in LABELS}
     made: dict[str, list[float]] = {v: [] for v in RACE.variants}
     cfg = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
     for t in range(p.trials):
+        polling.append(spin_round_trip_us(p["calls"], "spread"))
         for pin in PINS:
             raw[pin].append(round_trip_us(p["calls"], pin))
-            for label, spin in SPINS.items():
-                core[(pin, label)].append(core_round_trip_us(p["calls"], pin, spin))
+            for c in CORES:
+                for label, spin in SPINS.items():
+                    us = core_round_trip_us(p["calls"], pin, spin, c)
+                    core[(pin, f"{c} {label}")].append(us)
         for variant in RACE.variants:
             doc = run(RunOptions(RACE, variant, cfg, duration_s=p.seconds, seed=t + 1))
             made[variant].append(doc["creations_per_s"])
         log(f"trial {t + 1}/{p.trials} done")
-    rt: dict = {}
+    rt: dict = {"polling_floor_spread_us": _spread(polling)}
     for pin in PINS:
         rt[pin] = {"raw_pingpong_us": _spread(raw[pin])}
-        for label in SPINS:
+        for label in LABELS:
             rt[pin][label] = _spread(core[(pin, label)])
             rt[pin][label]["ratio_to_raw"] = (
                 rt[pin][label]["median"] / rt[pin]["raw_pingpong_us"]["median"]
             )
+            # paired trial by trial: the raw ping-pong ran right before
+            rt[pin][label]["paired_ratio_to_raw"] = _spread(
+                [a / b for a, b in zip(core[(pin, label)], raw[pin], strict=True)]
+            )
+    floor = rt["polling_floor_spread_us"]["median"]
     creations = {v: statistics.median(x) for v, x in made.items()}
+
+    def cell(x: dict) -> str:
+        return f"{x['median']:.2f} us [{x['min']:.2f}-{x['max']:.2f}]"
+
+    rows = []
+    for pin in PINS:
+        r = rt[pin]
+        for c in CORES:
+            b, sp = r[f"{c} blocking"], r[f"{c} spin 50us"]
+            rows.append([
+                pin, c, cell(r["raw_pingpong_us"]), cell(b), cell(sp),
+                f"{b['ratio_to_raw']:.2f}x ({b['paired_ratio_to_raw']['median']:.2f}x)",
+                f"{sp['ratio_to_raw']:.2f}x",
+                f"{sp['median'] / floor:.1f}x" if pin == "spread" else "",
+            ])  # fmt: skip
     t1 = Table(
-        f"core request round trip (median of {p.trials} trials x {p['calls']} calls)",
-        ["pin", "raw ping-pong", *SPINS, *(f"{s} / raw" for s in SPINS)],
-        [
-            [
-                pin,
-                f"{r['raw_pingpong_us']['median']:.2f} us",
-                *(f"{r[s]['median']:.2f} us" for s in SPINS),
-                *(f"{r[s]['ratio_to_raw']:.2f}x" for s in SPINS),
-            ]
-            for pin, r in rt.items()
-        ],
-    )
+        f"core request round trip, median [min-max] of {p.trials} trials x {p['calls']} calls",
+        ["pin", "core", "raw ping-pong", "blocking", "spin 50 us", "blocking / raw (paired)",
+         "spin / raw", "spin / polling floor"],
+        rows,
+        f"polling floor across CPUs (two processes polling a shared word each, no semaphore): "
+        f"{cell(rt['polling_floor_spread_us'])}",
+    )  # fmt: skip
     t2 = Table(
         f"genode-race creations/s (2 creators, 1 PD, pin none, {p.seconds:g} s runs)",
         list(creations),

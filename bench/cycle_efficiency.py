@@ -20,6 +20,8 @@ import sys
 import time
 import timeit
 
+import psutil
+
 from bench import harness
 from bench.harness import Bench, Log, Params, Table
 from bench.pingpong import round_trip_us
@@ -28,6 +30,7 @@ from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
 from scenarios.genode_race import SCENARIO as RACE
 from testbed.harness.run import RunOptions, run
+from testbed.harness.supervisor import Snapshot
 from testbed.ipc.native import Bitmap, address_of
 
 CORES = ("python", "c")
@@ -36,11 +39,49 @@ RECORD = (False, True)
 VARIANTS = ("bitalloc", *(v for v in RACE.variants if v != "bitalloc"))
 
 
-def creations_per_s(variant: str, pin: str, creators: int, core: str, record: bool, s: float):
+class CpuMeter:
+    """CPU time (user + system) of the run's processes a creation, between the run's first
+    and last progress snapshots (every 0.25 s): what a setting costs, which the load of other
+    work on the machine changes far less than the creations it leaves a second."""
+
+    def __init__(self):
+        self.points: list[tuple[int, float]] = []
+        self._pids: set[int] | None = None  # the processes of the first snapshot
+        self._done = False
+
+    def __call__(self, snap: Snapshot) -> None:
+        if self._done:
+            return
+        times = {}
+        for proc in psutil.Process().children(recursive=True):  # core, actors, forkserver
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            times[proc.pid] = t.user + t.system
+        if self._pids is None:
+            self._pids = set(times)
+        elif not self._pids <= set(times):  # one has ended: the run is ending, stop here
+            self._done = True
+            return
+        self.points.append((snap.attempts, sum(times[pid] for pid in self._pids)))
+
+    def us_a_creation(self) -> float:
+        (n0, c0), (n1, c1) = self.points[0], self.points[-1]
+        return (c1 - c0) / (n1 - n0) * 1e6 if n1 > n0 else float("nan")
+
+
+def creations_per_s(
+    variant: str, pin: str, creators: int, core: str, record: bool, s: float
+) -> tuple[float, float]:
+    """Creations a second, and CPU microseconds a creation (all the run's processes)."""
     cfg = {"pds": 1, "creators": creators, "children": 4, "stack_size": 16 * 1024, "core": core}
-    doc = run(RunOptions(RACE, variant, cfg, duration_s=s, pin=pin, record=record, max_traces=0))
+    meter = CpuMeter()
+    opts = RunOptions(RACE, variant, cfg, duration_s=s, pin=pin, record=record, max_traces=0)
+    opts.progress = meter
+    doc = run(opts)
     assert doc["verdict"] == "pass", doc["reasons"]
-    return doc["creations_per_s"]
+    return doc["creations_per_s"], meter.us_a_creation()
 
 
 def model_us_a_request(n: int = 20000) -> dict[str, float]:
@@ -75,14 +116,17 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     ]
     raw: dict[str, list[float]] = {pin: [] for pin in pins}
     rates: dict[tuple, list[float]] = {s: [] for s in settings}
+    cpu: dict[tuple, list[float]] = {s: [] for s in settings}  # CPU us a creation
     t0 = time.monotonic()
     for trial in range(p.trials):
         for pin in pins:
             raw[pin].append(round_trip_us(p["calls"], pin))
         shift = trial * len(settings) // max(p.trials, 1)
         for s in settings[shift:] + settings[:shift]:
-            rates[s].append(creations_per_s(p.variant, *s, p.seconds))
-            log(f"trial {trial + 1}/{p.trials}: {s} {rates[s][-1]:,.0f}/s")
+            rate, us = creations_per_s(p.variant, *s, p.seconds)
+            rates[s].append(rate)
+            cpu[s].append(us)
+            log(f"trial {trial + 1}/{p.trials}: {s} {rate:,.0f}/s, {us:.1f} us CPU a creation")
     model = model_us_a_request(p["model_requests"])
     log(f"core's model alone: python {model['python']:.2f} us, C {model['c']:.2f} us")
 
@@ -96,6 +140,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             "creations_per_s": rate, "min": min(rates[(pin, k, core, rec)]),
             "max": max(rates[(pin, k, core, rec)]), "cycle_us": cycle_us,
             "raw_round_trip_us": raw_us, "efficiency": cycle_us / (4 * raw_us),
+            "cpu_us_a_creation": statistics.median(cpu[(pin, k, core, rec)]),
         })  # fmt: skip
     by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
 
@@ -105,12 +150,18 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         xs = [a / b for a, b in zip(rates[num], rates[den], strict=True)]
         return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
+    def cpu_paired(num: tuple, den: tuple) -> dict[str, float]:
+        xs = [a / b for a, b in zip(cpu[num], cpu[den], strict=True)]
+        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
     ratios = {
         f"{pin}/{k}": {
             "c_over_python_off": paired((pin, k, "c", False), (pin, k, "python", False)),
             "c_over_python_on": paired((pin, k, "c", True), (pin, k, "python", True)),
             "on_over_off_python": paired((pin, k, "python", True), (pin, k, "python", False)),
             "on_over_off_c": paired((pin, k, "c", True), (pin, k, "c", False)),
+            # recording's cost in CPU time a creation (on / off), paired
+            "cpu_on_over_off_c": cpu_paired((pin, k, "c", True), (pin, k, "c", False)),
         }
         for pin in pins
         for k in creators
@@ -128,13 +179,15 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{on['creations_per_s'] / off['creations_per_s']:.2f}",
                     f"{off['cycle_us']:.1f} us", f"{off['efficiency']:.2f}",
                     f"{off['creations_per_s'] / py_off:.2f}",
+                    f"{off['cpu_us_a_creation']:.1f} / {on['cpu_us_a_creation']:.1f}",
                 ])  # fmt: skip
     load_after = os.getloadavg()
     t1 = Table(
         f"genode-race {p.variant}: cycle / (4 x raw ping-pong), median of "
         f"{p.trials} trials of {p.seconds:g} s",
         ["pin", "creators", "raw rt", "core", "creations/s off", "creations/s on",
-         "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)"],
+         "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)",
+         "CPU us a creation off / on"],
         cells,
         f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
         f"{time.monotonic() - t0:.0f} s",
@@ -142,7 +195,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     t2 = Table(
         "paired ratios of creations/s, median [min-max] of the trials' ratios",
         ["pin", "creators", "C / python, off", "C / python, on", "on / off, python",
-         "on / off, C"],
+         "on / off, C", "CPU a creation on / off, C"],
         [
             [*key.split("/"), *(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"
                                 for x in r.values())]
@@ -156,7 +209,10 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         "trials": p.trials,
         "seconds": p.seconds,
         "raw_round_trip_us": raw,
-        "rates": [{"setting": list(s), "creations_per_s": v} for s, v in rates.items()],
+        "rates": [
+            {"setting": list(s), "creations_per_s": v, "cpu_us_a_creation": cpu[s]}
+            for s, v in rates.items()
+        ],
         "rows": rows,
         "paired_ratios": ratios,
         "model_us_a_request": model,

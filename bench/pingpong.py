@@ -6,6 +6,7 @@ between two processes, started the way the testbed starts its own (forkserver).
 
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 import statistics
@@ -19,25 +20,91 @@ from bench import harness
 from bench.harness import Bench, Log, Params, Table
 
 PINS = ("same", "spread")
+START_TIMEOUT_S = 60.0  # a peer's start, on a machine loaded by other runs
 
 
 def _peer(ping: str, pong: str, n: int, cpus: list[int] | None) -> None:
     if cpus is not None:
         psutil.Process().cpu_affinity(cpus)
     a, b = posix_ipc.Semaphore(ping), posix_ipc.Semaphore(pong)
-    for _ in range(n):
+    a.acquire(START_TIMEOUT_S)  # the other side may start late on a loaded machine
+    b.release()
+    for _ in range(n - 1):
         a.acquire(10)
         b.release()
 
 
-def round_trip_us(n: int, pin: str) -> float:
-    """Microseconds a round trip; `pin` is same (one CPU), spread (two CPUs) or none."""
+def _cpus(pin: str) -> tuple[list[int] | None, list[int] | None]:
     cpus = sorted(psutil.Process().cpu_affinity())
-    mine, theirs = {
+    return {
         "same": ([cpus[0]], [cpus[0]]),
         "spread": ([cpus[0]], [cpus[1 % len(cpus)]]),
         "none": (None, None),
     }[pin]
+
+
+SPIN_GIVE_UP = 10**9  # the peer's polls without a question: the other side died
+
+
+def _spin_peer(name: str, n: int, cpus: list[int] | None) -> None:
+    if cpus is not None:
+        psutil.Process().cpu_affinity(cpus)
+    shm = posix_ipc.SharedMemory(name)
+    m = mmap.mmap(shm.fd, 64)
+    shm.close_fd()
+    w = memoryview(m).cast("Q")
+    for i in range(1, n + 1):
+        k = 0
+        while w[0] != i:
+            k += 1
+            if k > SPIN_GIVE_UP:
+                return
+        w[1] = i
+    w.release()
+    m.close()
+
+
+def spin_round_trip_us(n: int, pin: str = "spread") -> float:
+    """Microseconds a round trip of two processes polling a shared word each (no semaphore,
+    no system call): the floor of a spinning request across CPUs."""
+    mine, theirs = _cpus(pin)
+    name = f"/tbbench.{os.getpid()}.{secrets.token_hex(3)}.spin"
+    shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, size=64)
+    m = mmap.mmap(shm.fd, 64)
+    shm.close_fd()
+    w = memoryview(m).cast("Q")
+    me = psutil.Process()
+    old = me.cpu_affinity()
+    try:
+        p = multiprocess.get_context("forkserver").Process(
+            target=_spin_peer, args=(name, n + 100, theirs)
+        )
+        p.start()
+        if mine is not None:
+            me.cpu_affinity(mine)
+        t, deadline = 0.0, time.monotonic() + START_TIMEOUT_S + n * 1e-3
+        for i in range(1, n + 101):
+            if i == 101:  # after a warm-up
+                t = time.perf_counter()
+            w[0] = i
+            k = 0
+            while w[1] != i:
+                k += 1
+                if k & 0xFFFFF == 0 and (not p.is_alive() or time.monotonic() > deadline):
+                    raise RuntimeError("the polling peer stopped answering")
+        dt = time.perf_counter() - t
+        p.join(10)
+        return dt / n * 1e6
+    finally:
+        me.cpu_affinity(old)
+        w.release()
+        m.close()
+        posix_ipc.unlink_shared_memory(name)
+
+
+def round_trip_us(n: int, pin: str) -> float:
+    """Microseconds a round trip; `pin` is same (one CPU), spread (two CPUs) or none."""
+    mine, theirs = _cpus(pin)
     tag = f"/tbbench.{os.getpid()}.{secrets.token_hex(3)}"
     ping = posix_ipc.Semaphore(tag + ".ping", posix_ipc.O_CREX)
     pong = posix_ipc.Semaphore(tag + ".pong", posix_ipc.O_CREX)
@@ -50,7 +117,9 @@ def round_trip_us(n: int, pin: str) -> float:
         p.start()
         if mine is not None:
             me.cpu_affinity(mine)
-        for _ in range(100):  # warm-up
+        ping.release()
+        pong.acquire(START_TIMEOUT_S)  # includes the peer's start
+        for _ in range(99):  # warm-up
             ping.release()
             pong.acquire(10)
         t = time.perf_counter()

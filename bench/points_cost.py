@@ -12,17 +12,21 @@ the spread (min/max) of creations/s, the ratio of the medians points / compiled 
 points at most 5% slower) and record / no-record, and the median of the per-trial ratios. Beside it, free of the noise of a multiprocess run:
 the model alone in this process (core a direct call, no IPC), points idle against compiled
 out (best of short alternating repetitions), which gives the points' CPU cost a creation
-and so the slowdown they should cause at the throughput measured.
+and so the slowdown they should cause at the throughput measured; and the points recording
+into a ring of this process, through the C builtin of today (testbed/ipc/hooks.c) and
+through the ctypes call it replaced.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from bench import harness
 from bench.harness import Bench, Log, Params, Table
@@ -30,7 +34,7 @@ from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.core import Core, CoreConnection
 from kernel_model.genode.thread_list import ThreadList
 from testbed.harness.points import ENV, without_points
-from testbed.ipc.native import Bitmap, address_of
+from testbed.ipc.native import Bitmap, address_of, lib
 
 VARIANTS = ("fixed", "bitalloc")
 PINS = ("none", "same")
@@ -97,6 +101,24 @@ def model_us(variant: str, compiled_out: bool, creations: int, point=None) -> fl
     return (time.perf_counter() - t0) / (creations // 8 * 8) * 1e6
 
 
+_RING_EVENTS = 1 << 12
+_RING = (ctypes.c_uint64 * (1 + 2 * _RING_EVENTS))()  # this process's ring, bound once
+_TICKETS = ctypes.c_uint64(0)
+
+
+def recording_points() -> dict[str, Callable[[str], object]]:
+    """Point hooks that record into a ring of this process, as a recording actor's do: the
+    C builtin of today (testbed/ipc/hooks.c) and the ctypes call it replaced."""
+    so = lib()
+    so.tb_recorder_bind(ctypes.addressof(_RING), _RING_EVENTS, ctypes.addressof(_TICKETS))
+    ids = {name: k for k, name in enumerate(context_allocator.POINTS)}
+    rec, at_access = so.tb_rec, set()
+    return {
+        "recorded": so.tb_hook_point(ids, ctypes.addressof(_TICKETS), 0),
+        "recorded, ctypes": lambda name: None if name in at_access else rec(ids[name]),
+    }
+
+
 def points_a_creation(variant: str) -> float:
     n = [0]
 
@@ -114,10 +136,17 @@ def spread(xs: list[float]) -> dict:
 def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     model = {}
     for variant in VARIANTS:
-        us: dict[str, list[float]] = {"compiled out": [], "points idle": []}
+        hooks = recording_points()
+        us: dict[str, list[float]] = {
+            "compiled out": [],
+            "points idle": [],
+            **{h: [] for h in hooks},
+        }
         for _ in range(p.trials * 4):  # short, alternating repetitions; the best is kept
             us["compiled out"].append(model_us(variant, True, p["creations"] // 4))
             us["points idle"].append(model_us(variant, False, p["creations"] // 4))
+            for h, hook in hooks.items():
+                us[h].append(model_us(variant, False, p["creations"] // 4, point=hook))
         n = points_a_creation(variant)
         cost = min(us["points idle"]) - min(us["compiled out"])
         model[variant] = {
@@ -125,6 +154,10 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             "points_a_creation": n,
             "points_us_a_creation": cost,
             "ns_a_point": cost / n * 1e3,
+            # what recording adds to a point (over an idle one), C builtin and ctypes
+            "recorded_ns_a_point": {
+                h: (min(us[h]) - min(us["compiled out"])) / n * 1e3 for h in hooks
+            },
         }
         log(f"model only, {variant} done")
 
@@ -186,13 +219,22 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     t2 = Table(
         "the model alone, in one process (no IPC, locks that never block): us a creation, "
         f"best [median] of {p.trials * 4} x {p['creations'] // 4}",
-        ["variant", "compiled out", "points idle", "points a creation", "ns a point"],
+        [
+            "variant",
+            "compiled out",
+            "points idle",
+            "recorded (C builtin)",
+            "recorded (ctypes)",
+            "points a creation",
+            "ns a point: idle, recorded C, recorded ctypes",
+        ],
         [
             [
                 variant,
                 *(f"{u[b]['min']:.2f} [{u[b]['median']:.2f}]" for b in u),
                 f"{m['points_a_creation']:.1f}",
-                f"{m['ns_a_point']:.0f}",
+                f"{m['ns_a_point']:.0f}, "
+                + ", ".join(f"{x:.0f}" for x in m["recorded_ns_a_point"].values()),
             ]
             for variant, m in model.items()
             for u in [m["us_a_creation"]]

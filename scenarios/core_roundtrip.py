@@ -8,11 +8,13 @@ from typing import Any
 
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
+from kernel_model.genode.fastcore import FastCore
 from kernel_model.genode.status import Status
 from testbed.ipc.native import Bitmap
-from testbed.scenario import Grade, Outcome, Scenario, in_range
+from testbed.scenario import ConfigError, Grade, Outcome, Scenario, in_range
 
 MAX_CLIENTS, MAX_CALLS = 64, 10**7
+CORES = ("c", "python")  # as genode-race's --core: the C core served in place, or the reference
 
 
 class CoreRoundtrip(Scenario):
@@ -34,11 +36,20 @@ class CoreRoundtrip(Scenario):
             "--clients", type=int, default=1, help=f"client processes (1..{MAX_CLIENTS})"
         )
         p.add_argument("--calls", type=int, default=1000, help=f"requests a round (1..{MAX_CALLS})")
+        p.add_argument(
+            "--core",
+            default="c",
+            help="core: c (served in place in C, core's loop without Python) or python "
+            "(core.Core through the Python handler); default c, as genode-race's",
+        )
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
+        if args.core not in CORES:
+            raise ConfigError(f"--core {args.core!r}: expected one of {', '.join(CORES)}")
         return {
             "clients": in_range("--clients", args.clients, 1, MAX_CLIENTS),
             "calls": in_range("--calls", args.calls, 1, MAX_CALLS),
+            "core": args.core,
         }
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -47,7 +58,9 @@ class CoreRoundtrip(Scenario):
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         return {"pages": Bitmap.words(layout.AREA_PAGES)}
 
-    def core(self, seg, config: dict[str, Any]) -> Core:
+    def core(self, seg, config: dict[str, Any]) -> Core | FastCore:
+        if config.get("core", "c") == "c":
+            return FastCore(1, [seg.address("pages")], ram_quota=0)
         return Core(1, lambda pd: Bitmap(seg.address("pages"), layout.AREA_PAGES), ram_quota=0)
 
     def run_actor(self, env, actor) -> None:

@@ -119,6 +119,8 @@ class FastCore:
         fn = self._so.fc_serve_recorded if record is not None else self._so.fc_serve_mailbox
         serve = functools.partial(fn, self._c)
         serve.core = self  # the C state lives as long as the function that uses it
+        # for a server loop in C: the function and its first argument, by address
+        serve.c_function = (ctypes.cast(fn, ctypes.c_void_p).value, self._c.value)
         return serve
 
     # -- the state, for the differential test ------------------------------------------

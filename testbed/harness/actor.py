@@ -56,7 +56,7 @@ class Env:
                 actor.index,
                 spec.doorbell,
                 spec.reply_sem(actor.index),
-                spec.reply_spin_s,
+                spec.reply_spin(actor.index),
                 spec.lock_timeout,
             )
         self._grades = scenario.grades(spec.variant)
@@ -71,7 +71,8 @@ class Env:
                 spec.ring_events,
                 seg.address("control", control.TICKET),
             )
-        self._at_access: set[str] = set()  # points their step's access records
+        # what the point hook records: a point's event id, None if its step's access does
+        self._record_ids: dict[str, int | None] = dict(self._point_index)
         self.access = spec.points_mode == "access"
         # perturbation draws from a generator of its own: the body's draws from `rng` must be
         # the same in a replay, which runs without perturbation
@@ -172,18 +173,19 @@ class Env:
         )
 
     def _free_point(self) -> Callable[[str], None] | None:
-        """The hook of a normal run: record the event, then perturb; None if neither."""
-        ids = self._point_index
+        """The hook of a normal run: record the event, then perturb; None if neither. When
+        recording, the hook is a C builtin (testbed/ipc/hooks.c): no Python frame, no
+        ctypes call a point."""
         pert = self._pert
         if self.recorder is not None:
-            record, at_access = self.recorder.record, self._at_access
             if pert is None:
-                return lambda name: None if name in at_access else record(ids[name])
-            load, counter = self.atomics.load, self.seg.address("control", control.TICKET)
+                return self.recorder.point_hook(self._record_ids)
+            # answers the event's ticket; a point recorded at its access, the ticket its
+            # access is about to take
+            ticketed = self.recorder.point_hook(self._record_ids, ticket=True)
 
             def point(name: str) -> None:
-                # a point recorded at its access: the ticket its access is about to take
-                pert(name, load(counter) if name in at_access else record(ids[name]))
+                pert(name, ticketed(name))
 
             return point
         if pert is not None:
@@ -209,7 +211,7 @@ class Env:
     def _record_at_access(self, point: str) -> int | None:
         if self.recorder is None or self.spec.controlled or self.access:
             return None
-        self._at_access.add(point)
+        self._record_ids[point] = None  # the point hook records it no more
         return self._point_index[point]
 
     def recorded_store(self, point: str, region: str) -> Callable[[int, int], None] | None:

@@ -70,6 +70,15 @@ def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
     return plan
 
 
+def _beside_core(plan: dict[str, list[int] | None], actors: list[Actor]) -> list[int]:
+    """The actors pinned to the one CPU core is pinned to (`--pin spread` with more actors
+    than the other CPUs take): the answer to a request of theirs needs their own CPU."""
+    core = plan.get("core")
+    if core is None or len(core) != 1:
+        return []
+    return [a.index for a in actors if plan[a.name] == core]
+
+
 def _parallel(plan: dict[str, list[int] | None]) -> bool:
     """Can two of the run's processes be on CPUs at once? Spinning pays only then."""
     used = set()
@@ -113,6 +122,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     default_spin = 50.0 if parallel else 0.0
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
     core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
+    no_reply_spin = [] if opts.reply_spin_us is not None else _beside_core(plan, actors)
 
     locks = sc.locks(config)
     layout = Layout()
@@ -152,6 +162,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         cpus=plan,
         reply_spin_s=reply_spin * 1e-6,
         core_spin_s=core_spin * 1e-6,
+        no_reply_spin=no_reply_spin,
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
         reuse=reuse,

@@ -37,6 +37,9 @@ class RunSpec:
     expected_steps: int = 0  # global steps a PCT window spans
     trace_dir: str = "traces"
     max_traces: int = 0  # trace files a run may write
+    # actors pinned to core's one CPU while the others spin: spinning for a reply there only
+    # holds the CPU core needs to answer, so they block at once (run.py, the default spins)
+    no_reply_spin: list[int] = field(default_factory=list)
 
     @property
     def segment_name(self) -> str:
@@ -45,6 +48,10 @@ class RunSpec:
     @property
     def doorbell(self) -> str:
         return self.prefix + ".door"
+
+    def reply_spin(self, index: int) -> float:
+        """How long actor `index` spins for a reply before it blocks, in seconds."""
+        return 0.0 if index in self.no_reply_spin else self.reply_spin_s
 
     def reply_sem(self, index: int) -> str:
         return f"{self.prefix}.reply{index}"

@@ -198,9 +198,14 @@ void *tb_client_new(uint64_t *mb, uint64_t *pending, uint64_t bit, uint64_t *cor
 int64_t tb_call(struct tb_client *c)
 {
     uint64_t *mb = c->mb;
-    __atomic_store_n(&mb[ST], REQUEST, __ATOMIC_SEQ_CST);
+    /* the fetch_or (a full barrier) publishes the request and orders the store of ST before
+     * the load of core_waiting (the Dekker pair with next_request's store and scan) */
+    __atomic_store_n(&mb[ST], REQUEST, __ATOMIC_RELEASE);
     __atomic_fetch_or(c->pending, c->bit, __ATOMIC_SEQ_CST);
-    if (__atomic_exchange_n(c->core_waiting, 0, __ATOMIC_SEQ_CST))
+    /* read before the exchange: the word shares its cache line with words every actor
+     * reads (control.STOP), and a write each request would take the line from them all */
+    if (__atomic_load_n(c->core_waiting, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(c->core_waiting, 0, __ATOMIC_SEQ_CST))
         sem_post(c->doorbell);
     if (!spin_until_set(&mb[ST], 1, REPLIED, c->spin_s)) {
         uint64_t expected = REQUEST;
@@ -296,6 +301,25 @@ int64_t tb_server_step(struct tb_server *s)
     }
     s->current = next_request(s);
     return s->current;
+}
+
+/* Core's loop for a core in C that serves a request in its mailbox in place (`serve(core,
+ * mailbox, client)` writes STATUS and VALUE, as fc_serve_recorded does): up to `batch`
+ * requests, or until none comes within the timeout; answers how many. No Python between
+ * two requests; the last one is answered by the next call's first step, as in
+ * mailbox.Server.serve. */
+typedef int64_t (*tb_serve_fn)(void *core, uint64_t *mailbox, int client);
+
+int64_t tb_server_run(struct tb_server *s, void *serve, void *core, int64_t batch)
+{
+    tb_serve_fn fn = (tb_serve_fn)serve;
+    for (int64_t n = 0; n < batch; n++) {
+        int64_t i = tb_server_step(s);
+        if (i < 0)
+            return n;
+        fn(core, s->mailboxes + 8 * (uint64_t)i, (int)i);
+    }
+    return batch;
 }
 
 /* ---- Page tables: one byte a 4 KiB page (permission bits), for the MMU model -------------

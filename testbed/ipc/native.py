@@ -33,6 +33,7 @@ def lib() -> ctypes.PyDLL:
     # that block (a request, core's wait) run only in single-threaded child processes.
     so = ctypes.PyDLL(str(path))
     u64, i64, vp, dbl = ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
+    obj = ctypes.py_object
     for name, res, args in (
         ("tb_bm_first_set", i64, (vp, u64, u64)),
         ("tb_bm_first_clear", i64, (vp, u64, u64)),
@@ -64,8 +65,16 @@ def lib() -> ctypes.PyDLL:
         ("tb_acc_bm_apply", u64, None),  # (event, bm, start, n, set)
         ("tb_acc_cas", u64, None),  # (event, words, index, exp lo, hi, desired lo, hi)
         ("tb_acc_fetch_add", u64, None),  # (event, words, index, lo, hi)
+        ("tb_server_run", i64, (vp, vp, vp, i64)),
         ("tb_pt_set", None, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
+        # hooks.c: each answers a builtin function for a hot path (see `hooks`)
+        ("tb_hook_point", obj, (obj, vp, ctypes.c_int)),
+        ("tb_hook_record", obj, ()),
+        ("tb_hook_store", obj, (ctypes.c_uint32, vp)),
+        ("tb_hook_find", obj, (ctypes.c_uint32, vp)),
+        ("tb_hook_call", obj, (vp, vp, obj, obj, obj)),
+        ("tb_hook_step", obj, (vp, vp)),
     ):
         fn = getattr(so, name)
         fn.restype = res

@@ -1,0 +1,365 @@
+/* C builtins for the testbed's hot paths: schedule points, recording and the core request.
+ *
+ * A ctypes call costs 0.3-0.6 us here (argument conversion, the call machinery), more than
+ * the work behind a schedule point or a request's handshake. These functions are built into
+ * the same library as native.c and loaded the same way (ctypes.PyDLL, testbed/ipc/native.py),
+ * but each factory below is called once and answers a Python builtin function (a
+ * PyCFunction, METH_O or METH_FASTCALL, bound to its state in a capsule): the hot path then
+ * is one call of a builtin, with no ctypes in it. They call native.c's functions, so a
+ * recorded event or a request is exactly what the ctypes path does.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* native.c */
+uint64_t tb_rec(uint32_t event);
+uint64_t tb_rec_store(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo, uint32_t hi);
+int tb_rec_find(uint32_t event, const uint64_t *words, uint32_t n, uint32_t lo, uint32_t hi);
+int64_t tb_call(void *client);
+
+enum { OP = 1, A0 = 3, STATUS = 6, VALUE = 7 }; /* the mailbox's words (mailbox.py) */
+
+static void free_state(PyObject *capsule)
+{
+    free(PyCapsule_GetPointer(capsule, NULL));
+}
+
+/* A builtin function of `def` bound to a copy of `state` (freed with the function). */
+static PyObject *bind(PyMethodDef *def, const void *state, size_t size, PyCapsule_Destructor d)
+{
+    void *copy = malloc(size);
+    if (!copy)
+        return PyErr_NoMemory();
+    memcpy(copy, state, size);
+    PyObject *self = PyCapsule_New(copy, NULL, d ? d : free_state);
+    if (!self) {
+        free(copy);
+        return NULL;
+    }
+    PyObject *fn = PyCFunction_New(def, self);
+    Py_DECREF(self);
+    return fn;
+}
+
+static inline void *state_of(PyObject *self)
+{
+    return PyCapsule_GetPointer(self, NULL);
+}
+
+static int u64_arg(PyObject *o, uint64_t *out)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- A schedule point: `point(name)` ------------------------------------------------------
+ * `ids` maps a point's name to its event id, or to None for a point whose step records it
+ * at its access (Env.recorded_store): that point records nothing here. `point` answers None;
+ * `point_ticket` answers the event's ticket (or, for a point recorded at its access, the
+ * ticket that access is about to take), for a perturbation that needs it. */
+
+struct point_state {
+    PyObject *ids;
+    const uint64_t *counter;
+};
+
+static void free_point(PyObject *capsule)
+{
+    struct point_state *s = PyCapsule_GetPointer(capsule, NULL);
+    Py_XDECREF(s->ids);
+    free(s);
+}
+
+static PyObject *point_event(struct point_state *s, PyObject *name, int *recorded, uint64_t *t)
+{
+    PyObject *id = PyDict_GetItemWithError(s->ids, name); /* borrowed */
+    if (!id) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_KeyError, "no schedule point %R", name);
+        return NULL;
+    }
+    if (id == Py_None) {
+        *recorded = 0;
+        *t = __atomic_load_n(s->counter, __ATOMIC_SEQ_CST);
+        return id;
+    }
+    long ev = PyLong_AsLong(id);
+    if (ev == -1 && PyErr_Occurred())
+        return NULL;
+    *recorded = 1;
+    *t = tb_rec((uint32_t)ev);
+    return id;
+}
+
+static PyObject *point(PyObject *self, PyObject *name)
+{
+    int recorded;
+    uint64_t ticket;
+    if (!point_event(state_of(self), name, &recorded, &ticket))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *point_ticket(PyObject *self, PyObject *name)
+{
+    int recorded;
+    uint64_t ticket;
+    if (!point_event(state_of(self), name, &recorded, &ticket))
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ticket);
+}
+
+static PyMethodDef point_def = {"point", point, METH_O, "record a schedule point by name"};
+static PyMethodDef point_ticket_def = {
+    "point_ticket", point_ticket, METH_O, "record a schedule point by name; its ticket"};
+
+/* The point hook of a recording process (tb_recorder_bind done): `ids` as above, the
+ * ticket counter's address; with `ticket` the hook answers the ticket. */
+PyObject *tb_hook_point(PyObject *ids, void *counter, int ticket)
+{
+    if (!PyDict_Check(ids)) {
+        PyErr_SetString(PyExc_TypeError, "tb_hook_point: ids must be a dict");
+        return NULL;
+    }
+    struct point_state s = {ids, counter};
+    Py_INCREF(ids);
+    PyObject *fn = bind(ticket ? &point_ticket_def : &point_def, &s, sizeof s, free_point);
+    if (!fn)
+        Py_DECREF(ids);
+    return fn;
+}
+
+/* ---- `record(event)`: one event in this process's ring; answers the ticket --------------- */
+
+static PyObject *record(PyObject *self, PyObject *event)
+{
+    (void)self;
+    long ev = PyLong_AsLong(event);
+    if (ev == -1 && PyErr_Occurred())
+        return NULL;
+    if (ev < 0 || ev > 0xFFFF) {
+        PyErr_Format(PyExc_ValueError, "event id %ld outside [0, 65535]", ev);
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(tb_rec((uint32_t)ev));
+}
+
+static PyMethodDef record_def = {"record", record, METH_O, "record an event; its ticket"};
+
+PyObject *tb_hook_record(void)
+{
+    return PyCFunction_New(&record_def, NULL);
+}
+
+/* ---- Steps recorded at their access: `store(index, value)`, `find(value, n)` ------------- */
+
+struct access_state {
+    uint32_t event;
+    uint64_t *words;
+};
+
+static PyObject *store(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct access_state *s = state_of(self);
+    uint64_t index, value;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "store(index, value) takes 2 arguments, %zd given", nargs);
+        return NULL;
+    }
+    if (u64_arg(args[0], &index) || u64_arg(args[1], &value))
+        return NULL;
+    tb_rec_store(s->event, s->words, (uint32_t)index, (uint32_t)value, (uint32_t)(value >> 32));
+    Py_RETURN_NONE;
+}
+
+static PyObject *find(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct access_state *s = state_of(self);
+    uint64_t value, n;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "find(value, n) takes 2 arguments, %zd given", nargs);
+        return NULL;
+    }
+    if (u64_arg(args[0], &value) || u64_arg(args[1], &n))
+        return NULL;
+    int found = tb_rec_find(s->event, s->words, (uint32_t)n, (uint32_t)value,
+                            (uint32_t)(value >> 32));
+    return PyBool_FromLong(found);
+}
+
+static PyMethodDef store_def = {"store", (PyCFunction)(void (*)(void))store, METH_FASTCALL,
+                                "record the event and store a word"};
+static PyMethodDef find_def = {"find", (PyCFunction)(void (*)(void))find, METH_FASTCALL,
+                               "record the event and look for a word"};
+
+PyObject *tb_hook_store(uint32_t event, uint64_t *words)
+{
+    struct access_state s = {event, words};
+    return bind(&store_def, &s, sizeof s, NULL);
+}
+
+PyObject *tb_hook_find(uint32_t event, uint64_t *words)
+{
+    struct access_state s = {event, words};
+    return bind(&find_def, &s, sizeof s, NULL);
+}
+
+/* ---- A request to core: `call(op, a0=0, a1=0, a2=0) -> (status, value)` ------------------
+ * Writes the request into the client's mailbox, does native.c's handshake (tb_call) and
+ * answers core's status and value; raises `error(message)` if no reply came (the messages
+ * for "aborted" and "timed out" are given, formatted, when the function is made). */
+
+struct call_state {
+    void *client;
+    uint64_t *mb;
+    PyObject *error, *aborted, *timed_out;
+};
+
+static void free_call(PyObject *capsule)
+{
+    struct call_state *s = PyCapsule_GetPointer(capsule, NULL);
+    Py_XDECREF(s->error);
+    Py_XDECREF(s->aborted);
+    Py_XDECREF(s->timed_out);
+    free(s);
+}
+
+static const char *const call_names[4] = {"op", "a0", "a1", "a2"};
+
+static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    struct call_state *s = state_of(self);
+    uint64_t w[4] = {0, 0, 0, 0};
+    int given[4] = {0, 0, 0, 0};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > 4) {
+        PyErr_Format(PyExc_TypeError, "call(op, a0=0, a1=0, a2=0) takes 1 to 4 arguments, "
+                                      "%zd given", nargs);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (u64_arg(args[i], &w[i]))
+            return NULL;
+        given[i] = 1;
+    }
+    for (Py_ssize_t k = 0; k < nkw; k++) { /* keywords, as the Python method took them */
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < 4 && PyUnicode_CompareWithASCIIString(key, call_names[i]) != 0)
+            i++;
+        if (i == 4 || given[i]) {
+            PyErr_Format(PyExc_TypeError, i == 4 ? "call() got an unexpected keyword argument %R"
+                                                 : "call() got multiple values for argument %R",
+                         key);
+            return NULL;
+        }
+        if (u64_arg(args[nargs + k], &w[i]))
+            return NULL;
+        given[i] = 1;
+    }
+    if (!given[0]) {
+        PyErr_SetString(PyExc_TypeError, "call(op, a0=0, a1=0, a2=0) takes 1 to 4 arguments, "
+                                         "0 given");
+        return NULL;
+    }
+    uint64_t *mb = s->mb;
+    mb[OP] = w[0], mb[A0] = w[1], mb[A0 + 1] = w[2], mb[A0 + 2] = w[3];
+    int64_t st = tb_call(s->client); /* its first store is sequentially consistent */
+    if (st < 0) {
+        PyErr_SetObject(s->error, st == -2 ? s->aborted : s->timed_out);
+        return NULL;
+    }
+    PyObject *status = PyLong_FromLongLong(st);
+    PyObject *value = status ? PyLong_FromUnsignedLongLong(mb[VALUE]) : NULL;
+    if (!value) {
+        Py_XDECREF(status);
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(2);
+    if (!out) {
+        Py_DECREF(status);
+        Py_DECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, status);
+    PyTuple_SET_ITEM(out, 1, value);
+    return out;
+}
+
+static PyMethodDef call_def = {"call", (PyCFunction)(void (*)(void))call,
+                               METH_FASTCALL | METH_KEYWORDS,
+                               "one request to core and its reply: (status, value)"};
+
+/* `client` from tb_client_new, `mb` its mailbox; `error` an exception class. */
+PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *aborted,
+                       PyObject *timed_out)
+{
+    struct call_state s = {client, mb, error, aborted, timed_out};
+    Py_INCREF(error);
+    Py_INCREF(aborted);
+    Py_INCREF(timed_out);
+    PyObject *fn = bind(&call_def, &s, sizeof s, free_call);
+    if (!fn) {
+        Py_DECREF(error);
+        Py_DECREF(aborted);
+        Py_DECREF(timed_out);
+    }
+    return fn;
+}
+
+/* ---- Core's loop for a core in Python: `step(status, value)` -----------------------------
+ * Writes the answer to the request being served into its mailbox (none with no arguments:
+ * it is there already), does native.c's tb_server_step (answer, then wait for the next) and
+ * answers the next request as (client, op, a0, a1, a2), or None if none came in time. */
+
+int64_t tb_server_step(void *server);
+
+struct step_state {
+    void *server;
+    uint64_t *mailboxes;
+    int64_t current;
+};
+
+static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct step_state *s = state_of(self);
+    if (nargs != 0 && nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "step(status, value) takes 0 or 2 arguments, %zd given",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 2) {
+        uint64_t status, value;
+        if (s->current < 0) {
+            PyErr_SetString(PyExc_RuntimeError, "step(status, value): no request is served");
+            return NULL;
+        }
+        if (u64_arg(args[0], &status) || u64_arg(args[1], &value))
+            return NULL;
+        uint64_t *mb = s->mailboxes + 8 * (uint64_t)s->current;
+        mb[STATUS] = status, mb[VALUE] = value;
+    }
+    int64_t i = s->current = tb_server_step(s->server);
+    if (i < 0)
+        Py_RETURN_NONE;
+    const uint64_t *mb = s->mailboxes + 8 * (uint64_t)i;
+    return Py_BuildValue("(LKKKK)", (long long)i, (unsigned long long)mb[OP],
+                         (unsigned long long)mb[A0], (unsigned long long)mb[A0 + 1],
+                         (unsigned long long)mb[A0 + 2]);
+}
+
+static PyMethodDef step_def = {"step", (PyCFunction)(void (*)(void))step, METH_FASTCALL,
+                               "answer the current request; the next one, or None"};
+
+/* `server` from tb_server_new, `mailboxes` the first client's mailbox. */
+PyObject *tb_hook_step(void *server, uint64_t *mailboxes)
+{
+    struct step_state s = {server, mailboxes, -1};
+    return bind(&step_def, &s, sizeof s, NULL);
+}
