@@ -121,7 +121,8 @@ class ActorEnv(Shared, Protocol):
 
     config: Mapping[str, Any]  # the validated config, "variant" included
     actor: Actor
-    rng: random.Random  # seeded from --seed and the actor's index
+    rng: random.Random  # seeded from --seed, the actor's index (and the iteration's)
+    iteration: int  # the iteration's index (`Scenario.iterate`); 0 in a continuous run
 
     def lock(self, name: str) -> Lock:
         """One of the locks `locks(config)` declared."""
@@ -144,7 +145,8 @@ class ActorEnv(Shared, Protocol):
         ...
 
     def rounds(self) -> Iterator[int]:
-        """0, 1, 2, ... until --rounds are done or the run stops."""
+        """0, 1, 2, ... until --rounds are done or the run stops (an iterating scenario's
+        body needs no such loop: there it yields the iteration's index once)."""
         ...
 
     def stopping(self) -> bool:
@@ -186,6 +188,10 @@ class Scenario:
     # what `testbed show` draws between two points of one actor: (from, to, label), e.g. a
     # window in which shared state is not yet set
     spans: tuple[tuple[str, str, str], ...] = ()
+    # the unit is the iteration (as in jcstress): each one starts from fresh state (regions
+    # zeroed, `init_shared`, core's service new), every actor's `run_actor` runs once, all
+    # released together, then `arbiter` reads the final state; `--rounds` counts iterations
+    iterate: bool = False
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -225,8 +231,18 @@ class Scenario:
         return 100
 
     def run_actor(self, env: ActorEnv, actor: Actor) -> None:
-        """The body of one actor process: do attempts, `env.record(outcome)` each."""
+        """The body of one actor process: do attempts, `env.record(outcome)` each (an
+        iterating scenario's: one iteration's work, called once an iteration)."""
         raise NotImplementedError
+
+    def iterates(self, config: Mapping[str, Any]) -> bool:
+        """Does this config run in iterations? `iterate`, unless a scenario makes it an option."""
+        return self.iterate
+
+    def arbiter(self, env: ActorEnv) -> None:
+        """An iterating scenario's judge: runs once an iteration, after every body returned,
+        alone; reads the regions (`env.words`, `env.bitmap`, `env.atomic`) and
+        `env.record`s outcomes. Optional."""
 
     def result_extra(self, shared: Shared, config: Mapping[str, Any]) -> dict[str, Any]:
         """Fields the scenario adds to the result document, read from its regions at the end
@@ -237,6 +253,10 @@ class Scenario:
     @property
     def has_core(self) -> bool:
         return type(self).core is not Scenario.core
+
+    @property
+    def has_arbiter(self) -> bool:
+        return type(self).arbiter is not Scenario.arbiter
 
     def outcome(self, name: str) -> Outcome:
         for o in self.outcomes:
@@ -306,6 +326,8 @@ def check(scenario: object, where: str) -> Scenario:
         if p in points:
             raise bad(f"schedule point {p!r} declared twice")
         points.add(p)
+    if not isinstance(sc.iterate, bool):
+        raise bad(f"iterate = {sc.iterate!r}: expected True or False")
     for method in ("actors", "run_actor"):
         if getattr(type(sc), method) is getattr(Scenario, method):
             raise bad(f"does not implement {method}()")

@@ -320,6 +320,7 @@ class Explorer(Supervisor):
             outcome=outcome,
             detected_by=actor,
             rounds=1,
+            iteration=self.spec.first_iteration if self.spec.iterate else None,
             order="step",
             points=self.x.points,
             events=events,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import deadlock, loader, perturb, portfolio, process, reuse, stats
+from testbed.harness import deadlock, iteration, loader, perturb, portfolio, process, reuse, stats
 from testbed.harness.access import AccessAtomic, AccessBitmap, AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
 from testbed.harness.spec import RunSpec
@@ -38,6 +38,9 @@ class Env:
         self.ctl = seg.words("control")
         self.slot = seg.words("stats")[stats.WORDS * actor.index : stats.WORDS * (actor.index + 1)]
         self.rng = random.Random(spec.seed * 1_000_003 + actor.index)
+        self.iteration = spec.first_iteration
+        self._arbiter = scenario.arbiter if scenario.has_arbiter else None
+        self._iter = seg.words(iteration.REGION) if spec.iterate else None
         self.atomics = Atomics()
         self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
         self._failure = {o.name: o.failure for o in scenario.outcomes}
@@ -294,10 +297,43 @@ class Env:
         return self.ctl[control.STOP] != 0
 
     def rounds(self) -> Iterator[int]:
+        if self.spec.iterate:  # the body is the iteration: one round, its index
+            yield self.iteration
+            return
         r = 0
         while not self.stopping() and (self.spec.rounds == 0 or r < self.spec.rounds):
             yield r
             r += 1
+
+    # -- iterations ------------------------------------------------------------------------
+    def begin_iteration(self, index: int) -> None:
+        """The iteration's body sees the index, and draws from `rng` what any run of this
+        iteration draws (a replay of it included)."""
+        self.iteration = index
+        self.rng.seed((self.spec.seed * 1_000_003 + self.actor.index) * 1_000_000_007 + index)
+
+    def held_locks(self) -> list[str]:
+        me = self.actor.index + 1
+        if self._reuse is not None:
+            owners, word = self._reuse, reuse.owner_word
+        else:
+            owners, word = self.ctl, control.holder_word
+        return [name for k, name in enumerate(self.spec.locks) if owners[word(k)] == me]
+
+    def end_body(self) -> bool:
+        """After an iteration's body: it may hold no lock; the last actor to get here runs
+        the arbiter. Answers whether this actor was the last."""
+        held = self.held_locks()
+        if held:
+            raise BodyError(
+                f"{self.actor.name} returned from its body of iteration {self.iteration} "
+                f"holding lock {', '.join(held)}: an iteration must release what it takes"
+            )
+        done = self.seg.address(iteration.REGION, iteration.DONE)
+        last = self.atomics.fetch_add(done, 1) == len(self.spec.actors) - 1
+        if last and self._arbiter is not None:
+            self._arbiter(iteration.ArbiterEnv(self))
+        return last
 
     def record(self, outcome: str, at: str | None = None, *, n: int = 1) -> None:
         """Count `n` attempts that ended in `outcome`, detected at schedule point `at`."""
@@ -330,7 +366,15 @@ class Env:
         """Write a trace of the events that led here, if this run may write another."""
         claimed = self.atomics.fetch_add(self.seg.address("control", control.TRACES), 1)
         if claimed < self.spec.max_traces:
-            capture.write_trace(self.spec, self.seg, self.actor.name, outcome, ticket, claimed)
+            capture.write_trace(
+                self.spec,
+                self.seg,
+                self.actor.name,
+                outcome,
+                ticket,
+                claimed,
+                self.iteration if self.spec.iterate else None,
+            )
 
     # -- schedule points under the runner's control -----------------------------------------
     def _controlled_point(self, name: str) -> None:
@@ -403,6 +447,10 @@ class Env:
             self._arrived.release()
 
 
+class BodyError(RuntimeError):
+    """An iteration's body broke the iteration's contract (exit 3)."""
+
+
 class _OwnedLock(NamedLock):
     """A lock that notes its holder in the `reuse` region: the runner's wait-for graph."""
 
@@ -421,6 +469,29 @@ class _OwnedLock(NamedLock):
         super().release()
 
 
+def _iterations(env: Env, scenario: Scenario, actor: Actor) -> None:
+    """A free run's iterations: all released together at the gate, each body once."""
+    gate = iteration.Gate(env, scenario, env.spec.spin_start)
+    try:
+        k = env.spec.first_iteration
+        last = gate.arrive()
+        while gate.pass_(last):
+            env.begin_iteration(k)
+            gate.entered(k)
+            try:
+                scenario.run_actor(env, actor)
+            except deadlock.Deadlock:
+                if "deadlock" not in env.spec.outcomes:
+                    raise
+                # counted, and the run stops (Env._deadlock): no arbiter for this one
+                last = gate.arrive()
+                continue
+            last = env.end_body()
+            k += 1
+    finally:
+        gate.close()
+
+
 def main(spec: RunSpec, index: int) -> None:
     actor = spec.actors[index]
     seg = process.enter(spec, actor.name)
@@ -436,14 +507,25 @@ def main(spec: RunSpec, index: int) -> None:
         if spec.reuse:  # explore: one iteration a schedule, the runner resets between
             while env.next_iteration():
                 try:
+                    if spec.iterate:
+                        env.begin_iteration(spec.first_iteration)
                     scenario.run_actor(env, actor)
+                    if spec.iterate:
+                        env.end_body()
                 except reuse.Abandoned:
                     pass
                 env.finish()
+        elif spec.gated:
+            _iterations(env, scenario, actor)
+            env.finish()
         else:
             env.wait_start()
+            if spec.iterate:  # a controlled run of one iteration (replay)
+                env.begin_iteration(spec.first_iteration)
             try:
                 scenario.run_actor(env, actor)
+                if spec.iterate:
+                    env.end_body()
             except deadlock.Deadlock:
                 if "deadlock" not in spec.outcomes:
                     raise  # no outcome to count it as: the run aborts, naming the cycle

@@ -85,11 +85,20 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         raise TraceError(f"trace outcome {trace.outcome!r} is not an outcome of {trace.scenario}")
     config = _check_config(scenario, ref, trace)
     _check_events(scenario, trace)
-    names = [name for name, _ in scenario.actors(trace.config)]
+    full = dict(config, variant=trace.variant)  # what the scenario sees in a run
+    names = [name for name, _ in scenario.actors(full)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
     if not 0 <= trace.rounds <= MAX_ROUNDS:
         raise TraceError(f"trace rounds {trace.rounds}: expected 0..{MAX_ROUNDS}")
+    iterates = scenario.iterates(full)
+    if trace.iteration is not None and not iterates:
+        raise TraceError(
+            f"trace of iteration {trace.iteration}, but {trace.scenario} with this config "
+            "does not run in iterations"
+        )
+    if trace.iteration is not None and trace.iteration >= 1 << 62:
+        raise TraceError(f"trace iteration {trace.iteration}: expected 0..{(1 << 62) - 1}")
     steps = trace.steps(scenario.points)
     if not steps:
         raise TraceError(
@@ -103,7 +112,8 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             config,
             seed=trace.seed,
             ref=ref,
-            rounds=trace.rounds,
+            rounds=1 if iterates else trace.rounds,
+            first_iteration=trace.iteration or 0,
             duration_s=3600.0,
             script=steps,
             stop_after_script=True,

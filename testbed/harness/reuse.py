@@ -10,19 +10,17 @@ many requests each actor has made to core.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import posix_ipc
 
-from testbed.harness import stats
+from testbed.harness import iteration, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
 from testbed.scenario import Scenario
 
 REGION = "reuse"
-CORE_TIMEOUT_S = 10.0
 
 
 class Abandoned(BaseException):  # noqa: N818 - not an error: a BaseException so scenarios' `except Exception` let it through
@@ -52,6 +50,8 @@ class Reset:
         self.ctl = seg.words("control")
         self.stats = seg.words("stats")
         self.regions = [seg.bytes(r) for r in scenario.regions(spec.config)] + [seg.bytes(REGION)]
+        if spec.iterate:  # who ended its body: the last one runs the arbiter
+            self.regions.append(seg.bytes(iteration.REGION))
         self.locks = [posix_ipc.Semaphore(spec.lock_sem(name)) for name in spec.locks]
         self.doorbell = posix_ipc.Semaphore(spec.doorbell) if spec.has_core else None
 
@@ -73,16 +73,10 @@ class Reset:
         for word in (control.STOP, control.FAILURES, control.ABANDON, control.TRACES):
             self.ctl[word] = 0
         self.scenario.init_shared(self.seg, self.spec.config)
-        self.ctl[control.EPOCH] = epoch
         if self.doorbell is None:
+            self.ctl[control.EPOCH] = epoch
             return
-        self.doorbell.release()  # core may be asleep on it; a spare post only wakes it once
-        deadline = time.monotonic() + CORE_TIMEOUT_S
-        while self.ctl[control.CORE_EPOCH] != epoch:
-            self.alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"core did not reset its service within {CORE_TIMEOUT_S:g} s")
-            time.sleep(0)
+        iteration.reset_core(self.ctl, self.doorbell, epoch, self.alive)
 
     def close(self) -> None:
         for region in self.regions:

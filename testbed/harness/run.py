@@ -9,7 +9,7 @@ from typing import Any
 
 import psutil
 
-from testbed.harness import deadlock, loader, perturb, stats
+from testbed.harness import deadlock, iteration, loader, perturb, stats
 from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
@@ -50,6 +50,7 @@ class RunOptions:
     max_traces: int = 3
     stop_after_script: bool = False  # replay: actors stop once the script is done ...
     script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
+    first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
 
 
 def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
@@ -87,6 +88,17 @@ def _parallel(plan: dict[str, list[int] | None]) -> bool:
     return len(used) > 1
 
 
+def _own_cpus(plan: dict[str, list[int] | None], actors: list[Actor]) -> bool:
+    """Has each actor a CPU of its own? Then iterating actors spin at the start gate."""
+    usable = sorted(psutil.Process().cpu_affinity())
+    sets = [plan[a.name] for a in actors]
+    if all(s is None for s in sets):
+        return len(actors) <= len(usable)
+    if any(s is None or len(s) != 1 for s in sets):
+        return False
+    return len({s[0] for s in sets}) == len(actors)
+
+
 def run(opts: RunOptions) -> dict[str, Any]:
     return Supervisor(prepare(opts), opts).go()
 
@@ -118,6 +130,14 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     if not actors:
         raise ConfigError(f"scenario {sc.name}: actors(config) declared no actor")
     plan = cpu_plan(opts.pin, actors)
+    iterate = bool(sc.iterates(config))
+    if sc.has_arbiter and not iterate:
+        raise ConfigError(
+            f"scenario {sc.name}: an arbiter() needs iterations (iterate = True): "
+            "a continuous run has no moment when every body has returned"
+        )
+    if not 0 <= opts.first_iteration < 1 << 62:
+        raise ConfigError(f"first iteration {opts.first_iteration}: expected 0..{(1 << 62) - 1}")
     parallel = _parallel(plan)
     default_spin = 50.0 if parallel else 0.0
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
@@ -134,15 +154,15 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     controlled = opts.script is not None or reuse
     if controlled:
         layout.add_words("sched", scheduler.SCHED_WORDS * len(actors))
-    locks = sc.locks(config)
     if reuse:
         layout.add_words(reuse_words.REGION, reuse_words.words(len(actors), len(locks)))
     if opts.record:
         recorder.add_regions(layout, len(actors), opts.ring_events)
+    if iterate:
+        iteration.add_region(layout, len(actors))
     regions = sc.regions(config)
     for region, nwords in regions.items():
         layout.add_words(region, nwords)
-    locks = sc.locks(config)
     points = list(sc.points)
     if opts.points == "access":
         points = access_points.all_points(points, list(regions), locks)
@@ -166,6 +186,9 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
         reuse=reuse,
+        iterate=iterate,
+        first_iteration=opts.first_iteration,
+        spin_start=iterate and _own_cpus(plan, actors),
         points=points,
         points_mode=opts.points,
         core_log=opts.core_log,

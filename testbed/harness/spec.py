@@ -28,6 +28,9 @@ class RunSpec:
     lock_timeout: float
     controlled: bool = False  # actors wait for the runner's go at each schedule point
     reuse: bool = False  # actors run their body once an iteration, reset between (explore)
+    iterate: bool = False  # the scenario's unit is the iteration (harness/iteration.py)
+    first_iteration: int = 0  # the index of the run's first iteration (a replay's: its trace's)
+    spin_start: bool = False  # iterating actors spin at the gate (each has a CPU of its own)
     points: list[str] = field(default_factory=list)  # ids are indexes (access: + families)
     points_mode: str = "named"  # "access": every shared word access and lock op is a point
     core_log: str | None = None
@@ -65,6 +68,14 @@ class RunSpec:
     def arrived_sem(self, index: int) -> str:
         return f"{self.prefix}.arrived{index}"
 
+    def start_sem(self, index: int) -> str:
+        return f"{self.prefix}.start{index}"
+
+    @property
+    def gated(self) -> bool:
+        """Free iterations: the actors pass the start gate between them."""
+        return self.iterate and not self.controlled
+
     def semaphores(self) -> dict[str, int]:
         """Every semaphore of the run and its initial value."""
         sems = {self.doorbell: 0} if self.has_core else {}
@@ -74,6 +85,8 @@ class RunSpec:
             if self.controlled:
                 sems[self.go_sem(a.index)] = 0
                 sems[self.arrived_sem(a.index)] = 0
+            if self.gated:
+                sems[self.start_sem(a.index)] = 0
         for lock in self.locks:
             sems[self.lock_sem(lock)] = 1
         return sems

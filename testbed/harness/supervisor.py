@@ -15,7 +15,17 @@ import multiprocess
 import multiprocess.connection
 import posix_ipc
 
-from testbed.harness import actor, core_server, diagnosis, hog, loader, portfolio, result, stats
+from testbed.harness import (
+    actor,
+    core_server,
+    diagnosis,
+    hog,
+    iteration,
+    loader,
+    portfolio,
+    result,
+    stats,
+)
 from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
@@ -70,6 +80,7 @@ class Supervisor:
         self._stop_at: float | None = None  # when the stop flag was first seen
         self._next_state_check = 0.0
         self.controlled: tuple[int, float] | None = None  # a script's steps run, and their time
+        self._gen = (-1, 0.0)  # an iterating run: the last release seen, and when
 
     def go(self) -> dict[str, Any]:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
@@ -224,6 +235,37 @@ class Supervisor:
                 diagnosis.Failure(0, r) for r in late
             ]))  # fmt: skip
 
+    def _check_iteration(self, now: float) -> None:
+        """Abort if no iteration has been released for longer than the lock timeout: name
+        the actors still in their body (one that never returns is never a hang)."""
+        w = self.seg.words(iteration.REGION)
+        gen = w[iteration.GEN]
+        if gen != self._gen[0]:
+            self._gen = (gen, now)
+            return
+        limit = self.spec.lock_timeout
+        if now - self._gen[1] <= limit:
+            return
+        n = len(self.spec.actors)
+        pids = self._live_pids()
+        stuck = []
+        for a in self.spec.actors:
+            k = w[iteration.body_word(n, a.index)]
+            if k:
+                who = diagnosis.describe(self.spec, self.seg, a.name, pids.get(a.name))
+                stuck.append(
+                    f"{who} has not returned from its body of iteration {k - 1} after "
+                    f"{limit:g} s (--lock-timeout)"
+                )
+        if not stuck:
+            stuck = [f"no iteration was released for {limit:g} s (--lock-timeout)"]
+        raise Aborted(
+            diagnosis.in_order(
+                diagnosis.stopped(self.spec, self.seg, pids),
+                [diagnosis.Failure(0, r) for r in stuck],
+            )
+        )
+
     def _index(self, name: str) -> int | None:
         return next((a.index for a in self.spec.actors if a.name == name), None)
 
@@ -265,6 +307,8 @@ class Supervisor:
             if deadline is not None and now >= deadline:
                 self.ctl[control.STOP] = 1
             self._check_stuck(now)
+            if self.spec.gated:
+                self._check_iteration(now)
             if opts.progress is not None and now >= next_progress:
                 opts.progress(self._snapshot())
                 next_progress = now + 0.25
@@ -339,6 +383,7 @@ class Supervisor:
                 },
                 **({"deadlock": d} if (d := self._deadlock()) else {}),
                 **self._controlled(),
+                **self._iterations(elapsed),
                 "trace_files": [
                     str(p)
                     for n in range(spec.max_traces)
@@ -355,6 +400,26 @@ class Supervisor:
         steps, elapsed = self.controlled
         rate = steps / elapsed if elapsed > 0 else 0.0
         return {"controlled": {"steps": steps, "elapsed_s": elapsed, "steps_per_s": rate}}
+
+    def _iterations(self, elapsed: float) -> dict[str, Any]:
+        """An iterating run: iterations done, a second, and how close together the actors
+        started them (the gate's spread: the release to each actor's first instruction)."""
+        spec = self.spec
+        if not spec.iterate:
+            return {}
+        w = self.seg.words(iteration.REGION)
+        if not spec.gated:
+            return {"iterations": int(w[iteration.DONE] == len(spec.actors))}
+        done = w[iteration.COMPLETED]
+        h = iteration.hist_word(len(spec.actors))
+        return {
+            "iterations": done,
+            "iterations_per_s": done / elapsed if elapsed > 0 else 0.0,
+            "start_gate": "spin" if spec.spin_start else "block",
+            "start_spread": iteration.spread_summary(
+                w[h : h + iteration.HIST_BUCKETS].tolist()
+            ),
+        }
 
     def _auto_at_first_failure(self) -> dict[str, Any]:
         """Under --perturb auto: the strategy the first failing actor ran at its failure."""

@@ -68,7 +68,17 @@ def _collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]
     return events, complete
 
 
-def write_trace(spec: RunSpec, seg: Segment, actor: str, outcome: str, ticket: int, n: int) -> Path:
+def write_trace(
+    spec: RunSpec,
+    seg: Segment,
+    actor: str,
+    outcome: str,
+    ticket: int,
+    n: int,
+    iteration: int | None = None,
+) -> Path:
+    """The events up to `ticket`: of the run (a continuous one), or of its iteration
+    `iteration` (the rings and the ticket start again with each iteration)."""
     events, complete = collect(spec, seg, ticket)
     trace = Trace(
         scenario=loader.load(spec.scenario).name,
@@ -80,7 +90,8 @@ def write_trace(spec: RunSpec, seg: Segment, actor: str, outcome: str, ticket: i
         outcome=outcome,
         detected_by=actor,
         complete=complete,
-        rounds=spec.rounds,
+        rounds=1 if iteration is not None else spec.rounds,
+        iteration=iteration,
         points=spec.points_mode,
         events=events,
     )

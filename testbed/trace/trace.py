@@ -52,6 +52,7 @@ class Trace:
     detected_by: str = ""  # the actor that saw it
     complete: bool = True  # the events go back to the start of the run
     rounds: int = 0
+    iteration: int | None = None  # an iterating scenario's: the one iteration the events are
     # "pass": each point event is its actor passing the point, its step running in the
     # trace's order (recorded traces); "stop": each event runs the actor until it stops at
     # the point (hand-written preemption scripts); "step": each event lets its actor go from
@@ -108,7 +109,11 @@ class Trace:
 
     def save(self, path: str | Path) -> Path:
         doc = {"format": FORMAT, "version": VERSION}
-        doc.update((k, v) for k, v in self.__dict__.items() if k != "events")
+        doc.update(
+            (k, v)
+            for k, v in self.__dict__.items()
+            if k != "events" and not (k == "iteration" and v is None)
+        )
         doc["events"] = [_compact(e) for e in self.events]
         path = Path(path)
         path.parent.mkdir(exist_ok=True)  # its parent was checked before the run
@@ -178,7 +183,7 @@ _SCALAR = (str, int, float, bool)
 _FIELDS: dict[str, Any] = {
     "scenario": str, "variant": str, "config": dict, "seed": int, "actors": list,
     "outcome": str, "detected_by": str, "complete": bool, "rounds": int, "order": str,
-    "events": list, "testbed_version": str, "source": str, "points": str,
+    "events": list, "testbed_version": str, "source": str, "points": str, "iteration": int,
 }  # fmt: skip
 _REQUIRED = ("scenario", "variant", "config", "seed", "actors", "outcome", "events")
 _EVENT_FIELDS: dict[str, Any] = {
