@@ -30,7 +30,6 @@ from testbed.trace import recorder
 
 if TYPE_CHECKING:
     from testbed.harness.actor import Env
-    from testbed.harness.spec import RunSpec
 
 REGION = "iteration"
 GEN = 0  # releases so far: the k-th release starts iteration first_iteration + k - 1

@@ -416,9 +416,7 @@ class Supervisor:
             "iterations": done,
             "iterations_per_s": done / elapsed if elapsed > 0 else 0.0,
             "start_gate": "spin" if spec.spin_start else "block",
-            "start_spread": iteration.spread_summary(
-                w[h : h + iteration.HIST_BUCKETS].tolist()
-            ),
+            "start_spread": iteration.spread_summary(w[h : h + iteration.HIST_BUCKETS].tolist()),
         }
 
     def _auto_at_first_failure(self) -> dict[str, Any]:
