@@ -207,9 +207,21 @@ def _summary(doc: dict[str, Any], console: Console) -> None:
                 f"  {r.get('thread_name', r.get('thread'))}: {r['access']} fault at {r['address']:#x}, "
                 f"no attachment in {r['region_map']} (pd {r['pd']})"
             )
-    for path in doc.get("trace_files", []):  # whole lines, never wrapped: they are copied
+    traces = doc.get("traces") or [
+        {"file": f, "replayable": True} for f in doc.get("trace_files", [])
+    ]
+    for t in traces:  # whole lines, never wrapped: they are copied
+        path = t["file"]
         q = shlex.quote(path)
         console.print(f"trace: {path}", soft_wrap=True, markup=False, highlight=False)
+        if not t["replayable"]:
+            console.print(
+                f"  not replayable: {t['why']} (testbed show {q} draws what it holds)",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
+            continue
         console.print(
             f"  replay: testbed replay {q}   (also: testbed show {q}, testbed minimize {q})",
             soft_wrap=True,

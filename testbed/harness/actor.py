@@ -183,12 +183,15 @@ class Env:
         if self.recorder is not None:
             if pert is None:
                 return self.recorder.point_hook(self._record_ids)
-            # answers the event's ticket; a point recorded at its access, the ticket its
-            # access is about to take
-            ticketed = self.recorder.point_hook(self._record_ids, ticket=True)
+            # perturb first, then record: a yield or a delay between the event's ticket and
+            # its step would let other actors' events in between, and the trace would then
+            # force an order that never happened (the access points do the same)
+            recorded = self.recorder.point_hook(self._record_ids)
+            load, counter = self.atomics.load, self.seg.address("control", control.TICKET)
 
             def point(name: str) -> None:
-                pert(name, ticketed(name))
+                pert(name, load(counter))
+                recorded(name)
 
             return point
         if pert is not None:
@@ -365,16 +368,15 @@ class Env:
     def _capture(self, outcome: str, ticket: int) -> None:
         """Write a trace of the events that led here, if this run may write another."""
         claimed = self.atomics.fetch_add(self.seg.address("control", control.TRACES), 1)
-        if claimed < self.spec.max_traces:
+        if claimed >= self.spec.max_traces:
+            return
+        if self.spec.iterate:  # the iteration's events are all in the rings
             capture.write_trace(
-                self.spec,
-                self.seg,
-                self.actor.name,
-                outcome,
-                ticket,
-                claimed,
-                self.iteration if self.spec.iterate else None,
+                self.spec, self.seg, self.actor.name, outcome, ticket, claimed, self.iteration
             )
+        else:  # the runner has the run's history: it writes the trace
+            k = self._outcome_index[outcome]
+            capture.request(self.seg, claimed, self.actor.index, k, ticket)
 
     # -- schedule points under the runner's control -----------------------------------------
     def _controlled_point(self, name: str) -> None:

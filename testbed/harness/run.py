@@ -16,7 +16,7 @@ from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
-from testbed.trace import access_points, recorder, scheduler
+from testbed.trace import access_points, capture, recorder, scheduler
 from testbed.trace.schedule import Step
 
 PINS = ("same", "spread", "none")
@@ -160,6 +160,8 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         recorder.add_regions(layout, len(actors), opts.ring_events)
     if iterate:
         iteration.add_region(layout, len(actors))
+    elif opts.record:  # traces the runner writes from the run's history (trace/capture.py)
+        capture.add_region(layout, opts.max_traces)
     regions = sc.regions(config)
     for region, nwords in regions.items():
         layout.add_words(region, nwords)

@@ -30,6 +30,7 @@ from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
 from testbed.trace import capture
+from testbed.trace.history import History
 from testbed.trace.schedule import ScheduleError, Script
 from testbed.trace.scheduler import Scheduler
 
@@ -41,6 +42,7 @@ TICK_S = 0.05
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 2.0  # after the stop: actors end within the lock timeout plus this
 STATE_CHECK_S = 0.25  # how often the runner looks for stopped children
+HISTORY_EVENTS = 1_000_000  # a continuous run's history kept for its traces (16 MB)
 
 
 class Aborted(RuntimeError):
@@ -81,6 +83,7 @@ class Supervisor:
         self._next_state_check = 0.0
         self.controlled: tuple[int, float] | None = None  # a script's steps run, and their time
         self._gen = (-1, 0.0)  # an iterating run: the last release seen, and when
+        self.writer: capture.Writer | None = None  # a continuous run's traces
 
     def go(self) -> dict[str, Any]:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
@@ -97,6 +100,8 @@ class Supervisor:
             except KeyboardInterrupt:
                 error, elapsed = "interrupted (Ctrl-C or SIGTERM)", self._elapsed()
             self._stop(error is not None)
+            if self.writer is not None:
+                self.writer.poll(final=True)
             return self._result(elapsed, error)
         finally:
             self._kill_all()
@@ -118,6 +123,9 @@ class Supervisor:
             self.stats[stats.WORDS * a.index + stats.FIRST_FAILURE_NS] = stats.NO_FAILURE
         self.ctl[control.MAX_FAILURES] = self.opts.max_failures
         self.opts.scenario.init_shared(self.seg, spec.config)
+        if spec.record and spec.max_traces and not spec.iterate:
+            history = History(self.seg, len(spec.actors), HISTORY_EVENTS)
+            self.writer = capture.Writer(spec, self.seg, history)
 
     def _start(self) -> None:
         ref = self.spec.scenario
@@ -309,6 +317,8 @@ class Supervisor:
             self._check_stuck(now)
             if self.spec.gated:
                 self._check_iteration(now)
+            if self.writer is not None:
+                self.writer.poll()
             if opts.progress is not None and now >= next_progress:
                 opts.progress(self._snapshot())
                 next_progress = now + 0.25
@@ -384,13 +394,29 @@ class Supervisor:
                 **({"deadlock": d} if (d := self._deadlock()) else {}),
                 **self._controlled(),
                 **self._iterations(elapsed),
-                "trace_files": [
-                    str(p)
-                    for n in range(spec.max_traces)
-                    if (p := capture.trace_path(spec, n)).exists()
-                ],
+                **self._traces(),
             },
         )
+
+    def _traces(self) -> dict[str, Any]:
+        """The trace files written, and of each whether a replay can force its order (a
+        trace whose history is not whole is kept, to read, but offers no replay)."""
+        files, traces = [], []
+        for n in range(self.spec.max_traces):
+            path = capture.trace_path(self.spec, n)
+            if not path.exists():
+                continue
+            if self.writer is not None:
+                why = self.writer.written.get(n)
+            else:
+                try:
+                    whole = json.loads(path.read_text()).get("complete", False)
+                except (OSError, ValueError):
+                    whole = False
+                why = None if whole else "the iteration took more events than --ring-events"
+            files.append(str(path))
+            traces.append({"file": str(path), "replayable": why is None, "why": why})
+        return {"trace_files": files, "traces": traces}
 
     def _controlled(self) -> dict[str, Any]:
         """A controlled run (a script: replay, minimize): the steps the runner let actors take,

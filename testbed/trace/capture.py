@@ -1,5 +1,10 @@
 """Writing a trace when a run sees an INTERESTING or FORBIDDEN outcome: every actor's and
-core's events up to that moment, in global order, from the rings in shared memory."""
+core's events up to that moment, in global order.
+
+An iterating run's trace is its iteration: the actor that saw the outcome writes it from the
+rings, which start again with each iteration. A continuous run's history is longer than the
+rings: the actor only asks (a request in the `captures` region), and the runner, which
+drains the rings as the run goes (trace/history.py), writes the trace."""
 
 from __future__ import annotations
 
@@ -8,9 +13,25 @@ from pathlib import Path
 
 from testbed.harness import loader
 from testbed.harness.spec import RunSpec
-from testbed.ipc.segment import Segment
+from testbed.ipc.segment import Layout, Segment
 from testbed.trace import access_points, recorder
+from testbed.trace.history import History
+from testbed.trace.recorder import RingEvent
 from testbed.trace.trace import Event, Trace
+
+REGION = "captures"
+REQUEST_WORDS = 4  # a trace asked for: ready, actor index, outcome index, ticket
+
+
+def add_region(layout: Layout, max_traces: int) -> None:
+    layout.add_words(REGION, REQUEST_WORDS * max(1, max_traces))
+
+
+def request(seg: Segment, n: int, actor: int, outcome: int, ticket: int) -> None:
+    """An actor asks the runner for trace `n` of the events up to `ticket`."""
+    w = seg.words(REGION)[REQUEST_WORDS * n :][:REQUEST_WORDS]
+    w[1], w[2], w[3] = actor, outcome, ticket
+    w[0] = 1  # last: the runner reads the rest once it sees this
 
 
 def trace_path(spec: RunSpec, n: int) -> Path:
@@ -37,14 +58,21 @@ def collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
 
 
 def _collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]:
+    rings = [recorder.read_ring(seg.words(recorder.ring_region(a.index))) for a in spec.actors]
+    core = recorder.read_ring(seg.words(recorder.CORE_RING))
+    events = _events(spec, [r for r, _ in rings], core[0], upto)
+    return events, all(whole for _, whole in rings) and core[1]
+
+
+def _events(
+    spec: RunSpec, rings: list[list[RingEvent]], core: list[RingEvent], upto: int
+) -> list[Event]:
+    """The events with a ticket up to `upto`, named, in ticket order."""
     scenario = loader.load(spec.scenario)
     names = [a.name for a in spec.actors]
     events: list[Event] = []
-    complete = True
     for a in spec.actors:
-        ring, whole = recorder.read_ring(seg.words(recorder.ring_region(a.index)))
-        complete &= whole
-        for e in ring:
+        for e in rings[a.index]:
             if e.ticket > upto:
                 continue
             if e.event >= recorder.OUTCOME_EVENT:
@@ -56,16 +84,14 @@ def _collect(spec: RunSpec, seg: Segment, upto: int) -> tuple[list[Event], bool]
             else:
                 point = access_points.name(spec.points, e.event, e.what)
                 events.append(Event(e.ticket, a.name, "point", point))
-    ring, whole = recorder.read_ring(seg.words(recorder.CORE_RING))
-    complete &= whole
-    for e in ring:
+    for e in core:
         if e.ticket <= upto:
             op, client, status, key = recorder.unpack_core(e.what)
             detail = {"client": names[client] if client < len(names) else client}
             detail.update(scenario.core_event(op, status, key))
             events.append(Event(e.ticket, "core", "core", str(detail.get("op", op)), detail))
     events.sort(key=lambda e: e.ticket)
-    return events, complete
+    return events
 
 
 def write_trace(
@@ -77,9 +103,21 @@ def write_trace(
     n: int,
     iteration: int | None = None,
 ) -> Path:
-    """The events up to `ticket`: of the run (a continuous one), or of its iteration
-    `iteration` (the rings and the ticket start again with each iteration)."""
+    """The events up to `ticket` of iteration `iteration` (the rings and the ticket start
+    again with each iteration), or of the run when the rings still hold all of it."""
     events, complete = collect(spec, seg, ticket)
+    return _save(spec, actor, outcome, events, complete, n, iteration)
+
+
+def _save(
+    spec: RunSpec,
+    actor: str,
+    outcome: str,
+    events: list[Event],
+    complete: bool,
+    n: int,
+    iteration: int | None = None,
+) -> Path:
     trace = Trace(
         scenario=loader.load(spec.scenario).name,
         source=spec.scenario,
@@ -96,3 +134,51 @@ def write_trace(
         events=events,
     )
     return trace.save(trace_path(spec, n))
+
+
+class Writer:
+    """The runner's side of a continuous run: drains the rings into the run's history and
+    writes each trace an actor asked for, once every event up to its ticket is in."""
+
+    def __init__(self, spec: RunSpec, seg: Segment, history: History):
+        self.spec, self.seg, self.history = spec, seg, history
+        self.requests = seg.words(REGION)
+        self.written: dict[
+            int, str | None
+        ] = {}  # trace n -> why it will not replay (None: it will)
+
+    def poll(self, final: bool = False) -> None:
+        self.history.poll()
+        for n in range(self.spec.max_traces):
+            w = self.requests[REQUEST_WORDS * n :][:REQUEST_WORDS]
+            if n in self.written or not w[0]:
+                continue
+            actor, outcome, ticket = w[1], w[2], w[3]
+            events = self._upto(ticket, final)
+            if events is None:
+                continue  # events before its ticket still in flight: next tick
+            lost = self.history.lost
+            complete = lost is None and len(events) == ticket + 1
+            _save(
+                self.spec,
+                self.spec.actors[actor].name,
+                self.spec.outcomes[outcome],
+                events,
+                complete,
+                n,
+            )
+            self.written[n] = (
+                None
+                if complete
+                else lost or f"events before ticket {ticket} were never recorded (a process died)"
+            )
+
+    def _upto(self, ticket: int, final: bool) -> list[Event] | None:
+        """The events up to `ticket`, or None to wait a tick: tickets are dense, and one taken
+        by a process preempted before it stored its event is still to come."""
+        h = self.history
+        n = len(self.spec.actors)
+        events = _events(self.spec, [h.events(i) for i in range(n)], h.events(n), ticket)
+        if len(events) <= ticket and h.lost is None and not final:
+            return None
+        return events
