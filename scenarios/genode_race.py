@@ -93,6 +93,13 @@ class GenodeRace(Scenario):
             f"{layout.MAX_STACK_SIZE} bytes the outcome is stack_too_large; default 16K)",
         )
         p.add_argument(
+            "--iterate",
+            action="store_true",
+            help="run in iterations (as jcstress does): each creator's round is one iteration "
+            "from fresh state (thread lists, bitmaps, core), the creators released together; "
+            "a failure's trace is its iteration",
+        )
+        p.add_argument(
             "--core",
             default="c",
             help="core's model: c (the fast path, kernel_model/genode/_fastcore.c) or python "
@@ -108,7 +115,11 @@ class GenodeRace(Scenario):
             "children": in_range("--children", args.children, 1, MAX_CHILDREN),
             "stack_size": parse_size(args.stack_size, "--stack-size", 1, layout.SLOT_SIZE),
             "core": args.core,
+            **({"iterate": True} if args.iterate else {}),  # absent: traces from before
         }
+
+    def iterates(self, config: dict[str, Any]) -> bool:
+        return bool(config.get("iterate", False))
 
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [
