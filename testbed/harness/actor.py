@@ -37,10 +37,12 @@ class Env:
         self.config = spec.config
         self.ctl = seg.words("control")
         self.slot = seg.words("stats")[stats.WORDS * actor.index : stats.WORDS * (actor.index + 1)]
-        self.rng = random.Random(spec.seed * 1_000_003 + actor.index)
+        self._rng = random.Random(spec.seed * 1_000_003 + actor.index)
+        self._rng_stale = False  # an iteration began: seed on first use (a seed costs 4 us)
         self.iteration = spec.first_iteration
         self._arbiter = scenario.arbiter if scenario.has_arbiter else None
-        self._iter = seg.words(iteration.REGION) if spec.iterate else None
+        self._done = seg.address(iteration.REGION, iteration.DONE) if spec.iterate else 0
+        self._arbiter_env = iteration.ArbiterEnv(self)
         self.atomics = Atomics()
         self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
         self._failure = {o.name: o.failure for o in scenario.outcomes}
@@ -64,6 +66,7 @@ class Env:
             )
         self._grades = scenario.grades(spec.variant)
         self._regions = dict(scenario.regions(spec.config))  # name -> words
+        self._views: dict[tuple, object] = {}  # what words(), bitmap(), atomic() handed out
         self._point_index = {name: k for k, name in enumerate(spec.points)}
         self.last_point = ""
         self.recorder = None
@@ -98,6 +101,12 @@ class Env:
     def words(self, region: str) -> memoryview | AccessWords:
         if not self.access:
             return self.seg.words(region)
+        view = self._views.get(("words", region))
+        if view is None:  # one view a region: an iterating body asks once an iteration
+            view = self._views[("words", region)] = self._access_words(region)
+        return view
+
+    def _access_words(self, region: str) -> AccessWords:
         if access_points.read_family(region) not in self._point_index:
             raise ConfigError(f"region {region!r} is not declared by regions(config)")
         return AccessWords(
@@ -142,6 +151,12 @@ class Env:
         return lib() if self.recorder is not None and not self.spec.controlled else None
 
     def bitmap(self, region: str, nbits: int | None = None) -> Bitmap | AccessBitmap:
+        view = self._views.get(("bitmap", region, nbits))
+        if view is None:
+            view = self._views[("bitmap", region, nbits)] = self._bitmap(region, nbits)
+        return view
+
+    def _bitmap(self, region: str, nbits: int | None) -> Bitmap | AccessBitmap:
         words = self._declared(region)
         if nbits is None:
             nbits = 64 * words
@@ -161,6 +176,12 @@ class Env:
         )
 
     def atomic(self, region: str, word: int = 0) -> AtomicWord | AccessAtomic:
+        view = self._views.get(("atomic", region, word))
+        if view is None:
+            view = self._views[("atomic", region, word)] = self._atomic(region, word)
+        return view
+
+    def _atomic(self, region: str, word: int) -> AtomicWord | AccessAtomic:
         words = self._declared(region)
         if not 0 <= word < words:
             raise ConfigError(f"atomic {region}[{word}]: the region has words 0..{words - 1}")
@@ -313,7 +334,15 @@ class Env:
         """The iteration's body sees the index, and draws from `rng` what any run of this
         iteration draws (a replay of it included)."""
         self.iteration = index
-        self.rng.seed((self.spec.seed * 1_000_003 + self.actor.index) * 1_000_000_007 + index)
+        self._rng_stale = True
+
+    @property
+    def rng(self) -> random.Random:
+        if self._rng_stale:
+            self._rng_stale = False
+            seed = (self.spec.seed * 1_000_003 + self.actor.index) * 1_000_000_007
+            self._rng.seed(seed + self.iteration)
+        return self._rng
 
     def held_locks(self) -> list[str]:
         me = self.actor.index + 1
@@ -326,16 +355,15 @@ class Env:
     def end_body(self) -> bool:
         """After an iteration's body: it may hold no lock; the last actor to get here runs
         the arbiter. Answers whether this actor was the last."""
-        held = self.held_locks()
+        held = self.held_locks() if self._locks else []
         if held:
             raise BodyError(
                 f"{self.actor.name} returned from its body of iteration {self.iteration} "
                 f"holding lock {', '.join(held)}: an iteration must release what it takes"
             )
-        done = self.seg.address(iteration.REGION, iteration.DONE)
-        last = self.atomics.fetch_add(done, 1) == len(self.spec.actors) - 1
+        last = self.atomics.fetch_add(self._done, 1) == len(self.spec.actors) - 1
         if last and self._arbiter is not None:
-            self._arbiter(iteration.ArbiterEnv(self))
+            self._arbiter(self._arbiter_env)
         return last
 
     def record(self, outcome: str, at: str | None = None, *, n: int = 1) -> None:
@@ -433,7 +461,7 @@ class Env:
         self._wait_go("start")
         if self.ctl[control.STOP]:
             return False
-        self.rng.seed(self.spec.seed * 1_000_003 + self.actor.index)
+        self._rng.seed(self.spec.seed * 1_000_003 + self.actor.index)
         return True
 
     def finish(self) -> None:

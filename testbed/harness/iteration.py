@@ -15,6 +15,7 @@ end its body runs the arbiter (`finish_body`), so all three modes share the same
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,10 @@ COMPLETED = 2  # iterations whose every body returned (and whose arbiter ran)
 STOPPED = 3  # the last release was the end: nobody runs another body
 HEADER = 8
 HIST_BUCKETS = 128  # the start spread: four buckets an octave, up to 2^31 ns
-SPIN_S = 0.01  # how long a waiting actor spins before it sleeps (when it spins at all)
+# how long a waiting actor spins before it sleeps (when it spins at all): longer than the
+# gap between two actors' ends in a short body, short enough that a spinner whose partner
+# was preempted on a busy machine gives its CPU back soon
+SPIN_S = 200e-6
 SPINS = 1 << 12  # pauses a C call spins before Python looks at the abort flag again
 CORE_TIMEOUT_S = 10.0
 
@@ -70,13 +74,20 @@ def hist_word(n: int) -> int:
     return HEADER + 3 * n
 
 
-def fresh_state(seg: Segment, scenario: Scenario, config: dict[str, Any]) -> None:
-    """The scenario's regions as a new run has them: zeroed, then `init_shared`."""
-    for region in scenario.regions(config):
-        view = seg.bytes(region)
-        view[:] = bytes(len(view))
-        view.release()
-    scenario.init_shared(seg, config)
+class FreshState:
+    """Puts the scenario's regions back as a new run has them: zeroed, then `init_shared`
+    (one memset a region: this runs between every two iterations)."""
+
+    def __init__(self, seg: Segment, scenario: Scenario, config: dict[str, Any]):
+        self.seg, self.scenario, self.config = seg, scenario, config
+        self.spans = [(seg.address(r), seg.layout.regions[r][1]) for r in scenario.regions(config)]
+        self.init = type(scenario).init_shared is not Scenario.init_shared
+
+    def __call__(self) -> None:
+        for addr, nbytes in self.spans:
+            ctypes.memset(addr, 0, nbytes)
+        if self.init:
+            self.scenario.init_shared(self.seg, self.config)
 
 
 def reset_core(
@@ -127,7 +138,10 @@ class ArbiterEnv:
     def __init__(self, env: Env):
         self._env = env
         self.config = env.config
-        self.rng = env.rng
+
+    @property
+    def rng(self):
+        return self._env.rng
 
     @property
     def iteration(self) -> int:
@@ -171,6 +185,7 @@ class Gate:
         self.gen_addr = seg.address(REGION, GEN)
         self.done_addr = seg.address(REGION, DONE)
         self.spin_s = SPIN_S if spin else 0.0
+        self.fresh = FreshState(seg, scenario, spec.config)
         self.sems = [posix_ipc.Semaphore(spec.start_sem(i)) for i in range(self.n)]
         self.sleep_addr = [seg.address(REGION, sleep_word(self.n, i)) for i in range(self.n)]
         self.doorbell = posix_ipc.Semaphore(spec.doorbell) if spec.has_core else None
@@ -225,7 +240,7 @@ class Gate:
 
     def _reset(self) -> None:
         """The next iteration starts as a new run would (but for the counters, which add up)."""
-        fresh_state(self.seg, self.scenario, self.spec.config)
+        self.fresh()
         for ring in self.rings:
             ring[0] = 0
         self.ctl[control.TICKET] = 0
@@ -244,20 +259,23 @@ class Gate:
             t = so.tb_gate_spin(self.gen_addr, target, SPINS)
             if not t and (self.ctl[control.ABORT] or time.monotonic() > deadline):
                 break
-        while not t:  # sleep: say so, then look once more (the releaser posts who said so)
+        # sleep: say so in the word, look once more, and sleep; a post is only a hint (one
+        # meant for the last gate can arrive late, from a releaser preempted before it
+        # posted), so the generation word has the last say
+        sem, flag = self.sems[me], self.sleep_addr[me]
+        while not t:
             if self.ctl[control.ABORT]:
                 self.w[STOPPED] = 1
                 return
-            so.tb_store(self.sleep_addr[me], 1)
+            so.tb_store(flag, 1)
             if so.tb_load(self.gen_addr) < target:
                 try:
-                    self.sems[me].acquire(0.2)
-                    t = so.tb_now_ns()
-                    break
+                    sem.acquire(0.2)  # the releaser cleared the word before it posted
                 except posix_ipc.BusyError:
-                    pass
-            if not so.tb_exchange(self.sleep_addr[me], 0):
-                self.sems[me].acquire()  # the releaser took the word: its post is due
+                    if not so.tb_exchange(flag, 0):
+                        sem.acquire()  # the releaser took the word: its post is due
+            elif not so.tb_exchange(flag, 0):
+                sem.acquire()
             if so.tb_load(self.gen_addr) >= target:
                 t = so.tb_now_ns()
         self.w[start_word(me)] = t

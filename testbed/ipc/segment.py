@@ -46,6 +46,7 @@ class Segment:
             shm.close_fd()
         self.base = address_of(self.mm)
         self._views: list[memoryview] = []
+        self._words: dict[str, memoryview] = {}
 
     @classmethod
     def create(cls, name: str, layout: Layout) -> Segment:
@@ -59,10 +60,14 @@ class Segment:
         return self.base + self.layout.regions[region][0] + 8 * word
 
     def words(self, region: str) -> memoryview:
-        """The region as an array of unsigned 64-bit words."""
-        offset, nbytes = self.layout.regions[region]
-        view = memoryview(self.mm)[offset : offset + nbytes].cast("Q")
-        self._views.append(view)
+        """The region as an array of unsigned 64-bit words: one view a region, shared by
+        every caller (an iterating body asks for it once an iteration; don't release it)."""
+        view = self._words.get(region)
+        if view is None:
+            offset, nbytes = self.layout.regions[region]
+            view = memoryview(self.mm)[offset : offset + nbytes].cast("Q")
+            self._views.append(view)
+            self._words[region] = view
         return view
 
     def bytes(self, region: str) -> memoryview:
