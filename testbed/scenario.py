@@ -161,6 +161,11 @@ class ActorEnv(Shared, Protocol):
         serves a client as the PD of its session, whatever the request says)."""
         ...
 
+    def native(self, name: str) -> None:
+        """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
+        this process; testbed.h is what the C code sees. An unknown name is a ConfigError."""
+        ...
+
 
 class CoreService(Protocol):
     """What `Scenario.core` answers: the kernel service core's process runs. Optional
@@ -186,6 +191,9 @@ class Scenario:
     # what `testbed show` draws between two points of one actor: (from, to, label), e.g. a
     # window in which shared state is not yet set
     spans: tuple[tuple[str, str, str], ...] = ()
+    # C sources of native actors (a str, or a tuple of them), relative to the scenario's
+    # file: compiled when the scenario loads; `env.native(name)` calls `void name(tb_env *)`
+    native: str | tuple[str, ...] = ()
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
