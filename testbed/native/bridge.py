@@ -221,7 +221,7 @@ class Bridge:
     def _guard(self, fn: Callable[..., int]) -> Callable[..., int]:
         def guarded(*args: Any) -> int:
             try:
-                return fn(*args)
+                return fn(*args) or 0  # (a hook answering None: 0)
             except BaseException as e:  # kept, and raised again once C has unwound
                 self.error = e
                 self.s.failed = 1
@@ -232,7 +232,7 @@ class Bridge:
     def _fail(self, what: bytes, name: bytes) -> None:
         """An undeclared name: the error names it and what is declared."""
         name_s = name.decode(errors="replace")
-        spec, actor = self.env.spec, self.env.actor.name
+        spec = self.env.spec
         declared = {
             "region": ("regions(config)", list(self.env._regions)),
             "outcome": ("outcomes", spec.outcomes),
@@ -243,16 +243,16 @@ class Bridge:
         if kind in declared:
             where, names = declared[kind]
             message = (
-                f"{actor}: {kind} {name_s!r} is not declared by {where}: "
+                f"{kind} {name_s!r} is not declared by {where}: "
                 f"{', '.join(names) or 'none'}"
             )
         elif kind == "address":
             message = (
-                f"{actor}: tb_load/tb_store/tb_cas/tb_fetch_add at --points access on "
+                f"tb_load/tb_store/tb_cas/tb_fetch_add at --points access on "
                 f"{name_s}, which is in no declared region ({', '.join(self.env._regions)})"
             )
         else:
-            message = f"{actor}: {kind} {name_s} is not declared"
+            message = f"{kind} {name_s} is not declared"
         self.error = ConfigError(message)
 
     def symbol(self, name: str) -> int:
