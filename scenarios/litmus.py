@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.scenario import ActorEnv, Actor, Grade, Outcome, Scenario
+from testbed.scenario import Actor, ActorEnv, Grade, Outcome, Scenario
 
-A, I, F = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
+ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 WORDS_APART = 8  # x and y each a cache line of its own (64-byte lines)
 
 
@@ -25,12 +25,12 @@ class Litmus(Scenario):
         Outcome(
             "relaxed",
             "an outcome no interleaving gives (SB: r0 = r1 = 0; MP: flag seen, data not)",
-            {"sb-relaxed": I, "sb-fenced": F, "mp-relaxed": I, "mp-fenced": F},
+            {"sb-relaxed": INT, "sb-fenced": FORB, "mp-relaxed": INT, "mp-fenced": FORB},
         ),
         Outcome(
             "interleaved",
             "an outcome some interleaving of the two actors gives",
-            dict.fromkeys(variants, A),
+            dict.fromkeys(variants, ACC),
             failure=False,
         ),
     )

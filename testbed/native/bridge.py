@@ -242,10 +242,7 @@ class Bridge:
         kind = what.decode()
         if kind in declared:
             where, names = declared[kind]
-            message = (
-                f"{kind} {name_s!r} is not declared by {where}: "
-                f"{', '.join(names) or 'none'}"
-            )
+            message = f"{kind} {name_s!r} is not declared by {where}: {', '.join(names) or 'none'}"
         elif kind == "address":
             message = (
                 f"tb_load/tb_store/tb_cas/tb_fetch_add at --points access on "

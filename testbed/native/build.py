@@ -95,9 +95,7 @@ def library(scenario: Scenario) -> Path:
     os.close(fd)
     argv = [*cc, *FLAGS, "-I", str(INCLUDE), *map(str, files), str(SHIM), "-o", tmp]
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, cwd=target.parent, timeout=120
-        )
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=target.parent, timeout=120)
         if proc.returncode != 0:
             raise ConfigError(_error(scenario, files, proc.stderr or proc.stdout))
         os.replace(tmp, target)
@@ -110,10 +108,7 @@ def library(scenario: Scenario) -> Path:
 def _error(scenario: Scenario, files: list[Path], message: str) -> str:
     """The compiler's message, led by the file it names first (else the scenario's first)."""
     named = next((f for f in files if str(f) in message or f.name in message), files[0])
-    return (
-        f"scenario {scenario.name!r}: native source {named} does not compile:\n"
-        f"{message.strip()}"
-    )
+    return f"scenario {scenario.name!r}: native source {named} does not compile:\n{message.strip()}"
 
 
 def prepare(scenario: Scenario) -> Scenario:
