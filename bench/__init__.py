@@ -18,6 +18,7 @@ NAMES = (
     "kill_rate",
     "cycle_efficiency",
     "explore",
+    "native_cost",
 )
 
 
