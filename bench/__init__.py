@@ -19,6 +19,7 @@ NAMES = (
     "cycle_efficiency",
     "explore",
     "iteration",
+    "native_cost",
 )
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "explore",
     "in_range",
     "minimize",
+    "native_include",
     "parse_size",
     "replay",
     "run",
@@ -127,3 +128,10 @@ def explore(
     opts = parse_keywords(sc, ref, dict(options, variant=variant))
     opts.progress = progress
     return Result(explore_options(opts))
+
+
+def native_include() -> Path:
+    """The directory of testbed.h, for compiling a native actor's C sources elsewhere."""
+    from testbed.native.build import include_dir
+
+    return include_dir()

@@ -163,6 +163,11 @@ class ActorEnv(Shared, Protocol):
         serves a client as the PD of its session, whatever the request says)."""
         ...
 
+    def native(self, name: str) -> None:
+        """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
+        this process; testbed.h is what the C code sees. An unknown name is a ConfigError."""
+        ...
+
 
 class CoreService(Protocol):
     """What `Scenario.core` answers: the kernel service core's process runs. Optional
@@ -192,6 +197,9 @@ class Scenario:
     # zeroed, `init_shared`, core's service new), every actor's `run_actor` runs once, all
     # released together, then `arbiter` reads the final state; `--rounds` counts iterations
     iterate: bool = False
+    # C sources of native actors (a str, or a tuple of them), relative to the scenario's
+    # file: compiled when the scenario loads; `env.native(name)` calls `void name(tb_env *)`
+    native: str | tuple[str, ...] = ()
 
     # -- configuration ---------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

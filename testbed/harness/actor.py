@@ -320,6 +320,17 @@ class Env:
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
 
+    _native_bridge = None  # testbed.native.bridge.Bridge, made at the first env.native()
+
+    def native(self, name: str) -> None:
+        """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
+        this process (testbed/native/bridge.py)."""
+        if self._native_bridge is None:
+            from testbed.native.bridge import Bridge
+
+            self._native_bridge = Bridge(self)
+        self._native_bridge.call(name)
+
     def rounds(self) -> Iterator[int]:
         if self.spec.iterate:  # the body is the iteration: one round, its index
             yield self.iteration

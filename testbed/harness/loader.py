@@ -64,7 +64,7 @@ def load(ref: str) -> Scenario:
                 obj = ep.load()
             except Exception as e:
                 raise ConfigError(f"scenario {ref}: {ep.value} does not load: {_why(e)}") from None
-            return check(obj, f"scenario {ref} ({ep.value})")
+            return _native(check(obj, f"scenario {ref} ({ep.value})"))
     known = ", ".join(builtin_names()) or "none"
     raise ConfigError(
         f"unknown scenario {ref!r}: expected a file (PATH.py or PATH.py:NAME), "
@@ -101,7 +101,16 @@ def file_module(path: Path) -> ModuleType:
 def _attribute(module, attr: str, where: str) -> Scenario:
     if not hasattr(module, attr):
         raise ConfigError(f"{where} defines no {attr} (expected {attr} = YourScenario())")
-    return check(getattr(module, attr), f"{where}, {attr}")
+    return _native(check(getattr(module, attr), f"{where}, {attr}"))
+
+
+def _native(scenario: Scenario) -> Scenario:
+    """Its C sources compiled (Scenario.native), before anything starts: ConfigError if not."""
+    if not scenario.native:
+        return scenario
+    from testbed.native import build
+
+    return build.prepare(scenario)
 
 
 def _why(e: BaseException) -> str:

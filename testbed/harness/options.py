@@ -195,6 +195,7 @@ def to_argv(parser: argparse.ArgumentParser, options: Mapping[str, Any]) -> list
         if value is None:
             continue
         if isinstance(action, argparse.BooleanOptionalAction):
+            flag = action.option_strings[0]  # (the longest is the --no- one)
             argv.append(flag if value else "--no-" + flag[2:])
         elif action.nargs == 0:  # store_true
             if value:

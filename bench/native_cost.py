@@ -1,0 +1,157 @@
+"""What native actors cost and show (issue 21), in one bench run: a named `tb_point` and a
+`tb_load` in C, in ns, beside the Python `env.point` and `env.words(...)[0]`, at each point
+level with recording off and on; and the store-buffering litmus test's relaxed outcome per
+million iterations, fenced and not, with the two actors pinned apart and together.
+
+    testbed bench native_cost [--profile P] [--trials 3]
+
+Each cost is the best of the trials (one actor, one round, `iterations` calls timed in the
+actor's process); the litmus rows are the median of the trials.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import testbed
+from bench import harness
+from bench.harness import Bench, Log, Params, Table
+from testbed.scenario import Actor, ActorEnv, Grade, Outcome, Scenario
+
+LEVELS = {  # name -> (points, record)
+    "named": ("named", False),
+    "named, recorded": ("named", True),
+    "access": ("access", False),
+    "access, recorded": ("access", True),
+}
+
+
+class NativeCost(Scenario):
+    name = "native-cost"
+    description = "bench: a point and a load, C against Python"
+    variants = {"time": "one actor times its calls"}
+    outcomes = (Outcome("done", "timed", {"time": Grade.ACCEPTABLE}, failure=False),)
+    points = ("p",)
+    native = "native_cost.c"
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--iterations", type=int, default=100_000)
+
+    def configure(self, args) -> dict[str, Any]:
+        return {"iterations": testbed.in_range("--iterations", args.iterations, 1, 10**8)}
+
+    def actors(self, config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [("t0", {})]
+
+    def regions(self, config: Mapping[str, Any]) -> dict[str, int]:
+        return {"word": 1, "out": 8}
+
+    def run_actor(self, env: ActorEnv, actor: Actor) -> None:
+        n, out = env.config["iterations"], env.words("out")
+        env.native("native_cost")
+        point, words = env.point, env.words("word")
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            point("p")
+        t1 = time.perf_counter_ns()
+        for _ in range(n):
+            words[0]
+        t2 = time.perf_counter_ns()
+        out[3], out[4] = t1 - t0, t2 - t1
+        env.record("done")
+
+    def result_extra(self, shared, config: Mapping[str, Any]) -> dict[str, Any]:
+        out, n = shared.words("out"), config["iterations"]
+        names = ("c_point", "c_load", None, "python_point", "python_load")
+        return {"ns": {k: out[i] / n for i, k in enumerate(names) if k}}
+
+
+SCENARIO = NativeCost()
+
+
+def costs(level: str, iterations: int, seed: int) -> dict[str, float]:
+    points, record = LEVELS[level]
+    result = testbed.run(
+        "bench.native_cost:SCENARIO", variant="time", rounds=1, seed=seed, points=points,
+        record=record, iterations=iterations, max_traces=0,
+    )  # fmt: skip
+    return result.document["ns"]
+
+
+def litmus(variant: str, pin: str, rounds: int, seed: int) -> dict[str, Any]:
+    doc = testbed.run(
+        "litmus", variant=variant, rounds=rounds, pin=pin, seed=seed, max_traces=0
+    ).document
+    return {
+        "per_million": doc["outcomes"]["relaxed"] / rounds * 1e6,
+        "iterations_per_s": doc["iterations_per_s"],
+    }
+
+
+def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
+    ns: dict[str, dict[str, float]] = {}
+    for t in range(p.trials):
+        for level in LEVELS if t % 2 == 0 else list(LEVELS)[::-1]:
+            got = costs(level, p["iterations"], seed=t + 1)
+            best = ns.setdefault(level, dict(got))
+            for k, v in got.items():
+                best[k] = min(best[k], v)
+        log(f"costs: trial {t + 1}/{p.trials}")
+    sb: dict[str, list[dict[str, Any]]] = {}
+    for t in range(p.trials):
+        for variant in ("sb-relaxed", "sb-fenced"):
+            for pin in ("spread", "same"):
+                sb.setdefault(f"{variant} {pin}", []).append(
+                    litmus(variant, pin, p["rounds"], seed=t + 1)
+                )
+        log(f"litmus: trial {t + 1}/{p.trials}")
+    rows = {
+        key: {
+            "per_million": statistics.median(x["per_million"] for x in xs),
+            "iterations_per_s": statistics.median(x["iterations_per_s"] for x in xs),
+            "trials": xs,
+        }
+        for key, xs in sb.items()
+    }
+    t1 = Table(
+        f"ns a call, best of {p.trials} x {p['iterations']:,} (one actor, one process)",
+        ["level", "tb_point (C)", "env.point (Python)", "tb_load (C)", "words[0] (Python)"],
+        [
+            [level, *(f"{c[k]:.1f}" for k in ("c_point", "python_point", "c_load", "python_load"))]
+            for level, c in ns.items()
+        ],
+        "recorded: --record (each point and, at access level, each load takes a ticket)",
+    )
+    t2 = Table(
+        f"litmus SB: r0 = r1 = 0 per million iterations, median of {p.trials} x {p['rounds']:,}",
+        ["variant", "pin", "relaxed per million", "iterations/s"],
+        [
+            [*key.split(), f"{r['per_million']:,.0f}", f"{r['iterations_per_s']:,.0f}"]
+            for key, r in rows.items()
+        ],
+    )
+    return {"ns": ns, "litmus": rows}, [t1, t2]
+
+
+BENCH = Bench(
+    "native_cost",
+    "native actors: tb_point and tb_load against Python's point and load; the SB litmus rate",
+    measure,
+    profiles={
+        "quick": {"trials": 1, "iterations": 20_000, "rounds": 5_000},
+        "default": {"trials": 3, "iterations": 200_000, "rounds": 100_000},
+        "tough": {"trials": 5, "iterations": 1_000_000, "rounds": 200_000},
+    },
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.main(BENCH, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

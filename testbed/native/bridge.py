@@ -1,0 +1,282 @@
+"""The Python side of a native actor: fills testbed.h's `tb_env` for an actor's `Env` and calls
+the scenario's C functions with it (`env.native(name)`), in the actor's own process.
+
+Plain data (regions, names, params, the stop word) is in the struct; what the harness does
+(a point it must act on, a lock, an outcome, a request to core) is a ctypes callback into the
+Env's own methods, so locks, recording, replay and explore work as for a Python body. The hot
+paths stay in C: a named point with nothing to do is a branch, a recorded one the testbed's
+`tb_rec`; an access-level access is recorded by the testbed's `tb_acc_*` in one C call.
+
+A callback that raises keeps the exception and sets `failed`; the header's wrapper sees it
+and the shim unwinds (longjmp) to `tb__run`, and `call` raises it again here: a `ConfigError`
+naming an undeclared name, a lock timeout, or explore's `Abandoned`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from testbed.harness import loader
+from testbed.ipc import control
+from testbed.ipc.native import lib
+from testbed.native import build
+from testbed.scenario import ConfigError
+from testbed.trace import access_points
+
+if TYPE_CHECKING:
+    from testbed.harness.actor import Env
+
+u32, i32, i64, u64 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint64
+vp, cp = ctypes.c_void_p, ctypes.c_char_p
+P = ctypes.POINTER
+
+PointFn = ctypes.CFUNCTYPE(i64, i32)
+BeforeFn = ctypes.CFUNCTYPE(i64, i64)
+RecordFn = ctypes.CFUNCTYPE(i64, i32)
+LockFn = ctypes.CFUNCTYPE(i64, i32, i32)
+CoreFn = ctypes.CFUNCTYPE(i64, u64, u64, u64, u64, P(u64))
+FailFn = ctypes.CFUNCTYPE(None, cp, cp)
+
+
+class TbEnv(ctypes.Structure):
+    """testbed.h's `struct tb_env`, field for field."""
+
+    _fields_ = [
+        ("abi", u32),
+        ("access", i32),
+        ("actor_index", i32),
+        ("failed", i32),
+        ("point_mode", i32),
+        ("nregions", i32),
+        ("npoints", i32),
+        ("noutcomes", i32),
+        ("nlocks", i32),
+        ("nparams", i32),
+        ("actor_name", cp),
+        ("variant", cp),
+        ("stop", vp),
+        ("region_names", P(cp)),
+        ("region_base", P(vp)),
+        ("region_words", P(u64)),
+        ("region_read", P(u32)),
+        ("region_write", P(u32)),
+        ("point_names", P(cp)),
+        ("outcome_names", P(cp)),
+        ("lock_names", P(cp)),
+        ("param_keys", P(cp)),
+        ("param_values", P(i64)),
+        ("rec", vp),
+        ("acc_load", vp),
+        ("acc_store", vp),
+        ("acc_cas", vp),
+        ("acc_fetch_add", vp),
+        ("point", PointFn),
+        ("before", BeforeFn),
+        ("record", RecordFn),
+        ("lock", LockFn),
+        ("core", CoreFn),
+        ("fail", FailFn),
+        ("unwind", vp),
+    ]
+
+
+POINT_NOTHING, POINT_RECORD, POINT_HARNESS = 0, 1, 2
+_ABI = int(build.ABI)
+
+
+def _strings(values: list[str]) -> Any:
+    return (cp * max(1, len(values)))(*(v.encode() for v in values))
+
+
+def _params(env: Env) -> dict[str, int]:
+    """Integer params: the scenario's config, then the actor's own over it."""
+    out: dict[str, int] = {}
+    for source in (env.config, env.actor.params):
+        for key, value in source.items():
+            if isinstance(value, (bool, int)) and -(1 << 63) <= int(value) < 1 << 63:
+                out[str(key)] = int(value)
+    return out
+
+
+class Bridge:
+    """One actor's native side: the loaded library and its `tb_env`, built once a process."""
+
+    def __init__(self, env: Env):
+        self.env, spec = env, env.spec
+        scenario = loader.load(spec.scenario)
+        self.path = build.library(scenario)
+        self.so = ctypes.PyDLL(str(self.path))  # the actor is single-threaded: keep the GIL
+        self._run = self.so.tb__run
+        self._run.restype, self._run.argtypes = ctypes.c_int, [vp, P(TbEnv)]
+        self._symbols: dict[str, int] = {}
+        self.error: BaseException | None = None
+        self._locks: list[Any] = [None] * len(spec.locks)
+
+        regions = list(env._regions)
+        params = _params(env)
+        s = self.s = TbEnv()
+        s.abi, s.access, s.actor_index = _ABI, int(env.access), env.actor.index
+        s.nregions, s.npoints, s.noutcomes = len(regions), len(spec.points), len(spec.outcomes)
+        s.nlocks, s.nparams = len(spec.locks), len(params)
+        self._keep = [
+            env.actor.name.encode(),
+            spec.variant.encode(),
+            _strings(regions),
+            (vp * max(1, len(regions)))(*(env.seg.address(r) for r in regions)),
+            (u64 * max(1, len(regions)))(*(env._regions[r] for r in regions)),
+            (u32 * max(1, len(regions)))(*self._family_ids(regions, access_points.read_family)),
+            (u32 * max(1, len(regions)))(*self._family_ids(regions, access_points.write_family)),
+            _strings(spec.points),
+            _strings(spec.outcomes),
+            _strings(spec.locks),
+            _strings(list(params)),
+            (i64 * max(1, len(params)))(*params.values()),
+        ]
+        (
+            s.actor_name,
+            s.variant,
+            s.region_names,
+            s.region_base,
+            s.region_words,
+            s.region_read,
+            s.region_write,
+            s.point_names,
+            s.outcome_names,
+            s.lock_names,
+            s.param_keys,
+            s.param_values,
+        ) = self._keep
+        s.stop = env.seg.address("control", control.STOP)
+        self._recording(s)
+        self._callbacks(s)
+
+    def _family_ids(self, regions: list[str], family: Callable[[str], str]) -> list[int]:
+        if not self.env.access:
+            return [0] * len(regions)
+        return [self.env._point_index[family(r)] for r in regions]
+
+    def _recording(self, s: TbEnv) -> None:
+        """What tb_point does, and the recording C calls of access-level accesses."""
+        env = self.env
+        recording = env.recorder is not None and not env.spec.controlled
+        if env.point is _nothing():
+            s.point_mode = POINT_NOTHING
+        elif recording and env._pert is None and env._record_ids == env._point_index:
+            s.point_mode = POINT_RECORD  # what the point hook would do: tb_rec(id), in C
+        else:
+            s.point_mode = POINT_HARNESS
+        if recording:
+            so = lib()
+            for field in ("rec", "acc_load", "acc_store", "acc_cas", "acc_fetch_add"):
+                name = "tb_rec" if field == "rec" else f"tb_{field}"
+                setattr(s, field, ctypes.cast(getattr(so, name), vp).value)
+
+    def _callbacks(self, s: TbEnv) -> None:
+        env, spec = self.env, self.env.spec
+        points, outcomes = spec.points, spec.outcomes
+
+        def point(k: int) -> int:
+            env.point(points[k])
+            return 0
+
+        def record(k: int) -> int:
+            if not 0 <= k < len(outcomes):
+                raise ConfigError(
+                    f"tb_record({k}): not an outcome id (tb_outcome answers 0..{len(outcomes) - 1})"
+                )
+            env.record(outcomes[k])
+            return 0
+
+        def lock(k: int, acquire: int) -> int:
+            if not 0 <= k < len(spec.locks):
+                raise ConfigError(f"tb_lock({k}): not a lock id (0..{len(spec.locks) - 1})")
+            held = self._locks[k]
+            if held is None:
+                held = self._locks[k] = env.lock(spec.locks[k])
+            if acquire:
+                held.acquire()
+            else:
+                held.release()
+            return 0
+
+        def core(op: int, a0: int, a1: int, a2: int, reply: Any) -> int:
+            status, value = env.core_call(env.actor.pd)(op, a0, a1, a2)
+            reply[0] = value & 0xFFFFFFFFFFFFFFFF
+            return status
+
+        self._fns = [
+            PointFn(self._guard(point)),
+            BeforeFn(self._guard(before)) if (before := env._before_access()) else None,
+            RecordFn(self._guard(record)),
+            LockFn(self._guard(lock)),
+            CoreFn(self._guard(core)),
+            FailFn(self._fail),
+        ]
+        s.point, before_fn, s.record, s.lock, s.core, s.fail = self._fns
+        if env.access and before_fn is not None:
+            s.before = before_fn
+
+    def _guard(self, fn: Callable[..., int]) -> Callable[..., int]:
+        def guarded(*args: Any) -> int:
+            try:
+                return fn(*args) or 0  # (a hook answering None: 0)
+            except BaseException as e:  # kept, and raised again once C has unwound
+                self.error = e
+                self.s.failed = 1
+                return 0
+
+        return guarded
+
+    def _fail(self, what: bytes, name: bytes) -> None:
+        """An undeclared name: the error names it and what is declared."""
+        name_s = name.decode(errors="replace")
+        spec = self.env.spec
+        declared = {
+            "region": ("regions(config)", list(self.env._regions)),
+            "outcome": ("outcomes", spec.outcomes),
+            "point": ("points", spec.points),
+            "lock": ("locks(config)", spec.locks),
+        }
+        kind = what.decode()
+        if kind in declared:
+            where, names = declared[kind]
+            message = f"{kind} {name_s!r} is not declared by {where}: {', '.join(names) or 'none'}"
+        elif kind == "address":
+            message = (
+                f"tb_load/tb_store/tb_cas/tb_fetch_add at --points access on "
+                f"{name_s}, which is in no declared region ({', '.join(self.env._regions)})"
+            )
+        else:
+            message = f"{kind} {name_s} is not declared"
+        self.error = ConfigError(message)
+
+    def symbol(self, name: str) -> int:
+        if name not in self._symbols:
+            try:
+                fn = getattr(self.so, name)
+            except AttributeError:
+                raise ConfigError(
+                    f"env.native({name!r}): no function {name!r} in the scenario's native "
+                    f"sources ({', '.join(str(p) for p in build.sources(self._scenario()))})"
+                ) from None
+            self._symbols[name] = ctypes.cast(fn, vp).value
+        return self._symbols[name]
+
+    def _scenario(self):
+        return loader.load(self.env.spec.scenario)
+
+    def call(self, name: str) -> None:
+        """Call `void name(tb_env *)`; raise what failed in it."""
+        fn = self.symbol(name)
+        self.s.failed, self.error = 0, None
+        if self._run(fn, ctypes.byref(self.s)):
+            error, self.error = self.error, None
+            raise error or RuntimeError(f"{self.env.actor.name}: native {name} failed")
+
+
+def _nothing() -> Callable[[str], None]:
+    from testbed.harness.actor import _no_point
+
+    return _no_point
