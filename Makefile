@@ -39,6 +39,11 @@ check-pages: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python tests/pages/check_pages.py --out build/pages
 
+# the documentation site from docs/ (mkdocs, material theme) into build/site, readable offline
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
 	$(BIN)/testbed clean 2>/dev/null || true
 	rm -rf build *.egg-info testbed/ipc/_native*.so kernel_model/genode/_fastcore*.so
