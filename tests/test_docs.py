@@ -90,3 +90,14 @@ def test_the_paths_the_pages_name_exist():
             if not (ROOT / p.rstrip("/")).exists() and not p.startswith("bench/results"):
                 missing.append(f"{page.name}: {p}")
     assert missing == []
+
+
+def test_every_help_lists_its_exit_codes():
+    import argparse
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {n: p.format_help() for n, p in sub.choices.items()}
+    helps["campaign"] = campaign_cli.parser().format_help()  # what `campaign --help` prints
+    lacking = [n for n, text in helps.items() if "exit codes" not in text]
+    assert "exit codes" in parser.format_help() and lacking == []
