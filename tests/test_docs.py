@@ -101,3 +101,13 @@ def test_every_help_lists_its_exit_codes():
     helps["campaign"] = campaign_cli.parser().format_help()  # what `campaign --help` prints
     lacking = [n for n, text in helps.items() if "exit codes" not in text]
     assert "exit codes" in parser.format_help() and lacking == []
+
+
+def test_campaign_progress_names_workers_by_host_and_index():
+    from testbed.cli.campaign import worker_names
+
+    assert worker_names(["inproc://192.0.2.2/3708/4", "inproc://192.0.2.2/3708/7",
+                         "tcp://10.0.0.5:34567", "tcp://10.0.0.5:34569"]) == {
+        "inproc://192.0.2.2/3708/4": "local#1", "inproc://192.0.2.2/3708/7": "local#2",
+        "tcp://10.0.0.5:34567": "10.0.0.5#1", "tcp://10.0.0.5:34569": "10.0.0.5#2",
+    }  # fmt: skip
