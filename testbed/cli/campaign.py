@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -150,7 +151,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         if r.get("document", {}).get("verdict") == "fail":
             for tf in r["document"].get("trace_files", [])[:1]:
                 console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
-                              f"testbed replay {tf}")  # fmt: skip
+                              f"testbed replay {shlex.quote(tf)}", soft_wrap=True, markup=False,
+                              highlight=False)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
