@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean check-pages docs
 
 $(STAMP): pyproject.toml setup.py testbed/ipc/native.c testbed/ipc/hooks.c kernel_model/genode/_fastcore.c
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,18 @@ bench: $(STAMP)
 	mkdir -p bench/results
 	$(BIN)/testbed bench --profile $(PROFILE) --json bench/results/bench-$(PROFILE).json \
 		--html bench/results/bench-$(PROFILE).html
+
+# one report page of each kind (stress, explore, campaign, bench) from real runs, opened in
+# headless Chromium: fails on a blank page, a script error or a request leaving the page;
+# screenshots in build/pages/ (not part of `make test`: it needs a browser and ~1 min)
+check-pages: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python tests/pages/check_pages.py --out build/pages
+
+# the documentation site from docs/ (mkdocs, material theme) into build/site, readable offline
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	$(BIN)/testbed clean 2>/dev/null || true

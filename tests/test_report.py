@@ -8,7 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
-from conftest import cli
+from conftest import cli, explore, run_cli
 from junitparser import Failure, JUnitXml
 
 
@@ -104,3 +104,76 @@ def test_report_checks_its_input(tmp_path):
     assert r.code == 2 and "expected --html" in r.err
     r = cli("stress", "genode-race", "--variant", "racy", "--junit", str(tmp_path / "x.txt"))
     assert r.code == 2 and "--junit" in r.err and "ending in .xml" in r.err
+
+
+def test_a_page_leads_with_its_failures_and_embeds_strict_json(tmp_path):
+    """A real explore run with two failing schedules: the page's first table lists both, with
+    seed, trace and replay command; a replay document of one marks it reproduced; a NaN in a
+    document is embedded as null, so the data parses as strict JSON."""
+    from test_explore import TINY
+
+    from testbed.report.html import failure_rows, write_html
+
+    (tmp_path / "tiny.py").write_text(TINY)
+    code, doc = explore(tmp_path, "tiny.py", "--variant", "shared", "--max-failures", "0")
+    assert code == 1 and len(doc["failures"]) == 2
+    first = doc["failures"][0]["trace_file"]
+    code, replayed, _ = run_cli(tmp_path, "replay", first, "--json", "-")
+    assert code == 0 and replayed["replay"]["reproduced"]
+    doc["elapsed_s"] = float("nan")
+    page_path = write_html([doc, replayed], tmp_path / "page.html")
+    text = page_path.read_text()
+    assert text.index('id="failures"') < text.index("<h2>tiny / shared")  # failures come first
+    rows = failure_rows([doc, replayed])
+    assert [(r.outcome, r.grade, r.count, r.seed) for r in rows] == [
+        ("lost_update", "FORBIDDEN", 2, 1),
+        ("lost_update", "FORBIDDEN", 2, 1),
+    ]
+    assert {r.verified for r in rows} == {"reproduced"}  # same scenario, variant, seed, outcome
+    page = read_page(page_path)
+    for f in doc["failures"]:
+        assert f"testbed replay {f['trace_file']}" in text
+        assert f"schedule {f['schedule']}" in "".join(page.cells)
+
+    def no_constants(name):
+        raise AssertionError(f"{name} in the embedded JSON")
+
+    data = json.loads(page.data, parse_constant=no_constants)
+    assert data[0]["elapsed_s"] is None and data[0]["failures"] == doc["failures"]
+
+
+def test_a_campaign_page_lists_each_failing_runs_seed_and_commands():
+    """The rows of a campaign's failing runs carry the seed and the run's own command."""
+    from testbed.report.html import failure_rows, render
+
+    run_doc = {"scenario": "s", "variant": "v", "seed": 42, "verdict": "fail",
+               "outcomes": {"ok": 9000, "bad": 3}, "grades": {"ok": "ACCEPTABLE",
+               "bad": "FORBIDDEN"}, "reasons": ["bad seen 3 times"], "trace_files": []}  # fmt: skip
+    campaign = {"kind": "campaign", "aggregates": [], "runs": [
+        {"scenario": "s", "variant": "v", "strategy": "none", "pin": "same", "trial": 0,
+         "seed": 42, "command": "testbed stress s --variant v --seed 42", "document": run_doc},
+        {"scenario": "s", "variant": "v", "strategy": "none", "pin": "same", "trial": 1,
+         "seed": 43, "command": "testbed stress s --variant v --seed 43",
+         "document": {**run_doc, "seed": 43, "verdict": "pass", "outcomes": {"ok": 1}}},
+    ]}  # fmt: skip
+    (row,) = failure_rows([campaign])
+    assert (row.seed, row.count, row.rerun) == (42, 3, "testbed stress s --variant v --seed 42")
+    assert "rerun:  testbed stress s --variant v --seed 42" in render([campaign])
+
+
+def test_charts_are_labelled_in_words_and_turn_logarithmic_when_far_apart():
+    from testbed.report.html import ratios, wide
+
+    figures = {
+        "rows": [{"variant": "fixed", "pin": "same", "points_over_compiled_out": 0.83}],
+        "switch": [{"stack_size": 4096, "stack_pages": 1, "shares": 0, "ratio": 6500.0},
+                   {"stack_size": 8192, "stack_pages": 2, "shares": 0, "ratio": 3.4}],
+        "checks": {"batched_vs_pure_python": 312.0, "bad_ratio": float("nan")},
+    }  # fmt: skip
+    assert ratios(figures) == {
+        "rows, fixed, same: points / compiled out": 0.83,
+        "switch, stack size 4096, stack pages 1, shares 0: ratio": 6500.0,
+        "switch, stack size 8192, stack pages 2, shares 0: ratio": 3.4,
+        "checks: batched vs pure python": 312.0,
+    }
+    assert wide([7200, 3]) and wide([6500, 3.4]) and not wide([10, 3]) and not wide([5, 0])

@@ -60,7 +60,7 @@ def test_perfetto_export_holds_the_whole_trace(tmp_path):
     doc = json.loads(out.read_text())
     ev = doc["traceEvents"]
     threads = {e["args"]["name"]: e["tid"] for e in ev if e.get("name") == "thread_name"}
-    assert set(threads) == {A, B, "core"}
+    assert set(threads) == {A, B, "core", f"{A} (2)", f"{B} (2)"}  # spans overlap holds
     assert sum(e["ph"] == "i" for e in ev) == len(trace.events)
     locks = [e for e in ev if e["ph"] == "X" and e["cat"] == "lock"]
     assert len(locks) == 300 and {e["tid"] for e in locks} == {threads[A], threads[B]}
@@ -81,3 +81,75 @@ def test_show_cli_writes_a_perfetto_file_and_checks_its_options(tmp_path):
     assert r.code == 2 and "--window 0: expected 1..500" in r.err
     r = cli("show", str(path), "--perfetto", str(tmp_path / "p.txt"))
     assert r.code == 2 and "expected a file name ending in .json" in r.err
+
+
+def overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_the_timeline_is_wide_and_its_labels_overlap_nothing(tmp_path):
+    """Every label's box, as drawn, against every other label and every lock bar or span:
+    none overlap; at least 1200 px wide; the summary names what the window leaves out."""
+    import matplotlib.pyplot as plt
+
+    from testbed.cli.show import DPI, draw, tracks
+
+    for per_lane, events in ((20, 400), (200, 4000)):
+        trace = long_trace(events)
+        fig, shown = draw(trace, per_lane)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (ax,) = fig.axes
+        assert fig.get_size_inches()[0] * DPI >= 1200
+        labels = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(labels) >= min(len(shown), 40)  # thinned out at most to every k-th
+        bars = [
+            p.get_extents(ax.transData) for c in ax.collections for p in c.get_paths()
+        ]  # the lock holds and spans
+        assert bars
+        for k, a in enumerate(labels):
+            assert not any(overlaps(a, b) for b in labels[k + 1 :])
+            assert not any(overlaps(a, b) for b in bars)
+        assert "before the window:" in ax.get_xlabel()
+        plt.close(fig)
+    assert tracks([]) == []
+
+
+def test_no_core_lane_without_core_events(tmp_path):
+    from testbed.cli.show import lanes
+
+    trace = long_trace(3)
+    trace.events[:] = [e for e in trace.events if e.actor != "core"]
+    assert lanes(trace) == [A, B]
+    out = tmp_path / "t.json"
+    perfetto(trace, str(out))
+    names = [e["args"]["name"] for e in json.loads(out.read_text())["traceEvents"]
+             if e.get("name") == "thread_name"]  # fmt: skip
+    assert "core" not in names
+
+
+def test_every_perfetto_track_nests():
+    """A lock held and `_context unset` overlap in part on one actor: they go on tracks of
+    their own, and on each track any two slices are apart or one inside the other."""
+    from testbed.cli.show import tracks
+
+    trace = long_trace(300)
+    slices = [{"ts": 0, "dur": 10}, {"ts": 2, "dur": 3}, {"ts": 5, "dur": 10},
+              {"ts": 12, "dur": 1}, {"ts": 20, "dur": 1}]  # fmt: skip
+    assert tracks(slices) == [0, 0, 1, 0, 0]  # [12, 13] fits track 0 again
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        perfetto(trace, f"{d}/t.json")
+        ev = json.loads(open(f"{d}/t.json").read())["traceEvents"]
+    by_tid: dict[int, list[tuple[int, int]]] = {}
+    for e in ev:
+        if e["ph"] == "X":
+            by_tid.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+    assert len(by_tid) > 2  # the spans overlap the holds: more tracks than actors
+    for spans_ in by_tid.values():
+        for k, (s0, e0) in enumerate(spans_):
+            for s1, e1 in spans_[k + 1 :]:
+                apart = e0 <= s1 or e1 <= s0
+                nested = (s0 <= s1 and e1 <= e0) or (s1 <= s0 and e0 <= e1)
+                assert apart or nested, ((s0, e0), (s1, e1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,19 @@ def parser() -> Parser:
     return p
 
 
+def worker_names(addresses: list[str]) -> dict[str, str]:
+    """Worker addresses as people name them: `host#k`, the k-th worker seen on that host
+    (`inproc://192.0.2.2/3708/4` is `local#1` for the embedded cluster's first)."""
+    names: dict[str, str] = {}
+    per_host: dict[str, int] = {}
+    for a in addresses:
+        scheme, _, rest = a.partition("://")
+        host = "local" if scheme == "inproc" else rest.split("/")[0].rsplit(":", 1)[0] or a
+        per_host[host] = per_host.get(host, 0) + 1
+        names[a] = f"{host}#{per_host[host]}"
+    return names
+
+
 def _progress(live: bool):
     """A rich table on a terminal, a plain line every 2 s otherwise (both on stderr)."""
     console = Console(stderr=True)
@@ -89,16 +103,17 @@ def _progress(live: bool):
     display = Live(console=console, refresh_per_second=4, transient=True) if live else None
 
     def show(p) -> None:
+        names = worker_names(list(p.per_worker))
         if display is not None:
             t = Table(title="campaign")
-            for c in ("elapsed", "done", "failing", "retried", "lost", *p.per_worker):
+            for c in ("elapsed", "done", "failing", "retried", "lost", *names.values()):
                 t.add_column(c, justify="right")
             t.add_row(f"{p.elapsed_s:.0f}s", f"{p.done}/{p.total}", str(p.failing),
                       str(p.retried), str(p.lost), *map(str, p.per_worker.values()))  # fmt: skip
             display.update(t)
         elif time.monotonic() >= state["next"]:
             state["next"] = time.monotonic() + 2.0
-            workers = " ".join(f"{w}={n}" for w, n in p.per_worker.items())
+            workers = " ".join(f"{names[w]}={n}" for w, n in p.per_worker.items())
             print(f"{p.elapsed_s:6.0f}s runs {p.done}/{p.total} failing {p.failing} "
                   f"retried {p.retried} lost {p.lost} {workers}", file=sys.stderr, flush=True)  # fmt: skip
 
@@ -136,7 +151,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         if r.get("document", {}).get("verdict") == "fail":
             for tf in r["document"].get("trace_files", [])[:1]:
                 console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
-                              f"testbed replay {tf}")  # fmt: skip
+                              f"testbed replay {shlex.quote(tf)}", soft_wrap=True, markup=False,
+                              highlight=False)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

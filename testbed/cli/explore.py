@@ -4,6 +4,7 @@ second phase, as for stress), live progress, and the summary."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 
@@ -96,13 +97,15 @@ def summary(doc: dict, console: Console) -> None:
     seen = ", ".join(f"{k} {v:,}" for k, v in doc["outcomes"].items() if v)
     console.print(f"schedules showing each outcome: {seen or '-'}")
     for f in doc["failures"]:
-        console.print(
+        console.print(  # whole lines, never wrapped: the path and the command are copied
             f"{f['outcome']} ({f['grade']}) in schedule {f['schedule']}, {f['preemptions']} "
-            f"preemptions, {f['steps']} steps: {f['trace_file']}"
-        )
+            f"preemptions, {f['steps']} steps: {f['trace_file']}",
+            soft_wrap=True, markup=False, highlight=False,
+        )  # fmt: skip
         for line in f.get("cycle", []):
             console.print(f"  {line}")
-        console.print(f"  replay: testbed replay {f['trace_file']}")
+        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}",
+                      soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     for reason in doc["reasons"]:
         if not doc["failures"]:
             console.print(f"  - {reason}")

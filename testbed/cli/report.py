@@ -17,7 +17,9 @@ def add_parser(sub, formatter) -> None:
         help="an HTML report (and JUnit XML) of result documents",
         formatter_class=formatter,
         epilog="examples:\n  testbed report campaign.json --html campaign.html\n"
-        "  testbed report bench/results/suite.json run.json --html all.html --junit all.xml",
+        "  testbed report bench/results/suite.json run.json --html all.html --junit all.xml\n\n"
+        "exit codes: 0 written (whatever the documents' verdicts), 2 bad usage: a missing or "
+        "unreadable document, an output path that cannot be written",
     )
     rp.add_argument("results", nargs="+", metavar="RESULT.json")
     rp.add_argument("--html", metavar="OUT.html", help="one self-contained HTML file")
