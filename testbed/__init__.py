@@ -7,14 +7,14 @@ testbed.harness and testbed.cli is private and may change.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"  # before the imports: trace files record it
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from testbed._version import __version__
 
-from testbed.harness.result import Result  # noqa: E402
-from testbed.scenario import (  # noqa: E402
+from testbed.harness.result import Result
+from testbed.scenario import (
     Actor,
     ActorEnv,
     ConfigError,
@@ -26,7 +26,7 @@ from testbed.scenario import (  # noqa: E402
     in_range,
     parse_size,
 )
-from testbed.trace.trace import Trace  # noqa: E402
+from testbed.trace.trace import Trace
 
 if TYPE_CHECKING:
     from testbed.explorer.run import Progress

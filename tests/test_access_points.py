@@ -12,7 +12,7 @@ from conftest import cli
 import testbed
 from testbed.harness.access import AccessWords
 from testbed.trace import access_points
-from testbed.trace.schedule import Step
+from testbed.trace.step import Step
 from testbed.trace.trace import Event, Trace
 
 CLAIM = '''

@@ -12,10 +12,10 @@ import pytest
 
 import testbed
 from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
+from testbed.harness.recorder import Recorder, read_ring
 from testbed.ipc import mailbox
 from testbed.ipc.control import ABORT, CORE_WAITING
 from testbed.ipc.native import lib
-from testbed.trace.recorder import Recorder, read_ring
 
 _RING = (ctypes.c_uint64 * (1 + 2 * 16))()  # module-level: the process's recorder stays bound
 _COUNTER = ctypes.c_uint64(0)

@@ -111,7 +111,7 @@ class _Seg:
 
 
 def test_an_access_records_its_event_with_the_ticket_it_took():
-    from testbed.trace.recorder import Recorder, read_ring
+    from testbed.harness.recorder import Recorder, read_ring
 
     rec = Recorder(_Seg(), "ring", 8, ctypes.addressof(_COUNTER))
     _RING[0], _COUNTER.value = 0, 40

@@ -13,7 +13,7 @@ import pytest
 
 from kernel_model.genode.context_allocator import POINTS
 from testbed.harness.replay import replay
-from testbed.trace.schedule import FINISH
+from testbed.trace.step import FINISH
 from testbed.trace.trace import Event, Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16 * 1024}

@@ -12,7 +12,7 @@ import pytest
 
 from scenarios.rtems_isolation import SCENARIO
 from testbed.harness.run import RunOptions, run
-from testbed.trace.schedule import FINISH, Step
+from testbed.trace.step import FINISH, Step
 
 CONFIG = {"cpus": 2, "tasks": 4, "stack_size": 16 * 1024, "shares": 1}
 SLICE, BOTH = "task.slice", "switch.unmap"

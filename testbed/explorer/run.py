@@ -22,9 +22,10 @@ from testbed.explorer.search import (
 )
 from testbed.harness import reuse, stats
 from testbed.harness.run import RunOptions, prepare
+from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.supervisor import Aborted, Supervisor
 from testbed.scenario import ConfigError, Grade, Scenario, in_range
-from testbed.trace.scheduler import FINISH, ScheduleError, Scheduler
+from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found

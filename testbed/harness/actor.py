@@ -11,17 +11,28 @@ from collections.abc import Callable, Iterator
 import posix_ipc
 import psutil
 
-from testbed.harness import deadlock, iteration, loader, perturb, portfolio, process, reuse, stats
+from testbed.harness import (
+    capture,
+    deadlock,
+    iteration,
+    loader,
+    perturb,
+    portfolio,
+    process,
+    recorder,
+    reuse,
+    stats,
+)
 from testbed.harness.access import AccessAtomic, AccessBitmap, AccessWords, PointedLock
 from testbed.harness.deadlock import WatchedLock
+from testbed.harness.scheduler import BLOCKED, END, SCHED_WORDS, START
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.locks import Holder, LockTimeout, NamedLock
 from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
-from testbed.trace import access_points, capture, recorder
-from testbed.trace.scheduler import BLOCKED, END, SCHED_WORDS, START
+from testbed.trace import access_points
 
 
 def _no_point(name: str) -> None:

@@ -13,12 +13,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from testbed.harness import loader, process
+from testbed.harness import loader, process, recorder
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import unlink_semaphore
 from testbed.ipc.native import Atomics, lib
-from testbed.trace import recorder
 
 OWNER_CHECK_S = 0.5
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from testbed.harness import stats
+from testbed.harness import recorder, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
-from testbed.trace import recorder
 
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
 

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import posix_ipc
 
+from testbed.harness import recorder
 from testbed.ipc import control
 from testbed.ipc.locks import LockTimeout
 from testbed.ipc.native import AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Layout, Segment
 from testbed.scenario import Scenario
-from testbed.trace import recorder
 
 if TYPE_CHECKING:
     from testbed.harness.actor import Env

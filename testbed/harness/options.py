@@ -9,10 +9,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.harness import output_paths, perturb
+from testbed.harness import output_paths, perturb, recorder
 from testbed.harness.run import PINS, RunOptions
 from testbed.scenario import ConfigError, Scenario
-from testbed.trace import access_points, recorder
+from testbed.trace import access_points
 
 MAX_DURATION_S = 24 * 3600
 DEFAULT_DURATION_S = 2.0

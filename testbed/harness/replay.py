@@ -11,7 +11,7 @@ from testbed.harness.options import stress_parser, to_argv
 from testbed.harness.run import RunOptions, run
 from testbed.scenario import ConfigError, Scenario
 from testbed.trace import access_points
-from testbed.trace.schedule import FINISH
+from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Trace, TraceError
 
 MAX_ROUNDS = 10**9  # as --rounds

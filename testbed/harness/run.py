@@ -9,15 +9,24 @@ from typing import Any
 
 import psutil
 
-from testbed.harness import deadlock, iteration, loader, perturb, stats
+from testbed.harness import (
+    capture,
+    deadlock,
+    iteration,
+    loader,
+    perturb,
+    recorder,
+    scheduler,
+    stats,
+)
 from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
-from testbed.trace import access_points, capture, recorder, scheduler
-from testbed.trace.schedule import Step
+from testbed.trace import access_points
+from testbed.trace.step import Step
 
 PINS = ("same", "spread", "none")
 

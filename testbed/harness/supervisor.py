@@ -17,6 +17,7 @@ import posix_ipc
 
 from testbed.harness import (
     actor,
+    capture,
     core_server,
     diagnosis,
     hog,
@@ -26,13 +27,12 @@ from testbed.harness import (
     result,
     stats,
 )
+from testbed.harness.history import History
+from testbed.harness.scheduler import ScheduleError, Scheduler
+from testbed.harness.script import Script
 from testbed.ipc import control
 from testbed.ipc.locks import create_semaphore
 from testbed.ipc.segment import Segment
-from testbed.trace import capture
-from testbed.trace.history import History
-from testbed.trace.schedule import ScheduleError, Script
-from testbed.trace.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from testbed.harness.run import RunOptions

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 
 from testbed.scenario import ConfigError
-from testbed.trace import recorder
+from testbed.trace.ids import CORE_EVENT
 
 MODES = ("named", "access")
-MAX_IDS = recorder.CORE_EVENT  # point ids live below core's and outcomes' event ids
+MAX_IDS = CORE_EVENT  # point ids live below core's and outcomes' event ids
 SLICE = 1 << 24  # what = start | count * SLICE for a slice read
 _NAME = re.compile(r"(?P<region>.+)\[(?P<start>\d+)(?::(?P<stop>\d+))?\]\.(?P<kind>[rw])")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testbed import __version__
+from testbed._version import __version__
 from testbed.scenario import ConfigError
-from testbed.trace.schedule import Step
+from testbed.trace.step import Step
 
 FORMAT, VERSION = "testbed-trace", 1
 ORDERS = ("pass", "stop", "step")

@@ -7,34 +7,13 @@ first. After the script, every actor runs free, or (a replay) they finish one at
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
+from testbed.harness.scheduler import FINISHED, PARKED, ScheduleError, Scheduler
 from testbed.ipc import control
 from testbed.trace import access_points
-from testbed.trace.scheduler import (
-    BLOCKED,
-    END,
-    FINISH,
-    FINISHED,
-    PARKED,
-    SCHED_WORDS,
-    START,
-    ScheduleError,
-    Scheduler,
-)
-
-__all__ = ["BLOCKED", "END", "FINISH", "SCHED_WORDS", "START", "ScheduleError", "Script", "Step"]
+from testbed.trace.step import FINISH, Step
 
 MAX_POINTS_A_STEP = 100_000  # an actor looping forever past a point it never reaches
-
-
-@dataclass(frozen=True)
-class Step:
-    actor: str
-    point: str
-    optional: bool = False
-    passes: bool = False  # let the actor through the point once it is there (a replay's step)
-    fresh: bool = False  # its next arrival at the point, even if it is parked there now
 
 
 class Script:

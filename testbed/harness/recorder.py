@@ -13,10 +13,8 @@ from typing import Any
 
 from testbed.ipc.native import lib
 from testbed.ipc.segment import Layout, Segment
+from testbed.trace.ids import CORE_EVENT, MAX_CORE_OP
 
-CORE_EVENT = 0x4000  # + op: a request core served; `what` packs client, status, key
-MAX_CORE_OP = 0xFF  # ops recorded as themselves; any op from here on is recorded as this one
-OUTCOME_EVENT = 0x8000  # + outcome index: an actor recorded an outcome
 DEFAULT_RING_EVENTS = 1 << 16
 CORE_RING = "ring.core"
 

@@ -20,8 +20,8 @@ from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
 from testbed.trace import access_points
+from testbed.trace.step import FINISH
 
-FINISH = "finish"  # a step's point: the actor's end
 END = (1 << 64) - 1  # schedule word of an actor that has finished
 BLOCKED = END - 1  # ... of an actor about to block on a lock another actor holds
 START = END - 2  # ... of an actor about to run its body: it waits there for its first go

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from testbed.harness import loader
+from testbed.harness import loader, recorder
+from testbed.harness.history import History
+from testbed.harness.recorder import RingEvent
 from testbed.harness.spec import RunSpec
 from testbed.ipc.segment import Layout, Segment
-from testbed.trace import access_points, recorder
-from testbed.trace.history import History
-from testbed.trace.recorder import RingEvent
+from testbed.trace import access_points
 from testbed.trace.trace import Event, Trace
 
 REGION = "captures"

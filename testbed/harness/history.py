@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from array import array
 
+from testbed.harness import recorder
+from testbed.harness.recorder import RingEvent
 from testbed.ipc.segment import Segment
-from testbed.trace import recorder
-from testbed.trace.recorder import RingEvent
 
 ENTRY_WORDS = 2
 
