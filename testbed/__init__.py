@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testbed._version import __version__
-
+from testbed._version import __version__ as __version__
 from testbed.harness.result import Result
 from testbed.scenario import (
     Actor,

@@ -172,7 +172,7 @@ class ArbiterEnv:
         self._env.record(outcome, at, n=n)
 
 
-class Gate:
+class StartGate:
     """An actor's side of the gate between iterations of a free run."""
 
     def __init__(self, env: Env, scenario: Scenario, spin: bool):

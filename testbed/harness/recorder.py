@@ -13,7 +13,7 @@ from typing import Any
 
 from testbed.ipc.native import lib
 from testbed.ipc.segment import Layout, Segment
-from testbed.trace.ids import CORE_EVENT, MAX_CORE_OP
+from testbed.trace.ids import CORE_EVENT, MAX_CORE_OP, OUTCOME_EVENT  # noqa: F401 (the recorder's ids)
 
 DEFAULT_RING_EVENTS = 1 << 16
 CORE_RING = "ring.core"

@@ -114,7 +114,7 @@ class Bridge:
         self.error: BaseException | None = None
         self._locks: list[Any] = [None] * len(spec.locks)
 
-        regions = list(env._regions)
+        regions = list(env.regions)
         params = _params(env)
         s = self.s = TbEnv()
         s.abi, s.access, s.actor_index = _ABI, int(env.access), env.actor.index
@@ -125,7 +125,7 @@ class Bridge:
             spec.variant.encode(),
             _strings(regions),
             (vp * max(1, len(regions)))(*(env.seg.address(r) for r in regions)),
-            (u64 * max(1, len(regions)))(*(env._regions[r] for r in regions)),
+            (u64 * max(1, len(regions)))(*(env.regions[r] for r in regions)),
             (u32 * max(1, len(regions)))(*self._family_ids(regions, access_points.read_family)),
             (u32 * max(1, len(regions)))(*self._family_ids(regions, access_points.write_family)),
             _strings(spec.points),
@@ -155,15 +155,15 @@ class Bridge:
     def _family_ids(self, regions: list[str], family: Callable[[str], str]) -> list[int]:
         if not self.env.access:
             return [0] * len(regions)
-        return [self.env._point_index[family(r)] for r in regions]
+        return [self.env.point_index[family(r)] for r in regions]
 
     def _recording(self, s: TbEnv) -> None:
         """What tb_point does, and the recording C calls of access-level accesses."""
         env = self.env
-        recording = env.recorder is not None and not env.spec.controlled
+        recording = env.gate.records_accesses
         if env.point is _nothing():
             s.point_mode = POINT_NOTHING
-        elif recording and env._pert is None and env._record_ids == env._point_index:
+        elif recording and env.pert is None and env.record_ids == env.point_index:
             s.point_mode = POINT_RECORD  # what the point hook would do: tb_rec(id), in C
         else:
             s.point_mode = POINT_HARNESS
@@ -208,7 +208,7 @@ class Bridge:
 
         self._fns = [
             PointFn(self._guard(point)),
-            BeforeFn(self._guard(before)) if (before := env._before_access()) else None,
+            BeforeFn(self._guard(before)) if (before := env.gate.before_access()) else None,
             RecordFn(self._guard(record)),
             LockFn(self._guard(lock)),
             CoreFn(self._guard(core)),
@@ -234,7 +234,7 @@ class Bridge:
         name_s = name.decode(errors="replace")
         spec = self.env.spec
         declared = {
-            "region": ("regions(config)", list(self.env._regions)),
+            "region": ("regions(config)", list(self.env.regions)),
             "outcome": ("outcomes", spec.outcomes),
             "point": ("points", spec.points),
             "lock": ("locks(config)", spec.locks),
@@ -246,7 +246,7 @@ class Bridge:
         elif kind == "address":
             message = (
                 f"tb_load/tb_store/tb_cas/tb_fetch_add at --points access on "
-                f"{name_s}, which is in no declared region ({', '.join(self.env._regions)})"
+                f"{name_s}, which is in no declared region ({', '.join(self.env.regions)})"
             )
         else:
             message = f"{kind} {name_s} is not declared"
@@ -277,6 +277,6 @@ class Bridge:
 
 
 def _nothing() -> Callable[[str], None]:
-    from testbed.harness.actor import _no_point
+    from testbed.harness.gate.free import _no_point
 
     return _no_point

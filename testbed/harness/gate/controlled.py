@@ -1,0 +1,109 @@
+"""The controlled gate (replay, minimize, a forced script): the runner lets one actor take one
+step at a time. An actor parks at every point (and, under --points access, every access),
+and at a lock another actor holds, saying where in its `sched` words; it goes on at the
+runner's go (harness/scheduler.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import posix_ipc
+
+from testbed.harness import reuse
+from testbed.harness.scheduler import BLOCKED, END, SCHED_WORDS, START
+from testbed.ipc import control
+from testbed.ipc.locks import Holder, LockTimeout, NamedLock
+from testbed.trace import access_points
+
+if TYPE_CHECKING:
+    from testbed.harness.actor import Env
+    from testbed.scenario import Scenario
+
+
+class Controlled:
+    records_accesses = False  # the runner orders the steps: nothing to record
+
+    def __init__(self, env: Env):
+        self.env = env
+        spec, index = env.spec, env.actor.index
+        self.ctl = env.ctl
+        self._sched = env.seg.words("sched")[SCHED_WORDS * index :][:SCHED_WORDS]
+        self._go = posix_ipc.Semaphore(spec.go_sem(index))
+        self._arrived = posix_ipc.Semaphore(spec.arrived_sem(index))
+        self._point_index = env.point_index
+        self._lock_index = {name: k for k, name in enumerate(spec.locks)}
+        self.point: Callable[[str], None] = self._point
+
+    def _point(self, name: str) -> None:
+        if self.ctl[control.FREE_RUN]:
+            return
+        if self.ctl[control.ABANDON]:  # still unwinding a dropped iteration
+            raise reuse.Abandoned
+        self._report(self._point_index[name])
+        self._wait_go(name)
+
+    def before_access(self) -> Callable[[int], None] | None:
+        return self._access
+
+    def _access(self, code: int) -> None:
+        """An access point: `code` is what << 16 | point id."""
+        if self.ctl[control.FREE_RUN]:
+            return
+        self._report(code)
+        self._wait_go(access_points.name(self.env.spec.points, code & 0xFFFF, code >> 16))
+
+    def _contended(self, lock: str) -> bool:
+        """A lock is taken: park as blocked until the runner says try again (True), or,
+        once the run is free, block for real (False)."""
+        if self.ctl[control.FREE_RUN]:
+            return False
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
+        self._sched[1] = self._lock_index[lock]
+        self._report(BLOCKED)
+        self._wait_go(lock)
+        return True
+
+    def lock(self, name: str) -> Any:
+        env, spec = self.env, self.env.spec
+        k = self._lock_index[name]
+        holder = Holder(
+            env.ctl, control.holder_word(k), env.actor.index + 1, [a.name for a in spec.actors]
+        )
+        # (no deadlock watch: the runner sees every actor blocked and names the cycle)
+        return NamedLock(
+            spec.lock_sem(name), spec.lock_timeout, lambda _: self._contended(name), holder
+        )
+
+    def core_call(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
+        return call
+
+    def _report(self, where: int) -> None:
+        self._sched[0] = where
+        self._arrived.release()
+
+    def _wait_go(self, name: str) -> None:
+        try:
+            self._go.acquire(self.env.spec.lock_timeout)
+        except posix_ipc.BusyError:
+            raise LockTimeout(
+                f"{self.env.actor.name} waited {self.env.spec.lock_timeout:g} s at schedule "
+                f"point {name!r} for its turn"
+            ) from None
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
+
+    def live(self, scenario: Scenario) -> None:
+        """Wait for the first go before a line of the body runs; then the body (one
+        iteration of an iterating scenario, its arbiter run by the last to end)."""
+        env = self.env
+        if not self.ctl[control.FREE_RUN]:
+            self._report(START)
+            self._wait_go("its start")
+        if env.spec.iterate:
+            env.begin_iteration(env.spec.first_iteration)
+        if env.run_body(scenario) and env.spec.iterate:
+            env.end_body()
+        env.done()
+        self._report(END)
