@@ -157,8 +157,10 @@ class Writer:
             events = self._upto(ticket, final)
             if events is None:
                 continue  # events before its ticket still in flight: next tick
+            # whole iff every ticket up to this one is in (tickets are dense): a history
+            # that stopped being whole after the failure does not matter to its trace
+            complete = len(events) == ticket + 1
             lost = self.history.lost
-            complete = lost is None and len(events) == ticket + 1
             _save(
                 self.spec,
                 self.spec.actors[actor].name,

@@ -43,7 +43,8 @@ HIST_BUCKETS = 128  # the start spread: four buckets an octave, up to 2^31 ns
 # gap between two actors' ends in a short body, short enough that a spinner whose partner
 # was preempted on a busy machine gives its CPU back soon
 SPIN_S = 200e-6
-SPINS = 1 << 12  # pauses a C call spins before Python looks at the abort flag again
+PROBE_EVERY = 64  # sleeps between two tries at spinning again, once spinning stopped paying
+SPINS = 1 << 10  # pauses a C call spins before Python looks at the abort flag again
 CORE_TIMEOUT_S = 10.0
 
 
@@ -185,6 +186,8 @@ class StartGate:
         self.gen_addr = seg.address(REGION, GEN)
         self.done_addr = seg.address(REGION, DONE)
         self.spin_s = SPIN_S if spin else 0.0
+        self.budget = self.spin_s  # what the next wait may spin (adapts, see _wait)
+        self.sleeps = 0
         self.fresh = FreshState(seg, scenario, spec.config)
         self.sems = [posix_ipc.Semaphore(spec.start_sem(i)) for i in range(self.n)]
         self.sleep_addr = [seg.address(REGION, sleep_word(self.n, i)) for i in range(self.n)]
@@ -252,13 +255,23 @@ class StartGate:
             raise LockTimeout("the run was aborted while core reset its service")
 
     def _wait(self, target: int) -> None:
+        """Wait for release `target`: spin (within the budget), then sleep."""
         so, me = self.so, self.me
         t = 0
-        deadline = time.monotonic() + self.spin_s
-        while self.spin_s and not t:
-            t = so.tb_gate_spin(self.gen_addr, target, SPINS)
-            if not t and (self.ctl[control.ABORT] or time.monotonic() > deadline):
-                break
+        if self.budget:
+            deadline = time.monotonic() + self.budget
+            while not t:
+                t = so.tb_gate_spin(self.gen_addr, target, SPINS)
+                if not t and (self.ctl[control.ABORT] or time.monotonic() > deadline):
+                    break
+            # adaptive, as an adaptive mutex: a spin that saw the release keeps the budget;
+            # one that ran out (the releaser was preempted: a busy machine) halves it, down
+            # to none; then a probe every PROBE_EVERY sleeps tries spinning again
+            self.budget = self.spin_s if t else (self.budget / 2 if self.budget > 20e-6 else 0)
+        elif self.spin_s:
+            self.sleeps += 1
+            if self.sleeps % PROBE_EVERY == 0:
+                self.budget = self.spin_s / 8
         # sleep: say so in the word, look once more, and sleep; a post is only a hint (one
         # meant for the last gate can arrive late, from a releaser preempted before it
         # posted), so the generation word has the last say

@@ -97,15 +97,17 @@ def _parallel(plan: dict[str, list[int] | None]) -> bool:
     return len(used) > 1
 
 
-def _own_cpus(plan: dict[str, list[int] | None], actors: list[Actor]) -> bool:
-    """Has each actor a CPU of its own? Then iterating actors spin at the start gate."""
+def _own_cpus(plan: dict[str, list[int] | None], actors: list[Actor], core: bool) -> bool:
+    """Has each actor a CPU of its own (core too, if the scenario has one: it resets its
+    service between iterations)? Then iterating actors spin at the start gate."""
     usable = sorted(psutil.Process().cpu_affinity())
-    sets = [plan[a.name] for a in actors]
+    names = [a.name for a in actors] + (["core"] if core else [])
+    sets = [plan[name] for name in names]
     if all(s is None for s in sets):
-        return len(actors) <= len(usable)
+        return len(names) <= len(usable)
     if any(s is None or len(s) != 1 for s in sets):
         return False
-    return len({s[0] for s in sets}) == len(actors)
+    return len({s[0] for s in sets}) == len(names)
 
 
 def run(opts: RunOptions) -> dict[str, Any]:
@@ -199,7 +201,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         reuse=reuse,
         iterate=iterate,
         first_iteration=opts.first_iteration,
-        spin_start=iterate and _own_cpus(plan, actors),
+        spin_start=iterate and _own_cpus(plan, actors, sc.has_core),
         points=points,
         points_mode=opts.points,
         core_log=opts.core_log,
