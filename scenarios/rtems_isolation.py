@@ -143,6 +143,12 @@ class RtemsIsolation(Scenario):
             help=f"stack shares a task holds, alternately READ_ONLY and READ_WRITE, of stacks of "
             f"its CPU's other tasks (0..{MAX_SHARES}; default 2)",
         )
+        p.add_argument(
+            "--iterate",
+            action="store_true",
+            help="run in iterations: each CPU's round of switches through its tasks is one "
+            "iteration from fresh tables, TLBs and stacks, the CPUs released together",
+        )
 
     def configure(self, args: argparse.Namespace) -> dict[str, Any]:
         lo, hi, default = CPUS.get(args.variant, (1, MAX_CPUS, 2))
@@ -179,6 +185,8 @@ class RtemsIsolation(Scenario):
                 f"--tasks {tasks}: expected 2..{fit}: a task needs another task's stack to probe"
             )
         config = {"cpus": cpus, "tasks": tasks, "stack_size": size, "shares": args.shares}
+        if args.iterate:  # absent: traces from before the option
+            config["iterate"] = True
         recs = build_stacks(config)  # a dry run: the model refuses what the checks above missed
         try:
             probe_pages(recs)
@@ -188,6 +196,9 @@ class RtemsIsolation(Scenario):
                 f"{e}; use fewer shares or larger stacks"
             ) from None
         return config
+
+    def iterates(self, config: dict[str, Any]) -> bool:
+        return bool(config.get("iterate", False))
 
     # -- the run ---------------------------------------------------------------------------
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -124,3 +124,28 @@ def test_arbiter_without_iterations_is_a_config_error(tmp_path):
     path.write_text(src)
     with pytest.raises(ConfigError, match="arbiter.*needs iterations"):
         testbed.run(str(path), variant="racy", rounds=1)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "variant", "outcome"),
+    [
+        ("genode-race", "quickfix", "region_conflict"),  # the creators' round, one iteration
+        ("genode-mutants", "ipc_window", "region_conflict"),
+        ("rtems-isolation", "smp-global", "running_foreign_access"),  # a round of switches
+    ],
+)
+def test_builtins_iterate_and_their_traces_replay(tmp_path, scenario, variant, outcome):
+    user = tmp_path / "user"
+    user.mkdir()
+    code, doc = _stress(
+        user, scenario, "--variant", variant, "--iterate", "--duration", "20",
+        "--max-failures", "1", "--pin", "same", "--require", outcome,
+    )  # fmt: skip
+    assert doc["outcomes"][outcome] >= 1 and doc["iterations"] >= 1, doc["reasons"]
+    trace = next(
+        t for t in doc["traces"] if json.loads((user / t["file"]).read_text())["outcome"] == outcome
+    )
+    assert trace["replayable"]
+    assert json.loads((user / trace["file"]).read_text())["iteration"] >= 0
+    code, rdoc = _replay_elsewhere(user / trace["file"], tmp_path)
+    assert code == 0 and rdoc["replay"]["reproduced"], rdoc["reasons"]
