@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from testbed.harness import loader, process, recorder
+from testbed.harness import loader, process, recorder, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import unlink_semaphore
@@ -36,8 +36,21 @@ def cleanup(spec: RunSpec) -> None:
 
 def main(spec: RunSpec) -> None:
     """Serve the scenario's core until the runner says stop; a scenario without a core gets
-    no service, only the watch over the runner."""
+    no service, only the watch over the runner. A failure of core's own (its service would
+    not build, a request crashed it) ends the run as aborted, with its reason: never a
+    traceback on the user's terminal."""
     seg = process.enter(spec, "core")
+    try:
+        _serve(spec, seg)
+    except Exception as e:
+        slot = seg.words("stats")[stats.WORDS * len(spec.actors) :][: stats.WORDS]
+        slot[stats.ERROR_NS] = time.monotonic_ns()
+        stats.write_error(slot, f"core: {type(e).__name__}: {e}")
+        seg.words("control")[control.ABORT] = 1
+        sys.exit(3)
+
+
+def _serve(spec: RunSpec, seg) -> None:
     ctl = seg.words("control")
     log = open(spec.core_log, "w", buffering=1 << 16) if spec.core_log else None
     serve, reset = _server(spec, seg, log) if spec.has_core else (None, None)
@@ -47,7 +60,7 @@ def main(spec: RunSpec) -> None:
         while not ctl[control.CORE_STOP]:
             if serve is not None:
                 serve()
-                if ctl[control.EPOCH] != ctl[control.CORE_EPOCH]:  # a reused run's next iteration
+                if ctl[control.EPOCH] != ctl[control.CORE_EPOCH]:  # the next iteration's
                     reset()
                     ctl[control.CORE_EPOCH] = ctl[control.EPOCH]
             else:

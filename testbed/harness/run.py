@@ -160,7 +160,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     control.add_region(layout, len(locks))
     if sc.has_core:
         mailbox.add_regions(layout, len(actors))
-    layout.add_words("stats", stats.WORDS * len(actors))
+    layout.add_words("stats", stats.WORDS * (len(actors) + 1))  # + core's, for its error
     deadlock.add_region(layout, len(actors))
     controlled = opts.script is not None or reuse
     if controlled:

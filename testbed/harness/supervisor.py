@@ -278,11 +278,10 @@ class Supervisor:
         return next((a.index for a in self.spec.actors if a.name == name), None)
 
     def _child_error(self, name: str) -> str:
-        for a in self.spec.actors:
-            if a.name == name:
-                slot = self.stats[stats.WORDS * a.index :][: stats.WORDS]
-                return stats.read_error(slot)
-        return ""
+        index = len(self.spec.actors) if name == "core" else self._index(name)
+        if index is None:
+            return ""
+        return stats.read_error(self.stats[stats.WORDS * index :][: stats.WORDS])
 
     def _actors_done(self) -> bool:
         done = all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
