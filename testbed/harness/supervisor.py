@@ -413,8 +413,11 @@ class Supervisor:
                 except (OSError, ValueError):
                     whole = False
                 why = None if whole else "the iteration took more events than --ring-events"
-            files.append(str(path))
+            if why is None:
+                files.append(str(path))
             traces.append({"file": str(path), "replayable": why is None, "why": why})
+        # trace_files: those a replay can force (what every report offers a replay command
+        # for); traces: every trace written, and why one will not replay
         return {"trace_files": files, "traces": traces}
 
     def _controlled(self) -> dict[str, Any]:
