@@ -17,7 +17,6 @@ from testbed.harness import (
     iteration,
     loader,
     perturb,
-    portfolio,
     process,
     recorder,
     reuse,
@@ -96,7 +95,7 @@ class Env:
         pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
         self._pert = perturb.hook(perturb.parse(spec.perturb), pert_rng, spec.expected_steps)
         owner = getattr(self._pert, "__self__", None)
-        self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
+        self._auto = owner if isinstance(owner, perturb.Auto) else None  # --perturb auto
         self.point: Callable[[str], None] = _no_point
         self._lock_index = {spec.lock_sem(name): k for k, name in enumerate(spec.locks)}
         self._reuse = seg.words(reuse.REGION) if spec.reuse else None
