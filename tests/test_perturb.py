@@ -74,7 +74,7 @@ def test_auto_is_seeded_same_seed_same_strategy_sequence():
     import itertools
     import random
 
-    from testbed.harness import portfolio
+    from testbed.harness.perturb import auto as portfolio
 
     def sequence(seed: int) -> list[tuple[int, int]]:
         auto = portfolio.Auto(random.Random(seed), 100)  # as an actor's env builds it
@@ -90,7 +90,7 @@ def test_auto_is_seeded_same_seed_same_strategy_sequence():
 def test_auto_names_the_strategy_active_at_the_first_failure():
     from conftest import cli
 
-    from testbed.harness import portfolio
+    from testbed.harness.perturb import auto as portfolio
 
     r = cli(
         "stress", "genode-race", "--variant", "racy", "--perturb", "auto", "--seed", "4",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from testbed.explorer.run import MAX_PREEMPTIONS, POINT_LEVELS, REDUCTIONS, ExploreOptions
-from testbed.explorer.search import STRATEGIES
+from testbed.explorer.strategies import STRATEGIES
 from testbed.harness.options import Parser, formatter, to_argv
 from testbed.scenario import ConfigError, Scenario
 

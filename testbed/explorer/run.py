@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from testbed.explorer.reduction import Observer, reads_at
-from testbed.explorer.search import (
+from testbed.explorer.strategies import (
     STRATEGIES,
-    Dfs,
-    Dpor,
     NotDeterministic,
-    Pct,
-    RandomWalk,
+    Setup,
     Strategy,
+    build,
 )
 from testbed.harness import reuse, stats
 from testbed.harness.run import RunOptions, prepare
@@ -163,13 +161,10 @@ class Explorer(Supervisor):
 
     def _strategy(self) -> Strategy:
         x = self.x
-        if x.strategy == "dfs":
-            if x.method() == "dpor":
-                return Dpor()
-            return Dfs(x.preemptions, x.method() == "sleep-sets")
-        if x.strategy == "random":
-            return RandomWalk(x.seed)
-        return Pct(x.seed, x.preemptions or 0, x.scenario.expected_steps(self.spec.config))
+        setup = Setup(
+            x.preemptions, x.method(), x.seed, x.scenario.expected_steps(self.spec.config)
+        )
+        return build(x.strategy, setup)
 
     # -- the search ------------------------------------------------------------------------
     def _supervise(self) -> float:

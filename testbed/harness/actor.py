@@ -18,7 +18,6 @@ from testbed.harness import (
     iteration,
     loader,
     perturb,
-    portfolio,
     process,
     recorder,
     reuse,
@@ -31,10 +30,6 @@ from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
 from testbed.trace import access_points
-
-
-def _no_point(name: str) -> None:
-    pass
 
 
 class Env:
@@ -87,7 +82,7 @@ class Env:
         pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
         self.pert = perturb.hook(perturb.parse(spec.perturb), pert_rng, spec.expected_steps)
         owner = getattr(self.pert, "__self__", None)
-        self._auto = owner if isinstance(owner, portfolio.Auto) else None  # --perturb auto
+        self._auto = owner if isinstance(owner, perturb.Auto) else None  # --perturb auto
         self.gate = gate.choose(self)
         self.point: Callable[[str], None] = self.gate.point
 

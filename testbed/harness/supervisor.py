@@ -23,7 +23,7 @@ from testbed.harness import (
     hog,
     iteration,
     loader,
-    portfolio,
+    perturb,
     result,
     stats,
 )
@@ -459,7 +459,7 @@ class Supervisor:
         k = self.stats[stats.WORDS * index + stats.STRATEGY]
         if ns == stats.NO_FAILURE or not k:
             return {"auto_at_first_failure": None}
-        return {"auto_at_first_failure": portfolio.CATALOGUE[k - 1]}
+        return {"auto_at_first_failure": perturb.CATALOGUE[k - 1]}
 
     def _deadlock(self) -> dict[str, Any] | None:
         """The lock cycle an actor reported: its actors and the locks each waited for."""

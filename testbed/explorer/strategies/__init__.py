@@ -1,0 +1,56 @@
+"""The order in which `testbed explore` tries schedules: a protocol (`Strategy`, base.py),
+one file a strategy, and a registry from `--strategy` names to builders.
+
+- `dfs` (dfs.py): every schedule with at most K preemptions, pruned with sleep sets; with
+  no bound, source-set DPOR (dpor.py).
+- `random` (random_walk.py): a uniformly random enabled actor each step.
+- `pct` (controlled_pct.py): the controlled PCT sampler, with PCT's bound (not the
+  perturbation `--perturb pct:D`, which only moves OS priorities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from testbed.explorer.strategies.base import NotDeterministic, Setup, Strategy, StrategyBase
+from testbed.explorer.strategies.controlled_pct import ControlledPct
+from testbed.explorer.strategies.dfs import Dfs, Node
+from testbed.explorer.strategies.dpor import Dpor
+from testbed.explorer.strategies.random_walk import RandomWalk
+
+Builder = Callable[[Setup], Strategy]
+
+
+def _dfs(setup: Setup) -> Strategy:
+    """dfs reduces with DPOR when asked (no bound), else sleep sets or nothing."""
+    return Dpor.build(setup) if setup.reduction == "dpor" else Dfs.build(setup)
+
+
+REGISTRY: dict[str, Builder] = {
+    "dfs": _dfs,
+    "random": RandomWalk.build,
+    "pct": ControlledPct.build,
+}
+STRATEGIES = tuple(REGISTRY)  # ("dfs", "random", "pct"): `--strategy`'s choices
+
+
+def build(name: str, setup: Setup) -> Strategy:
+    """The strategy `--strategy name` runs (a name checked against STRATEGIES)."""
+    return REGISTRY[name](setup)
+
+
+__all__ = [
+    "REGISTRY",
+    "STRATEGIES",
+    "Builder",
+    "ControlledPct",
+    "Dfs",
+    "Dpor",
+    "Node",
+    "NotDeterministic",
+    "RandomWalk",
+    "Setup",
+    "Strategy",
+    "StrategyBase",
+    "build",
+]
