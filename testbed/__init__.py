@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed._version import __version__
-
 from testbed.harness.result import Result
 from testbed.scenario import (
     Actor,
@@ -43,6 +42,7 @@ __all__ = [
     "Scenario",
     "Shared",
     "Trace",
+    "__version__",
     "explore",
     "in_range",
     "minimize",

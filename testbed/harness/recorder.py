@@ -14,6 +14,7 @@ from typing import Any
 from testbed.ipc.native import lib
 from testbed.ipc.segment import Layout, Segment
 from testbed.trace.ids import CORE_EVENT, MAX_CORE_OP
+from testbed.trace.ids import OUTCOME_EVENT as OUTCOME_EVENT  # re-exported: actors record it
 
 DEFAULT_RING_EVENTS = 1 << 16
 CORE_RING = "ring.core"
