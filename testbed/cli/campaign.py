@@ -16,8 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from testbed.cli import outputs
-from testbed.harness import environment
+from testbed.harness import environment, output_paths
 from testbed.harness.options import Parser, formatter
 from testbed.scenario import ConfigError
 
@@ -47,14 +46,14 @@ seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 b
 3 interrupted or runs lost (after retries)"""
 
 
-def add_parser(sub, formatter_) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser(
         "campaign",
         help="a matrix of seeded runs on Dask distributed, with aggregates",
         usage=USAGE,
         add_help=False,
         prefix_chars="+",  # every argument, --help and --file first included, is parsed below
-        formatter_class=formatter_,
+        formatter_class=formatter,
     )
     sp.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -177,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seed {seed}: expected 0..4294967295")
     for path, opt, suffix in ((ns.json, "--json", ""), (ns.html, "--html", ".html"),
                               (ns.junit, "--junit", ".xml")):  # fmt: skip
-        outputs.check_writable(path, opt, suffix)
+        output_paths.check_writable(path, opt, suffix)
     import psutil
 
     usable = len(psutil.Process().cpu_affinity())
@@ -242,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=ns.json == "-", width=max(Console().width, 140))
     summary(doc, console)
     if ns.json:
-        outputs.write_json(ns.json, doc)
+        output_paths.write_json(ns.json, doc)
     if ns.html:
         from testbed.report.html import write_html
 
