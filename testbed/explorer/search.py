@@ -16,8 +16,9 @@ import random
 from dataclasses import dataclass, field
 
 from testbed.explorer.reduction import Footprint, independent
+from testbed.harness.options import EXPLORE_STRATEGIES
 
-STRATEGIES = ("dfs", "random", "pct")
+STRATEGIES = EXPLORE_STRATEGIES  # declared with the options (testbed/harness/options.py)
 
 
 class NotDeterministic(RuntimeError):
