@@ -33,7 +33,8 @@ EXIT_CODES = (
     "exit codes: 0 no FORBIDDEN outcome and every --require seen, 1 otherwise, 2 bad usage, "
     "3 aborted"
 )
-STRESS, EXPLORE = "stress", "explore"
+STRESS, EXPLORE, CAMPAIGN = "stress", "explore", "campaign"
+MAX_BUDGET_S = 30 * 86400
 
 
 class UsageError(ConfigError):
@@ -60,7 +61,7 @@ def formatter(prog: str) -> argparse.HelpFormatter:
 class Context:
     """What a check may look at besides its value: the scenario, and the other values."""
 
-    scenario: Scenario
+    scenario: Scenario | None  # None: campaign (its scenarios are checked per entry)
     values: Mapping[str, Any]
 
 
@@ -103,10 +104,12 @@ def one_of(choices: Iterable[str]) -> Check:
 
 
 def variant(flag: str, v: Any, ctx: Context) -> None:
+    assert ctx.scenario is not None  # (stress and explore have one)
     one_of(ctx.scenario.variants)(flag, v, ctx)
 
 
 def outcomes(flag: str, v: Any, ctx: Context) -> None:
+    assert ctx.scenario is not None
     for name in v:
         one_of(o.name for o in ctx.scenario.outcomes)(flag, name, ctx)
 
@@ -184,6 +187,31 @@ def _seed_help(what: str) -> str:
 
 OPTIONS: tuple[Option, ...] = (
     # stress and explore: what runs
+    # campaign: the matrix (its axes are checked by testbed/campaign/matrix.py, for the
+    # command line's values and a campaign file's alike)
+    Option("--file", "several scenarios, from a file", (CAMPAIGN,), "",
+           kwargs={"metavar": "CAMPAIGN.toml"}),
+    Option("--variants", "comma-separated, or all (default all)", (CAMPAIGN,), "",
+           default="all"),
+    Option("--strategies", "perturbation strategies (default none)", (CAMPAIGN,), "",
+           default="none"),
+    Option("--pins", "CPU placements: same,spread,none (default none)", (CAMPAIGN,), "",
+           default="none"),
+    Option("--trials", "seeded runs a cell (default 10)", (CAMPAIGN,), "", default=10,
+           kwargs={"type": int}),
+    Option("--duration", "seconds a run at most (default 2)", (CAMPAIGN,), "", default=2.0,
+           kwargs={"type": float}),
+    Option("--budget", "seconds for the whole campaign (default none)", (CAMPAIGN,), "",
+           seconds(MAX_BUDGET_S), kwargs={"type": float}),
+    Option("--scheduler", "local (embedded) or tcp://HOST:PORT", (CAMPAIGN,), "",
+           default="local"),
+    Option("--cpus-per-run", "CPUs of the embedded cluster a run gets (default min(2, usable "
+           "CPUs))", (CAMPAIGN,), "", kwargs={"type": int}),
+    Option("--max-retries", "retries of a lost run (0..10)", (CAMPAIGN,), "", ints(0, 10),
+           default=2, kwargs={"type": int}),
+    Option("--trace-dir", "where runs write traces (./traces)", (CAMPAIGN,), "",
+           default="traces"),  # made by the campaign (on a remote worker, by the worker)
+    # stress and explore
     Option("--variant", {STRESS: "the variant to run (see `testbed scenarios SCENARIO`)",
                          EXPLORE: "the variant to explore"},
            (STRESS, EXPLORE), {STRESS: "run", EXPLORE: "exploration"}, variant,
@@ -206,8 +234,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--pin", f"CPU placement: {'|'.join(PINS)} (default none)", (STRESS, EXPLORE),
            {STRESS: "run", EXPLORE: "exploration"}, one_of(PINS), default="none"),
     Option("--seed", {STRESS: _seed_help("seed of every random choice"),
-                      EXPLORE: _seed_help("the scenario's seed and the sampler's")},
-           (STRESS, EXPLORE), {STRESS: "run", EXPLORE: "exploration"}, ints(0, MAX_SEED),
+                      EXPLORE: _seed_help("the scenario's seed and the sampler's"),
+                      CAMPAIGN: _seed_help("the first seed")},
+           (STRESS, EXPLORE, CAMPAIGN), {STRESS: "run", EXPLORE: "exploration", CAMPAIGN: ""},
+           ints(0, MAX_SEED),
            kwargs={"type": int}),
     Option("--reduction",
            f"dfs: {'|'.join(REDUCTIONS)} (default: dpor with --preemptions none, else "
@@ -225,12 +255,19 @@ OPTIONS: tuple[Option, ...] = (
            "exploration", ints(0, 1000), default=1, kwargs={"type": int}),
     Option("--max-steps", "steps a schedule may take (default 10000)", (EXPLORE,),
            "exploration", ints(1, 10**6), default=10_000, kwargs={"type": int}),
-    Option("--json", "write the result document (- for stdout)", (STRESS, EXPLORE),
-           {STRESS: "run", EXPLORE: "exploration"}, writable(), kwargs={"metavar": "PATH|-"}),
+    Option("--json", {STRESS: "write the result document (- for stdout)",
+                      EXPLORE: "write the result document (- for stdout)",
+                      CAMPAIGN: "the campaign document, every run inside"},
+           (STRESS, EXPLORE, CAMPAIGN), {STRESS: "run", EXPLORE: "exploration", CAMPAIGN: ""},
+           writable(), kwargs={"metavar": "PATH|-"}),
+    Option("--html", "an HTML report", (CAMPAIGN,), "", writable(".html"),
+           kwargs={"metavar": "PATH"}),
     Option("--core-log", "one JSON line per request core served", (STRESS,), "run",
            writable(), kwargs={"metavar": "PATH"}),
-    Option("--junit", "JUnit XML: one test case, failed as the run fails", (STRESS,), "run",
-           writable(".xml"), kwargs={"metavar": "PATH"}),
+    Option("--junit", {STRESS: "JUnit XML: one test case, failed as the run fails",
+                       CAMPAIGN: "JUnit XML: a test case a cell"},
+           (STRESS, CAMPAIGN), {STRESS: "run", CAMPAIGN: ""}, writable(".xml"),
+           kwargs={"metavar": "PATH"}),
     # stress: perturbation and recording
     Option("--perturb", f"{perturb.STRATEGIES} (default none)", (STRESS,),
            "perturbation and recording", perturbation, default="none",
@@ -277,7 +314,7 @@ def add_options(p: argparse.ArgumentParser, command: str) -> None:
     for o in rows(command):
         name = o._for(o.group, command)
         if name not in groups:
-            groups[name] = p.add_argument_group(name)
+            groups[name] = p.add_argument_group(name) if name else p
         g = groups[name]
         if o.exclusive:
             if o.exclusive not in exclusive:
@@ -286,7 +323,7 @@ def add_options(p: argparse.ArgumentParser, command: str) -> None:
         o.add_to(g, command)
 
 
-def check(command: str, values: Mapping[str, Any], scenario: Scenario) -> None:
+def check(command: str, values: Mapping[str, Any], scenario: Scenario | None) -> None:
     """Every option of `command` that `values` (dest -> value) holds, by its one check."""
     ctx = Context(scenario, values)
     for o in rows(command):
