@@ -164,7 +164,7 @@ def test_arguments_a_mailbox_cannot_hold_are_refused_before_anything_counts(bad,
 
 def test_any_op_is_recorded_and_named_in_a_trace():
     from scenarios.genode_race import SCENARIO
-    from testbed.trace import recorder
+    from testbed.harness import recorder
 
     for op in (255, 256, 1 << 40, (1 << 64) - 1):
         event = recorder.core_event(op)

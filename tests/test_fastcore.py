@@ -194,7 +194,7 @@ def test_the_c_core_records_requests_as_the_core_server_does(op, client, status,
     """The C core packs a served request's event itself: the same word as recorder.pack_core
     with Core.key, so a change of the trace format breaks this test, not a trace."""
     from kernel_model.genode.fastcore import lib as fastcore_lib
-    from testbed.trace import recorder
+    from testbed.harness import recorder
 
     key = Core.key(op, a0, a1, 0)
     c_key = a1 >> 20 if op == Op.ATTACH_AT else a0 >> 20 if op == Op.DETACH else 0
