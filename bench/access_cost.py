@@ -61,7 +61,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             doc = run(
                 RunOptions(
                     SCENARIO, "fixed", CONFIG, seed=t + 1, duration_s=p.seconds,
-                    pin=pin, points=pts, record=record, max_traces=0,
+                    pin=pin, point_level=pts, record=record, max_traces=0,
                 )
             )  # fmt: skip
             rates[(pts, record)].append(doc["creations_per_s"])

@@ -52,7 +52,7 @@ def _explore(
     hunt = ["region_conflict"] if variant in ("racy", "quickfix") else []
     opts = ExploreOptions(
         SCENARIO, variant, dict(CONFIG), ref="genode-race", preemptions=k, reduce=reduce,
-        require=hunt, seed=1, trace_dir=tmp, points=points, reads=reads,
+        require=hunt, seed=1, trace_dir=tmp, point_level=points, reads=reads,
     )  # fmt: skip
     t = time.perf_counter()
     doc = explore(opts)
@@ -140,7 +140,7 @@ def _access(variant: str, k: int, tmp: str) -> dict:
 def _stress(variant: str, seconds: float, points: str) -> dict:
     """Stress on the same scenario and config: attempts (thread creations) a second."""
     doc = run(
-        RunOptions(SCENARIO, variant, dict(CONFIG), seed=1, duration_s=seconds, points=points)
+        RunOptions(SCENARIO, variant, dict(CONFIG), seed=1, duration_s=seconds, point_level=points)
     )
     return {"points": points, "attempts_per_s": doc["attempts"] / doc["elapsed_s"]}
 

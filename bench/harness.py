@@ -188,7 +188,7 @@ def execute(
     html_path: str | None = None,
 ) -> int:
     """Check everything, run the benches in order, write the suite document (and HTML)."""
-    from testbed.cli import outputs
+    from testbed.harness import output_paths as outputs
 
     check_options(benches, profile, trials, seconds, variant)
     outputs.check_writable(json_path, "--json")

@@ -85,7 +85,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             doc = run(
                 RunOptions(
                     SCENARIO, mutant, CONFIG, seed=t + 1, duration_s=timeout, pin=pin,
-                    max_failures=1, perturb=strategy, points=pts, max_traces=0,
+                    max_failures=1, perturb=strategy, point_level=pts, max_traces=0,
                     lock_timeout_s=max(10.0, timeout),
                 )
             )  # fmt: skip

@@ -42,6 +42,7 @@ __all__ = [
     "Scenario",
     "Shared",
     "Trace",
+    "__version__",
     "explore",
     "in_range",
     "minimize",

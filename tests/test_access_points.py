@@ -120,7 +120,7 @@ def test_a_forced_access_level_order_exposes_a_check_then_act(claim, no_leftover
 
     doc = run(
         RunOptions(
-            load(claim), "racy", {}, ref=claim, rounds=1, points="access",
+            load(claim), "racy", {}, ref=claim, rounds=1, point_level="access",
             script=_lost_update_script(),
         )
     )  # fmt: skip
@@ -158,7 +158,7 @@ def test_a_lock_is_an_access_point_and_a_deadlock_free_order_holds(claim, no_lef
         Step("a", "slot.release"),
         Step("a", "finish"),
     ]
-    doc = run(RunOptions(load(claim), "locked", {}, ref=claim, rounds=1, points="access",
+    doc = run(RunOptions(load(claim), "locked", {}, ref=claim, rounds=1, point_level="access",
                          script=script))  # fmt: skip
     assert doc["verdict"] == "pass" and doc["outcomes"]["lost"] == 0, doc["reasons"]
     assert doc["outcomes"] == {"claimed": 2, "taken": 0, "lost": 0}

@@ -395,3 +395,11 @@ def test_dpor_sees_every_outcome_the_sleep_sets_see(tmp_path, no_leftovers):
     assert (dpor["schedules"], dpor["sleep_blocked"], dpor["complete"]) == (104, 0, True)
     assert (sleep["schedules"], sleep["sleep_blocked"], sleep["complete"]) == (106, 2, True)
     assert dpor["outcomes"] == sleep["outcomes"] == {"ok": 12, "lost_update": 0, "v2": 16, "v3": 24}
+
+
+def test_the_strategy_option_lists_every_registered_strategy():
+    """`--strategy`'s choices (the options table) are the registry's names."""
+    from testbed.explorer.strategies import STRATEGIES
+    from testbed.harness.options import EXPLORE_STRATEGIES
+
+    assert tuple(EXPLORE_STRATEGIES) == tuple(STRATEGIES)

@@ -7,7 +7,7 @@ import json
 
 from conftest import cli
 
-from testbed.cli.show import holds, perfetto, picture, spans, window
+from testbed.report.timeline import holds, perfetto, picture, spans, window
 from testbed.trace.trace import Event, Trace
 
 A, B = "pd0.main", "pd0.thread1"
@@ -92,7 +92,7 @@ def test_the_timeline_is_wide_and_its_labels_overlap_nothing(tmp_path):
     none overlap; at least 1200 px wide; the summary names what the window leaves out."""
     import matplotlib.pyplot as plt
 
-    from testbed.cli.show import DPI, draw, tracks
+    from testbed.report.timeline import DPI, draw, tracks
 
     for per_lane, events in ((20, 400), (200, 4000)):
         trace = long_trace(events)
@@ -116,7 +116,7 @@ def test_the_timeline_is_wide_and_its_labels_overlap_nothing(tmp_path):
 
 
 def test_no_core_lane_without_core_events(tmp_path):
-    from testbed.cli.show import lanes
+    from testbed.report.timeline import lanes
 
     trace = long_trace(3)
     trace.events[:] = [e for e in trace.events if e.actor != "core"]
@@ -131,7 +131,7 @@ def test_no_core_lane_without_core_events(tmp_path):
 def test_every_perfetto_track_nests():
     """A lock held and `_context unset` overlap in part on one actor: they go on tracks of
     their own, and on each track any two slices are apart or one inside the other."""
-    from testbed.cli.show import tracks
+    from testbed.report.timeline import tracks
 
     trace = long_trace(300)
     slices = [{"ts": 0, "dur": 10}, {"ts": 2, "dur": 3}, {"ts": 5, "dur": 10},

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.harness import loader, perturb
-from testbed.harness.options import stress_parser
-from testbed.harness.run import PINS
+from testbed.harness.options import PINS, stress_parser
 from testbed.scenario import ConfigError
 
 MAX_TRIALS = 1_000_000

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from testbed.harness.options import formatter
 from testbed.scenario import ConfigError
 
 
-def add_parser(sub, parser_class, formatter) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from bench import NAMES, harness
 
     bp = sub.add_parser(

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from testbed.cli import outputs
-from testbed.harness import environment
+from testbed.harness import environment, output_paths
+from testbed.harness import options as option_table
 from testbed.harness.options import Parser, formatter
 from testbed.scenario import ConfigError
 
@@ -47,39 +47,21 @@ seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 b
 3 interrupted or runs lost (after retries)"""
 
 
-def add_parser(sub, formatter_) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser(
         "campaign",
         help="a matrix of seeded runs on Dask distributed, with aggregates",
         usage=USAGE,
         add_help=False,
         prefix_chars="+",  # every argument, --help and --file first included, is parsed below
-        formatter_class=formatter_,
+        formatter_class=formatter,
     )
     sp.add_argument("args", nargs=argparse.REMAINDER)
 
 
 def parser() -> Parser:
     p = Parser(prog="testbed campaign", usage=USAGE, epilog=EPILOG, formatter_class=formatter)
-    p.add_argument("--file", metavar="CAMPAIGN.toml", help="several scenarios, from a file")
-    p.add_argument("--variants", default="all", help="comma-separated, or all (default all)")
-    p.add_argument("--strategies", default="none", help="perturbation strategies (default none)")
-    p.add_argument("--pins", default="none", help="CPU placements: same,spread,none (default none)")
-    p.add_argument("--trials", type=int, default=10, help="seeded runs a cell (default 10)")
-    p.add_argument("--duration", type=float, default=2.0, help="seconds a run at most (default 2)")
-    p.add_argument("--budget", type=float, help="seconds for the whole campaign (default none)")
-    p.add_argument("--seed", type=int, help="the first seed (0..2**32-1; default random)")
-    p.add_argument("--scheduler", default="local", help="local (embedded) or tcp://HOST:PORT")
-    p.add_argument(
-        "--cpus-per-run",
-        type=int,
-        help="CPUs of the embedded cluster a run gets (default min(2, usable CPUs))",
-    )
-    p.add_argument("--max-retries", type=int, default=2, help="retries of a lost run (0..10)")
-    p.add_argument("--trace-dir", default="traces", help="where runs write traces (./traces)")
-    p.add_argument("--json", metavar="PATH|-", help="the campaign document, every run inside")
-    p.add_argument("--html", metavar="PATH", help="an HTML report")
-    p.add_argument("--junit", metavar="PATH", help="JUnit XML: a test case a cell")
+    option_table.add_options(p, option_table.CAMPAIGN)
     return p
 
 
@@ -168,16 +150,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{scenario}: expected a SCENARIO or --file, not both")
     if not ns.file and not scenario:
         raise ConfigError("expected a SCENARIO or --file CAMPAIGN.toml (testbed campaign --help)")
-    if ns.budget is not None and not 0 < ns.budget <= 30 * 86400:
-        raise ConfigError(f"--budget {ns.budget:g}: expected 0 < seconds <= {30 * 86400}")
-    if not 0 <= ns.max_retries <= 10:
-        raise ConfigError(f"--max-retries {ns.max_retries}: expected 0..10")
-    seed = random.randrange(2**32) if ns.seed is None else ns.seed
-    if not 0 <= seed < 2**32:
-        raise ConfigError(f"--seed {seed}: expected 0..4294967295")
-    for path, opt, suffix in ((ns.json, "--json", ""), (ns.html, "--html", ".html"),
-                              (ns.junit, "--junit", ".xml")):  # fmt: skip
-        outputs.check_writable(path, opt, suffix)
+    option_table.check(option_table.CAMPAIGN, vars(ns), None)
+    seed = random.randrange(option_table.MAX_SEED + 1) if ns.seed is None else ns.seed
     import psutil
 
     usable = len(psutil.Process().cpu_affinity())
@@ -242,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=ns.json == "-", width=max(Console().width, 140))
     summary(doc, console)
     if ns.json:
-        outputs.write_json(ns.json, doc)
+        output_paths.write_json(ns.json, doc)
     if ns.html:
         from testbed.report.html import write_html
 

@@ -3,14 +3,16 @@ few seconds each, one summary table (and one result document with every run's)."
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from rich.console import Console
 from rich.table import Table
 
-from testbed.harness import loader
-from testbed.harness.options import run_options, stress_parser
-from testbed.harness.run import run
+from testbed.harness import loader, output_paths
+from testbed.harness.options import EXIT_CODES, formatter, run_options, stress_parser
+from testbed.harness.run import run as run_stress
+from testbed.scenario import ConfigError
 
 
 def showcase() -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -35,7 +37,7 @@ def demo(seconds: float, json_path: str | None, console: Console) -> int:
             [*argv, "--variant", variant, "--pin", pin, "--duration", str(seconds),
              "--seed", str(len(docs)), "--no-record"]
         )  # fmt: skip
-        docs.append(run(run_options(scenario, name, args)))
+        docs.append(run_stress(run_options(scenario, name, args)))
     table = Table(title="testbed demo: real processes, real preemption, no injected delay")
     for col in (
         "scenario",
@@ -69,3 +71,27 @@ def demo(seconds: float, json_path: str | None, console: Console) -> int:
         with open(json_path, "w") as f:
             json.dump(docs, f, indent=2)
     return max(d["exit_code"] for d in docs)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    dm = sub.add_parser(
+        "demo",
+        help="every variant of the showcase scenarios for a few seconds, one summary table",
+        formatter_class=formatter,
+        epilog="examples:\n  testbed demo\n  testbed demo --seconds 5 --json demo.json\n\n"
+        + EXIT_CODES.replace("no FORBIDDEN", "no run saw a FORBIDDEN"),
+    )
+    dm.add_argument(
+        "--seconds", type=float, default=2.0, help="seconds a run (0 < s <= 600; default 2)"
+    )
+    dm.add_argument("--json", metavar="PATH", help="write every run's result document, as a list")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.seconds <= 600:
+        raise ConfigError(f"--seconds {args.seconds:g}: expected 0 < seconds <= 600")
+    output_paths.check_writable(args.json, "--json")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a log or a pipe: don't fold the table to 80 columns
+    return demo(args.seconds, args.json, console)

@@ -11,14 +11,13 @@ import time
 from rich.console import Console
 from rich.live import Live
 
-from testbed.cli import outputs
 from testbed.explorer.options import EXAMPLES, EXIT_CODES, explore_options, parser
 from testbed.explorer.run import ExploreOptions, Progress, explore
-from testbed.harness import loader
+from testbed.harness import loader, output_paths
 from testbed.harness.options import formatter
 
 
-def add_command(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser(
         "explore",
         help="run one iteration under every schedule within a preemption bound (a bounded proof)",
@@ -39,7 +38,7 @@ def options(args: argparse.Namespace) -> tuple[ExploreOptions, argparse.Namespac
     sc = loader.load(ref)
     ns = parser(sc, args.scenario).parse_args(args.options)
     opts = explore_options(sc, ref, ns)
-    outputs.check_writable(ns.json, "--json")
+    output_paths.check_writable(ns.json, "--json")
     return opts, ns
 
 
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         doc = explore(opts)
     summary(doc, console)
     if ns.json:
-        outputs.write_json(ns.json, doc)
+        output_paths.write_json(ns.json, doc)
     return doc["exit_code"]
 
 

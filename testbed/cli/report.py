@@ -7,11 +7,12 @@ import argparse
 import json
 from pathlib import Path
 
-from testbed.cli import outputs
+from testbed.harness import output_paths
+from testbed.harness.options import formatter
 from testbed.scenario import ConfigError
 
 
-def add_parser(sub, formatter) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     rp = sub.add_parser(
         "report",
         help="an HTML report (and JUnit XML) of result documents",
@@ -39,8 +40,8 @@ def load(path: str) -> object:
 def run(args: argparse.Namespace) -> int:
     if not args.html and not args.junit:
         raise ConfigError("report: expected --html OUT.html and/or --junit OUT.xml")
-    outputs.check_writable(args.html, "--html", suffix=".html")
-    outputs.check_writable(args.junit, "--junit", suffix=".xml")
+    output_paths.check_writable(args.html, "--html", suffix=".html")
+    output_paths.check_writable(args.junit, "--junit", suffix=".xml")
     docs = [load(p) for p in args.results]
     if args.html:
         from testbed.report.html import write_html

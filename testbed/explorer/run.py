@@ -12,24 +12,22 @@ from typing import Any
 
 from testbed.explorer.reduction import Observer, reads_at
 from testbed.explorer.strategies import (
-    STRATEGIES,
     NotDeterministic,
     Setup,
     Strategy,
     build,
 )
+from testbed.harness import options as option_table
 from testbed.harness import reuse, stats
+from testbed.harness.options import MAX_PREEMPTIONS
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.supervisor import Aborted, Supervisor
-from testbed.scenario import ConfigError, Grade, Scenario, in_range
+from testbed.scenario import ConfigError, Grade, Scenario
 from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
-POINT_LEVELS = ("named", "access")  # access: every word access and lock op a point
-MAX_PREEMPTIONS = 10
-REDUCTIONS = ("sleep-sets", "dpor", "none")
 PROGRESS_EVERY_S = 0.25
 
 
@@ -51,7 +49,7 @@ class ExploreOptions:
     strategy: str = "dfs"
     preemptions: int | None = 2  # dfs: the bound (None: none); pct: the change points (d - 1)
     max_schedules: int = 100_000
-    points: str = "named"
+    point_level: str = "named"  # access: every word access and lock op a point
     seed: int = 0
     reduce: bool = True  # False: no reduction, whatever `reduction` says
     reduction: str | None = None  # dfs: sleep-sets, dpor, none (None: dpor with no bound)
@@ -73,26 +71,12 @@ class ExploreOptions:
         return "dpor" if self.preemptions is None else "sleep-sets"
 
     def check(self) -> None:
-        """Every option in its range, before anything is created (ConfigError, exit 2)."""
-        if self.strategy not in STRATEGIES:
+        """Every option in its range (the table's checks), then the options that go together
+        or not, before anything is created (ConfigError, exit 2)."""
+        option_table.check_record(option_table.EXPLORE, self)
+        if self.preemptions is None and self.strategy == "pct":
             raise ConfigError(
-                f"--strategy {self.strategy!r}: expected one of {', '.join(STRATEGIES)}"
-            )
-        if self.points not in POINT_LEVELS:
-            raise ConfigError(
-                f"--points {self.points!r}: expected one of {', '.join(POINT_LEVELS)}"
-            )
-        if self.preemptions is None:
-            if self.strategy == "pct":
-                raise ConfigError(
-                    "--preemptions none: pct needs a number of change points "
-                    f"(0..{MAX_PREEMPTIONS})"
-                )
-        else:
-            in_range("--preemptions", self.preemptions, 0, MAX_PREEMPTIONS)
-        if self.reduction is not None and self.reduction not in REDUCTIONS:
-            raise ConfigError(
-                f"--reduction {self.reduction!r}: expected one of {', '.join(REDUCTIONS)}"
+                f"--preemptions none: pct needs a number of change points (0..{MAX_PREEMPTIONS})"
             )
         if self.reduction not in (None, "none") and not self.reduce:
             raise ConfigError(f"--no-reduce with --reduction {self.reduction}: give one of them")
@@ -104,14 +88,6 @@ class ExploreOptions:
             raise ConfigError(
                 f"--reduction dpor with --preemptions {self.preemptions}: DPOR needs "
                 "--preemptions none (a bound breaks its completeness; use sleep-sets)"
-            )
-        in_range("--max-schedules", self.max_schedules, 1, 10**9)
-        in_range("--max-failures", self.max_failures, 0, 1000)
-        in_range("--max-steps", self.max_steps, 1, 10**6)
-        in_range("--seed", self.seed, 0, 2**32 - 1)
-        if not 0 < self.lock_timeout_s <= 3600:
-            raise ConfigError(
-                f"--lock-timeout {self.lock_timeout_s:g}: expected 0 < seconds <= 3600"
             )
 
 
@@ -138,7 +114,7 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
         require=list(opts.require),
         lock_timeout_s=opts.lock_timeout_s,
         trace_dir=opts.trace_dir,
-        points=opts.points,
+        point_level=opts.point_level,
     )
     spec = prepare(run_opts, reuse=True)
     return Explorer(spec, run_opts, opts).go()
@@ -310,7 +286,7 @@ class Explorer(Supervisor):
             scenario=self.x.scenario.name,
             source=self.spec.scenario,
             variant=self.spec.variant,
-            config={k: v for k, v in self.spec.config.items() if k != "variant"},
+            config=option_table.document_config(self.spec.config),
             seed=self.spec.seed,
             actors=names,
             outcome=outcome,
@@ -318,7 +294,7 @@ class Explorer(Supervisor):
             rounds=1,
             iteration=self.spec.first_iteration if self.spec.iterate else None,
             order="step",
-            points=self.x.points,
+            points=self.x.point_level,
             events=events,
         )
         token = self.spec.prefix.rsplit(".", 1)[-1]
@@ -343,7 +319,7 @@ class Explorer(Supervisor):
     # -- the document ------------------------------------------------------------------------
     def _result(self, elapsed: float, error: str | list[str] | None) -> dict[str, Any]:
         x, strat = self.x, self.strategy
-        config = {k: v for k, v in self.spec.config.items() if k != "variant"}
+        config = option_table.document_config(self.spec.config)
         rate = self.schedules / self.search_s if self.search_s > 0 else 0.0
         step_rate = self.steps / self.search_s if self.search_s > 0 else 0.0
         reasons: list[str] = []
@@ -372,7 +348,7 @@ class Explorer(Supervisor):
             "config": config,
             "seed": self.spec.seed,
             "strategy": x.strategy,
-            "points": x.points,
+            "points": x.point_level,
             "preemption_bound": x.preemptions if x.strategy != "random" else None,
             "reduction": x.method(),
             "max_schedules": x.max_schedules,

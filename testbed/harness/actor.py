@@ -76,7 +76,7 @@ class Env:
             )
         # what the point hook records: a point's event id, None if its step's access does
         self.record_ids: dict[str, int | None] = dict(self.point_index)
-        self.access = spec.points_mode == "access"
+        self.access = spec.point_level == "access"
         # perturbation draws from a generator of its own: the body's draws from `rng` must be
         # the same in a replay, which runs without perturbation
         pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")

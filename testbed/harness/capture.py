@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from testbed.harness import loader, recorder
+from testbed.harness import loader, options, recorder
 from testbed.harness.history import History
 from testbed.harness.recorder import RingEvent
 from testbed.harness.spec import RunSpec
@@ -122,7 +122,7 @@ def _save(
         scenario=loader.load(spec.scenario).name,
         source=spec.scenario,
         variant=spec.variant,
-        config={k: v for k, v in spec.config.items() if k != "variant"},
+        config=options.document_config(spec.config),
         seed=spec.seed,
         actors=[a.name for a in spec.actors],
         outcome=outcome,
@@ -130,7 +130,7 @@ def _save(
         complete=complete,
         rounds=1 if iteration is not None else spec.rounds,
         iteration=iteration,
-        points=spec.points_mode,
+        points=spec.point_level,
         events=events,
     )
     return trace.save(trace_path(spec, n))

@@ -1,11 +1,13 @@
 """Output paths checked before anything runs: a run of minutes must not end in a traceback
-(or create directories anywhere) because an output path is wrong. Used by every command,
-`testbed.run` and the pytest plugin."""
+(or create directories anywhere) because an output path is wrong; and result documents written
+whole. Used by every command, the benches, `testbed.run` and the pytest plugin."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from testbed.scenario import ConfigError
 
@@ -44,3 +46,12 @@ def _check_parent(p: Path, path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{option} {path}: directory {parent} is not writable")
+
+
+def write_json(path: str, doc: Any) -> None:
+    """The document as indented JSON to `path`, or to standard output for "-"."""
+    text = json.dumps(doc, indent=2)
+    if path == "-":
+        print(text)
+    else:
+        Path(path).write_text(text + "\n")

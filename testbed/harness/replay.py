@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.harness import loader
-from testbed.harness.options import stress_parser, to_argv
+from testbed.harness.options import scenario_config, stress_parser, to_argv
 from testbed.harness.run import RunOptions, run
 from testbed.scenario import ConfigError, Scenario
 from testbed.trace import access_points
@@ -45,7 +45,7 @@ def _check_events(scenario: Scenario, trace: Trace) -> None:
     outcomes = [o.name for o in scenario.outcomes]
     points = list(scenario.points)
     if trace.points == "access":  # the words of its regions and its locks are points too
-        config = dict(trace.config, variant=trace.variant)
+        config = scenario_config(trace.config, trace.variant)
         points = access_points.all_points(
             points, list(scenario.regions(config)), scenario.locks(config)
         )
@@ -85,7 +85,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         raise TraceError(f"trace outcome {trace.outcome!r} is not an outcome of {trace.scenario}")
     config = _check_config(scenario, ref, trace)
     _check_events(scenario, trace)
-    full = dict(config, variant=trace.variant)  # what the scenario sees in a run
+    full = scenario_config(config, trace.variant)  # what the scenario sees in a run
     names = [name for name, _ in scenario.actors(full)]
     if names != trace.actors:
         raise TraceError(f"trace actors {trace.actors} differ from the config's {names}")
@@ -119,7 +119,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             stop_after_script=True,
             script_first=trace.detected_by,
             lock_timeout_s=lock_timeout_s,
-            points=trace.points,
+            point_level=trace.points,
         )
     )
     if deadlock:

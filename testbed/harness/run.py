@@ -14,11 +14,11 @@ from testbed.harness import (
     deadlock,
     iteration,
     loader,
-    perturb,
     recorder,
     scheduler,
     stats,
 )
+from testbed.harness import options as option_table
 from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
@@ -27,8 +27,6 @@ from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
 from testbed.trace import access_points
 from testbed.trace.step import Step
-
-PINS = ("same", "spread", "none")
 
 
 @dataclass
@@ -53,7 +51,7 @@ class RunOptions:
     # (the CLI records by default: it costs 7-40% of throughput, not time to first failure)
     ring_events: int = recorder.DEFAULT_RING_EVENTS
     perturb: str = "none"
-    points: str = "named"  # "access": every read/write through env.words and lock op a point
+    point_level: str = "named"  # "access": every read/write through env.words and lock op a point
     hogs: int = 0  # CPU-hog processes on the actors' CPUs
     trace_dir: str = "traces"
     max_traces: int = 3
@@ -62,11 +60,21 @@ class RunOptions:
     first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
 
 
+# what prepare checks of a record: what the processes would trip over, or be made with
+PREPARE_CHECKS = (
+    "--variant",
+    "--require",
+    "--points",
+    "--perturb",
+    "--ring-events",
+    "--hogs",
+    "--pin",
+)
+
+
 def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
     """Process name -> CPUs. `same`: all on one CPU (the report's single-core board);
     `spread`: core on the first CPU, actors round-robin starting on the next."""
-    if pin not in PINS:
-        raise ConfigError(f"--pin {pin!r}: expected one of {', '.join(PINS)}")
     cpus = sorted(psutil.Process().cpu_affinity())
     plan: dict[str, list[int] | None] = {"core": None}
     for a in actors:
@@ -119,24 +127,10 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     once an iteration, the shared state reset between iterations (testbed explore)."""
     sc = opts.scenario
     ref = opts.ref or loader.reference(sc)
-    if opts.variant not in sc.variants:
-        raise ConfigError(f"--variant {opts.variant!r}: expected one of {', '.join(sc.variants)}")
-    for name in opts.require:
-        if name not in [o.name for o in sc.outcomes]:
-            raise ConfigError(
-                f"--require {name!r}: expected one of {', '.join(o.name for o in sc.outcomes)}"
-            )
-    access_points.check_mode(opts.points)
-    perturb.parse(opts.perturb)  # bad strategies fail here, before anything is created
-    if opts.record and (
-        opts.ring_events & (opts.ring_events - 1) or not 1 << 10 <= opts.ring_events <= 1 << 22
-    ):
-        raise ConfigError(
-            f"--ring-events {opts.ring_events}: expected a power of two, 1024..4194304"
-        )
-    if not 0 <= opts.hogs <= 64:
-        raise ConfigError(f"--hogs {opts.hogs}: expected 0..64")
-    config = dict(opts.config, variant=opts.variant)  # the scenario sees its variant throughout
+    # options built without a parser (benches, tests, replay): the table's checks, before
+    # anything is created
+    option_table.check_record(option_table.STRESS, opts, PREPARE_CHECKS)
+    config = option_table.scenario_config(opts.config, opts.variant)
     actors = [Actor(i, n, p) for i, (n, p) in enumerate(sc.actors(config))]
     if not actors:
         raise ConfigError(f"scenario {sc.name}: actors(config) declared no actor")
@@ -177,7 +171,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     for region, nwords in regions.items():
         layout.add_words(region, nwords)
     points = list(sc.points)
-    if opts.points == "access":
+    if opts.point_level == "access":
         points = access_points.all_points(points, list(regions), locks)
 
     spec = RunSpec(
@@ -203,7 +197,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         first_iteration=opts.first_iteration,
         spin_start=iterate and _own_cpus(plan, actors, sc.has_core),
         points=points,
-        points_mode=opts.points,
+        point_level=opts.point_level,
         core_log=opts.core_log,
         record=opts.record,
         ring_events=opts.ring_events,

@@ -32,7 +32,7 @@ class RunSpec:
     first_iteration: int = 0  # the index of the run's first iteration (a replay's: its trace's)
     spin_start: bool = False  # iterating actors spin at the gate (each has a CPU of its own)
     points: list[str] = field(default_factory=list)  # ids are indexes (access: + families)
-    points_mode: str = "named"  # "access": every shared word access and lock op is a point
+    point_level: str = "named"  # "access": every shared word access and lock op is a point
     core_log: str | None = None
     record: bool = False  # schedule-point events into per-actor rings
     ring_events: int = 1 << 16

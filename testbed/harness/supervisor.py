@@ -23,6 +23,7 @@ from testbed.harness import (
     hog,
     iteration,
     loader,
+    options,
     perturb,
     result,
     stats,
@@ -355,10 +356,10 @@ class Supervisor:
         spec = self.spec
         t = stats.totals(self.stats, len(spec.actors), len(spec.outcomes))
         first = None if t.first_failure_ns is None else max(0, t.first_failure_ns - self.t0) / 1e9
-        config = {k: v for k, v in spec.config.items() if k != "variant"}
+        config = options.document_config(spec.config)
         config.update(
             perturb=self.opts.perturb,
-            points=self.opts.points,
+            points=self.opts.point_level,
             hogs=self.opts.hogs,
             record=self.opts.record,
             rounds=self.opts.rounds or None,

@@ -48,12 +48,6 @@ def lock_points(lock: str) -> tuple[str, str, str]:
     return f"{lock}.acquire", f"{lock}.acquired", f"{lock}.release"
 
 
-def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ConfigError(f"--points {mode!r}: expected one of {', '.join(MODES)}")
-    return mode
-
-
 def all_points(
     named: tuple[str, ...] | list[str], regions: list[str], locks: list[str]
 ) -> list[str]:

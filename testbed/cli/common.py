@@ -1,0 +1,7 @@
+"""What the commands' help shares: how a scenario is named, and the simplest exit codes."""
+
+SCENARIO_FORMS = (
+    "a built-in or installed name (testbed scenarios), PATH.py (its SCENARIO), PATH.py:NAME, "
+    "or package.module:NAME"
+)
+SIMPLE_EXIT = "exit codes: 0 done, 2 bad usage"
