@@ -65,7 +65,7 @@ def test_the_c_race_is_found_at_access_points_and_its_trace_replays(user, tmp_pa
 
 
 def test_explore_finds_the_c_lost_update_and_counts_as_the_python_one(user):
-    """`bump` is tests/test_explore.py's tiny increment in C: the same schedule counts (by
+    """`bump` is the tiny scenario's increment (tests/scenarios/tiny.py) in C: the same schedule counts (by
     hand there: 1 preemption, no reduction, 4 schedules, 2 lost), and a found failure's
     trace replays."""
     code, doc = explore(
