@@ -9,17 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+from conftest import run_cli, user_files
 
 
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "user"
-    d.mkdir()
-    shutil.copy(SCENARIOS / "late_claim.py", d / "late_claim.py")
-    return d
+    return user_files(tmp_path / "user", "late_claim.py")
 
 
 def test_a_failure_after_20_s_replays(user_dir, tmp_path):
