@@ -154,7 +154,12 @@ int64_t tb_server_run(struct tb_server *s, void *serve, void *core, int64_t batc
 void tb_pt_set(uint8_t *pt, uint64_t start, uint64_t n, uint8_t value);
 int64_t tb_pt_check(const uint8_t *pt, uint64_t start, uint64_t n, uint8_t need);
 
-/* recorder.c: recording, and the access-level operations recorded in the same call */
+/* recorder.c: recording, and the access-level operations recorded in the same call. A native
+ * actor calls tb_rec, tb_acc_load, tb_acc_store, tb_acc_cas and tb_acc_fetch_add through
+ * pointers in its tb_env (testbed/include/testbed.h, filled by testbed/native/bridge.py):
+ * the types of those pointers there are these signatures, written out again because
+ * testbed.h is public and its own tb_load, tb_store, tb_cas and tb_fetch_add are other
+ * functions than atomics.c's. */
 void tb_recorder_bind(uint64_t *ring, uint64_t capacity, uint64_t *counter);
 uint64_t tb_rec(uint32_t event);
 uint64_t tb_rec_what(uint32_t event, uint32_t what_lo, uint32_t what_hi);
