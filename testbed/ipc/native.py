@@ -1,4 +1,5 @@
-"""Loads the C library (testbed/native.c) with ctypes: bitmap ranges and atomic words.
+"""Loads the C library (testbed/ipc/*.c, tb.h lists its functions) with ctypes: bitmap ranges and
+atomic words, the mailbox handshake, page tables, recording, the iteration gate.
 
 Every call costs 100-300 ns, so callers hand it whole ranges, never one bit at a time.
 """
