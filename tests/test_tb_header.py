@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from testbed.harness import iteration
 from testbed.ipc import mailbox, native
 from testbed.ipc.native import lib
 
@@ -24,6 +25,17 @@ def test_the_mailbox_words_are_mailbox_pys():
     python |= {"A1": mailbox.A1, "A2": mailbox.A2, "STATUS": mailbox.STATUS}
     python["VALUE"] = mailbox.VALUE
     assert {w.removeprefix("TB_MB_"): i for i, w in enumerate(words[:-1])} == python
+
+
+def test_the_gate_words_are_iteration_pys():
+    words = [w.removeprefix("TB_GATE_") for w in _enum("tb_gate_word")]
+    assert words == ["GEN", "DONE", "COMPLETED", "STOPPED", "HEADER"]
+    assert [iteration.GEN, iteration.DONE, iteration.COMPLETED, iteration.STOPPED] == [0, 1, 2, 3]
+    assert re.search(r"TB_GATE_HEADER = (\d+)", HEADER.read_text()).group(1) == str(
+        iteration.HEADER
+    )
+    assert iteration.start_word(0) == iteration.HEADER  # then bodies, sleepers, histogram
+    assert iteration.sleep_word(3, 0) == iteration.HEADER + 6
 
 
 def test_the_declared_functions_are_the_ones_the_library_exports():

@@ -49,3 +49,51 @@ uint64_t tb_spread_note(const uint64_t *starts, uint64_t n, uint64_t *hist, uint
     hist[k < nbuckets ? k : nbuckets - 1] += 1;
     return spread;
 }
+
+/* ---- Passing the gate, in two calls of the last actor to arrive -------------------------
+ * The gate's words (iteration.py): GEN, DONE, COMPLETED, STOPPED, then from word 8 the start
+ * time of each of the n actors, the iteration each is in, whether each sleeps, and the
+ * spread histogram. One gate a process: bound once. */
+
+static struct {
+    uint64_t *w, n, nbuckets, rounds, *stop, *abort, *woken;
+} gate;
+
+void tb_gate_bind(uint64_t *w, uint64_t n, uint64_t nbuckets, uint64_t *stop, uint64_t *abort,
+                  uint64_t rounds, uint64_t *woken)
+{
+    gate.w = w, gate.n = n, gate.nbuckets = nbuckets, gate.rounds = rounds;
+    gate.stop = stop, gate.abort = abort, gate.woken = woken;
+}
+
+/* Close the iteration just done (release `released` - 1; none before the first): count it,
+ * note its start spread, and decide whether another follows. Answers 1 if the run stops. */
+int tb_gate_close(uint64_t released)
+{
+    uint64_t *w = gate.w, n = gate.n;
+    w[TB_GATE_DONE] = 0;
+    if (released > 1) {
+        w[TB_GATE_COMPLETED] += 1;
+        tb_spread_note(w + TB_GATE_HEADER, n, w + TB_GATE_HEADER + 3 * n, gate.nbuckets);
+    }
+    if (__atomic_load_n(gate.stop, __ATOMIC_SEQ_CST) || __atomic_load_n(gate.abort, __ATOMIC_SEQ_CST)
+        || (gate.rounds && w[TB_GATE_COMPLETED] >= gate.rounds)) {
+        __atomic_store_n(gate.stop, 1, __ATOMIC_SEQ_CST);
+        w[TB_GATE_STOPPED] = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Release everybody (`me` is the releaser): its start time, the generation word, then the
+ * sleepers' words taken back; answers how many sleep, their indexes in `woken` (to post). */
+uint64_t tb_gate_open(uint64_t me, uint64_t released)
+{
+    uint64_t *w = gate.w, n = gate.n, k = 0;
+    w[TB_GATE_HEADER + me] = tb_now_ns();
+    __atomic_store_n(&w[TB_GATE_GEN], released, __ATOMIC_SEQ_CST);
+    for (uint64_t i = 0; i < n; i++)
+        if (i != me && __atomic_exchange_n(&w[TB_GATE_HEADER + 2 * n + i], 0, __ATOMIC_SEQ_CST))
+            gate.woken[k++] = i;
+    return k;
+}

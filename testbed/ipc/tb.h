@@ -178,9 +178,15 @@ uint64_t tb_acc_cas(uint32_t event, uint64_t *words, uint32_t index, uint32_t ex
 uint64_t tb_acc_fetch_add(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo,
                           uint32_t hi);
 
-/* gate.c: the iteration's start gate */
+/* gate.c: the iteration's start gate; its words as testbed/harness/iteration.py lays them out
+ * (then, from TB_GATE_HEADER, n start times, n iterations, n sleep flags, the histogram) */
+enum tb_gate_word { TB_GATE_GEN, TB_GATE_DONE, TB_GATE_COMPLETED, TB_GATE_STOPPED, TB_GATE_HEADER = 8 };
 uint64_t tb_now_ns(void);
 uint64_t tb_gate_spin(const uint64_t *word, uint64_t target, uint64_t spins);
+void tb_gate_bind(uint64_t *w, uint64_t n, uint64_t nbuckets, uint64_t *stop, uint64_t *abort,
+                  uint64_t rounds, uint64_t *woken);
+int tb_gate_close(uint64_t released);
+uint64_t tb_gate_open(uint64_t me, uint64_t released);
 uint64_t tb_spread_note(const uint64_t *starts, uint64_t n, uint64_t *hist, uint64_t nbuckets);
 
 /* hooks.c: each answers a Python builtin function for a hot path (declared where Python.h
