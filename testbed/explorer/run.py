@@ -177,7 +177,7 @@ class Explorer(Supervisor):
         self.search_t0 = next_progress = time.monotonic()
         while True:
             sched = self._one(strat)
-            self.schedules += 1
+            self.schedules += sched.end != "sleep_blocked"  # a repeat: not one of the budget
             self.steps += len(sched.steps)
             self.longest = max(self.longest, len(sched.steps))
             self.distinct.add(tuple(a for a, _, _ in sched.steps))

@@ -16,14 +16,20 @@ from testbed.explorer.strategies.base import NotDeterministic, Setup, Strategy, 
 from testbed.explorer.strategies.controlled_pct import ControlledPct
 from testbed.explorer.strategies.dfs import Dfs, Node
 from testbed.explorer.strategies.dpor import Dpor
+from testbed.explorer.strategies.iterative import IterativeDfs
 from testbed.explorer.strategies.random_walk import RandomWalk
 
 Builder = Callable[[Setup], Strategy]
 
 
 def _dfs(setup: Setup) -> Strategy:
-    """dfs reduces with DPOR when asked (no bound), else sleep sets or nothing."""
-    return Dpor.build(setup) if setup.reduction == "dpor" else Dfs.build(setup)
+    """dfs reduces with DPOR when asked (no bound), else sleep sets or nothing; with a bound
+    it deepens the bound one preemption at a time (iterative.py)."""
+    if setup.reduction == "dpor":
+        return Dpor.build(setup)
+    if setup.preemptions is None:
+        return Dfs.build(setup)
+    return IterativeDfs.build(setup)
 
 
 REGISTRY: dict[str, Builder] = {
@@ -46,6 +52,7 @@ __all__ = [
     "ControlledPct",
     "Dfs",
     "Dpor",
+    "IterativeDfs",
     "Node",
     "NotDeterministic",
     "RandomWalk",
