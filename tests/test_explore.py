@@ -12,6 +12,7 @@ from conftest import explore, run_cli
 import testbed
 from testbed.explorer.reduction import Footprint, independent, reads_at
 
+SCENARIOS = Path(__file__).parent / "scenarios"
 TINY = textwrap.dedent(
     '''
     """Two actors, two points each, from a user's own file (it imports only testbed)."""
@@ -198,7 +199,7 @@ def test_genode_fixes_complete_at_two_preemptions(variant, tmp_path):
     [
         (["--preemptions", "11"], "--preemptions 11: expected 0..10"),
         (["--max-schedules", "0"], "--max-schedules 0: expected 1..1000000000"),
-        (["--strategy", "bfs"], "--strategy 'bfs': expected one of dfs, random, pct"),
+        (["--strategy", "bfs"], "--strategy 'bfs': expected one of dfs, random, pct, pos"),
         (["--points", "words"], "--points 'words': expected one of named, access"),
         (["--require", "nope"], "--require 'nope': expected one of ok, lost_update"),
         (["--max-steps", "0"], "--max-steps 0: expected 1..1000000"),
@@ -218,7 +219,7 @@ def test_bad_options_exit_2_naming_the_value(tiny, args, message):
     assert code == 2 and message in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("strategy", ["random", "pct"])
+@pytest.mark.parametrize("strategy", ["random", "pct", "pos", "rff", "auto"])
 def test_samplers_find_the_lost_update_and_never_complete(tiny, strategy, no_leftovers):
     doc = explore_here(tiny, "shared", strategy=strategy, max_schedules=200)
     assert doc["exit_code"] == 1 and doc["failures"][0]["outcome"] == "lost_update"
@@ -404,3 +405,28 @@ def test_the_strategy_option_lists_every_registered_strategy():
     from testbed.harness.options import EXPLORE_STRATEGIES
 
     assert tuple(EXPLORE_STRATEGIES) == tuple(STRATEGIES)
+
+
+def test_reorder_10_is_found_at_one_preemption_where_the_depth_first_order_starved(
+    tmp_path, no_leftovers
+):
+    """reorder_10 (9 setters write a then b, a checker reads a then b; SCTBench): before
+    iterative bounding, the dfs at K=2 or 3 varied the last choices first and its sleep
+    sets blocked 4,999 of 5,000 schedules (each counted against the budget). Now K = 0 runs
+    every order of whole actors, then K = 1 starts from each refused preemption in turn:
+    the checker, run between a setter's two writes, is one of the first, and the failure
+    found has the fewest preemptions there are (one). Sleep-blocked schedules are dropped
+    repeats, counted apart: they do not spend `--max-schedules`."""
+    doc = testbed.explore(
+        str(SCENARIOS / "reorder.py"), variant="bad", setters=9, preemptions=3, seed=1,
+        max_schedules=100, trace_dir=str(tmp_path / "traces"),
+    ).document  # fmt: skip
+    assert doc["exit_code"] == 1, doc["reasons"]
+    (failure,) = doc["failures"]
+    assert (failure["outcome"], failure["preemptions"]) == ("torn", 1)
+    assert doc["schedules"] <= 100 and doc["sleep_blocked"] > doc["schedules"]
+    good = testbed.explore(
+        str(SCENARIOS / "reorder.py"), variant="good", setters=2, preemptions=2, seed=1,
+        trace_dir=str(tmp_path / "traces"),
+    ).document  # fmt: skip
+    assert (good["exit_code"], good["complete"], good["outcomes"]["torn"]) == (0, True, 0)

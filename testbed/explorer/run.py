@@ -12,6 +12,7 @@ from typing import Any
 
 from testbed.explorer.reduction import Observer, reads_at
 from testbed.explorer.strategies import (
+    SAMPLERS,
     NotDeterministic,
     Setup,
     Strategy,
@@ -27,6 +28,7 @@ from testbed.scenario import ConfigError, Grade, Scenario
 from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
+FOOTPRINTED = ("pos", "rff", "auto")  # samplers that steer by what steps touched
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
 PROGRESS_EVERY_S = 0.25
 
@@ -134,6 +136,9 @@ class Explorer(Supervisor):
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
         self.epoch = 0
+        self.pending: list[frozenset[tuple] | None] = []
+        if hasattr(self.strategy, "observe"):
+            self.strategy.observe(self.pending)
 
     def _strategy(self) -> Strategy:
         x = self.x
@@ -150,7 +155,7 @@ class Explorer(Supervisor):
         self.scheduler = Scheduler(self.spec, self.seg, self._check_children, reused=True)
         self.reset = reuse.Reset(self.spec, self.seg, self.x.scenario, self._check_children)
         self.observer = None
-        if self.x.method() != "none":
+        if self.x.method() != "none" or self.x.strategy in FOOTPRINTED:
             regions = list(self.x.scenario.regions(self.spec.config))
             self.observer = Observer(self.seg, regions, self.spec.locks)
         t0 = time.monotonic()
@@ -206,6 +211,8 @@ class Explorer(Supervisor):
         s.launch()
         if observer is not None:
             observer.mark()
+        locks = self.spec.locks
+        self.pending[:] = [reads_at(p, locks) for p in s.at]  # what each next step reads
         strat.begin()
         steps: list[tuple[int, str, bool]] = []
         for depth in range(self.x.max_steps):
@@ -222,6 +229,7 @@ class Explorer(Supervisor):
             if observer is not None:
                 reads = reads_at(before, self.spec.locks) if self.x.reads else None
                 footprint = observer.footprint(reads)
+            self.pending[actor] = reads_at(reached, locks) if reached else None
             strat.stepped(depth, actor, footprint, reached)
             steps.append((actor, reached or before or FINISH, not reached))
         else:
@@ -338,7 +346,7 @@ class Explorer(Supervisor):
             verdict, code = "incomplete", EXIT_INCOMPLETE
             reasons = [
                 f"--max-schedules {x.max_schedules} ran out before every schedule was run"
-                if x.strategy == "dfs"
+                if x.strategy not in SAMPLERS
                 else f"{x.strategy} samples schedules: it never completes (--max-schedules {x.max_schedules})"
             ]
         return {
@@ -349,7 +357,7 @@ class Explorer(Supervisor):
             "seed": self.spec.seed,
             "strategy": x.strategy,
             "points": x.point_level,
-            "preemption_bound": x.preemptions if x.strategy != "random" else None,
+            "preemption_bound": x.preemptions if x.strategy in ("dfs", "pct", "auto") else None,
             "reduction": x.method(),
             "max_schedules": x.max_schedules,
             "schedules": self.schedules,

@@ -6,6 +6,8 @@ one file a strategy, and a registry from `--strategy` names to builders.
 - `random` (random_walk.py): a uniformly random enabled actor each step.
 - `pct` (controlled_pct.py): the controlled PCT sampler, with PCT's bound (not the
   perturbation `--perturb pct:D`, which only moves OS priorities).
+- `pos` (pos.py): partial order sampling; `rff` (rff.py): reads-from coverage-guided
+  sampling on top of it; `auto` (portfolio.py): a seeded portfolio of the four samplers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from testbed.explorer.strategies.controlled_pct import ControlledPct
 from testbed.explorer.strategies.dfs import Dfs, Node
 from testbed.explorer.strategies.dpor import Dpor
 from testbed.explorer.strategies.iterative import IterativeDfs
+from testbed.explorer.strategies.portfolio import Auto
+from testbed.explorer.strategies.pos import Pos
 from testbed.explorer.strategies.random_walk import RandomWalk
+from testbed.explorer.strategies.rff import Rff
 
 Builder = Callable[[Setup], Strategy]
 
@@ -36,8 +41,12 @@ REGISTRY: dict[str, Builder] = {
     "dfs": _dfs,
     "random": RandomWalk.build,
     "pct": ControlledPct.build,
+    "pos": Pos.build,
+    "rff": Rff.build,
+    "auto": Auto.build,
 }
-STRATEGIES = tuple(REGISTRY)  # ("dfs", "random", "pct"): `--strategy`'s choices
+STRATEGIES = tuple(REGISTRY)  # `--strategy`'s choices
+SAMPLERS = ("random", "pct", "pos", "rff", "auto")  # never complete; footprints: pos, rff, auto
 
 
 def build(name: str, setup: Setup) -> Strategy:
@@ -47,6 +56,10 @@ def build(name: str, setup: Setup) -> Strategy:
 
 __all__ = [
     "REGISTRY",
+    "SAMPLERS",
+    "Auto",
+    "Pos",
+    "Rff",
     "STRATEGIES",
     "Builder",
     "ControlledPct",

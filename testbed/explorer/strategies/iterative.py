@@ -85,9 +85,7 @@ class IterativeDfs(Dfs):
         old = start.node
         sleep = dict(old.sleep)
         if self.reduce:
-            sleep.update(
-                (t, f) for t in old.tried if (f := old.footprints.get(t)) is not None
-            )
+            sleep.update((t, f) for t in old.tried if (f := old.footprints.get(t)) is not None)
         self.stack_floor = Node(old.enabled, old.current, old.preemptions, sleep, [start.actor])
         self.stack.append(self.stack_floor)
         self.floor = len(self.stack)
