@@ -156,8 +156,14 @@ class Explorer(Supervisor):
         self.reset = reuse.Reset(self.spec, self.seg, self.x.scenario, self._check_children)
         self.observer = None
         if self.x.method() != "none" or self.x.strategy in FOOTPRINTED:
-            regions = list(self.x.scenario.regions(self.spec.config))
-            self.observer = Observer(self.seg, regions, self.spec.locks)
+            sc, config = self.x.scenario, self.spec.config
+            self.observer = Observer(
+                self.seg,
+                list(sc.regions(config)),
+                self.spec.locks,
+                [a.pd for a in self.spec.actors],
+                sc.core_footprint(config) if self.spec.has_core else None,
+            )
         t0 = time.monotonic()
         try:
             self._search()
@@ -227,8 +233,10 @@ class Explorer(Supervisor):
             reached = s.step(actor)
             footprint = None
             if observer is not None:
-                reads = reads_at(before, self.spec.locks) if self.x.reads else None
-                footprint = observer.footprint(reads)
+                reads = reads_at(before, locks) if self.x.reads else None
+                named = self.x.reads and self.x.point_level == "named"
+                blocked = locks[s.lock[actor]] if not reached else None
+                footprint = observer.footprint(actor, reads, named, blocked)
             self.pending[actor] = reads_at(reached, locks) if reached else None
             strat.stepped(depth, actor, footprint, reached)
             steps.append((actor, reached or before or FINISH, not reached))

@@ -36,9 +36,13 @@ class Reused(Controlled):
         calls = self.env.seg.words(reuse.REGION)
         word = reuse.core_calls_word(len(spec.locks), self.env.actor.index)
 
+        env = self.env
+
         def counted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
             calls[word] += 1  # the runner sees which steps talked to core
-            return call(op, a0, a1, a2)
+            status, value = call(op, a0, a1, a2)
+            env.log_core(int(op), a0, a1, a2, int(status), value)  # and which request
+            return status, value
 
         return counted
 
@@ -50,6 +54,8 @@ class Reused(Controlled):
             self._wait_go("start")
             if self.ctl[control.STOP]:
                 return
+            if env.opaque:  # the reset cleared the step log's flag
+                env.reach_by_address()
             env.begin_iteration(env.spec.first_iteration)
             try:
                 if env.run_body(scenario) and env.spec.iterate:
