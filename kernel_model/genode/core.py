@@ -156,7 +156,9 @@ class Footprints:
         if 0 <= offset < AREA_SIZE and size > 0:
             first = offset // PAGE_SIZE
             last = min(offset + size, AREA_SIZE) - 1
-            keys.update((f"pd{pd}.pages", w) for w in range(first // 64, last // PAGE_SIZE // 64 + 1))
+            keys.update(
+                (f"pd{pd}.pages", w) for w in range(first // 64, last // PAGE_SIZE // 64 + 1)
+            )
         return frozenset(keys)
 
 

@@ -154,12 +154,19 @@ class Observer:
         requests, k = 0, 0
         while k < len(entries):
             e = entries[k]
-            if e & reuse.LOG_CORE == reuse.LOG_CORE:
+            kind = e & reuse.LOG_LOCK  # the two top bits
+            if kind == reuse.LOG_LOCK:
+                reads.add(("lock", self.locks[e & 0xFFFF]))
+                k += 1
+                continue
+            if kind == reuse.LOG_CORE:
                 op, a0, a1, a2, status, value = e & 0xFFFF, *entries[k + 1 : k + 6]
                 k += reuse.CORE_ENTRY_WORDS
                 requests += 1
                 model = self.core
-                got = None if model is None else model(self.pds[actor], op, a0, a1, a2, status, value)
+                got = (
+                    None if model is None else model(self.pds[actor], op, a0, a1, a2, status, value)
+                )
                 keys = None if got is None or keys is None else keys | got
                 continue
             code = e & ~reuse.LOG_ACCESS

@@ -86,11 +86,6 @@ class ExploreOptions:
             raise ConfigError(
                 f"--reduction {self.reduction} with --strategy {self.strategy}: only dfs reduces"
             )
-        if self.method() == "dpor" and self.preemptions is not None:
-            raise ConfigError(
-                f"--reduction dpor with --preemptions {self.preemptions}: DPOR needs "
-                "--preemptions none (a bound breaks its completeness; use sleep-sets)"
-            )
 
 
 @dataclass

@@ -142,9 +142,10 @@ class Env:
             self._family_id[access_points.write_family(region)],
         )
 
-    def log_access(self, code: int) -> None:
-        """An access at a named-level explore: noted for the runner, no point."""
-        log, entry = self.step_log, reuse.LOG_ACCESS | code
+    def log_access(self, code: int, kind: int = reuse.LOG_ACCESS) -> None:
+        """An access at a named-level explore (or a lock taken or released: `kind`
+        LOG_LOCK, `code` its index): noted for the runner, no point."""
+        log, entry = self.step_log, kind | code
         n = log[0]
         if n and log[reuse.LOG_HEAD + n - 1] == entry:
             return

@@ -38,6 +38,7 @@ LOG_OVERFLOW = 1  # more than the log holds: the step's reads and requests are u
 LOG_OPAQUE = 2  # the actor reaches memory by address (env.address, env.native, a cast)
 LOG_ACCESS = 1 << 62  # an entry: LOG_ACCESS | code (what << 16 | family id)
 LOG_CORE = 2 << 62  # an entry: LOG_CORE | op, then a0, a1, a2, status, value
+LOG_LOCK = 3 << 62  # an entry: LOG_LOCK | lock index (taken or released)
 CORE_ENTRY_WORDS = 6
 
 
@@ -62,7 +63,9 @@ def log_word(nlocks: int, nactors: int, actor_index: int) -> int:
 
 def observed_families(regions: list[str]) -> list[str]:
     """The families whose ids a named-level observed access logs (id: index here)."""
-    return [f for r in regions for f in (access_points.read_family(r), access_points.write_family(r))]
+    return [
+        f for r in regions for f in (access_points.read_family(r), access_points.write_family(r))
+    ]
 
 
 class Reset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from testbed.explorer.strategies.base import NotDeterministic, Setup, Strategy, StrategyBase
+from testbed.explorer.strategies.bounded_dpor import BoundedDpor
 from testbed.explorer.strategies.controlled_pct import ControlledPct
 from testbed.explorer.strategies.dfs import Dfs, Node
 from testbed.explorer.strategies.dpor import Dpor
@@ -31,7 +32,7 @@ def _dfs(setup: Setup) -> Strategy:
     """dfs reduces with DPOR when asked (no bound), else sleep sets or nothing; with a bound
     it deepens the bound one preemption at a time (iterative.py)."""
     if setup.reduction == "dpor":
-        return Dpor.build(setup)
+        return Dpor.build(setup) if setup.preemptions is None else BoundedDpor.build(setup)
     if setup.preemptions is None:
         return Dfs.build(setup)
     return IterativeDfs.build(setup)
@@ -58,6 +59,7 @@ __all__ = [
     "REGISTRY",
     "SAMPLERS",
     "Auto",
+    "BoundedDpor",
     "Pos",
     "Rff",
     "STRATEGIES",
