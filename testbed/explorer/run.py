@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from testbed.explorer.reduction import Observer, reads_at
+from testbed.explorer.reduction import Footprint, Observer, reads_at
 from testbed.explorer.strategies import (
     SAMPLERS,
     NotDeterministic,
@@ -131,6 +131,7 @@ class Explorer(Supervisor):
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
         self.epoch = 0
+        self.lock_index = {name: k for k, name in enumerate(spec.locks)}
         self.pending: list[frozenset[tuple] | None] = []
         if hasattr(self.strategy, "observe"):
             self.strategy.observe(self.pending)
@@ -232,6 +233,7 @@ class Explorer(Supervisor):
                 named = self.x.reads and self.x.point_level == "named"
                 blocked = locks[s.lock[actor]] if not reached else None
                 footprint = observer.footprint(actor, reads, named, blocked)
+                footprint = self._acquired(footprint, actor)
             self.pending[actor] = reads_at(reached, locks) if reached else None
             strat.stepped(depth, actor, footprint, reached)
             steps.append((actor, reached or before or FINISH, not reached))
@@ -250,6 +252,18 @@ class Explorer(Supervisor):
         ]
         s.abandon()
         return _Schedule(steps, "deadlock", outcomes, strat.preemptions, cycle)
+
+    def _acquired(self, footprint: Footprint, actor: int) -> Footprint:
+        """Mark the locks the step left held by its actor (`("acq", L)`): DPOR reverses two
+        acquisitions of a lock, though a release orders them (dpor.py)."""
+        held = [
+            ("acq", w[1])
+            for w in footprint.writes
+            if w[0] == "lock" and self.scheduler.holder(self.lock_index[w[1]]) == actor
+        ]
+        if not held:
+            return footprint
+        return replace(footprint, writes=footprint.writes | frozenset(held))
 
     def _outcomes(self) -> list[dict[str, int]]:
         """Per actor: the outcomes it recorded in this schedule."""
