@@ -84,11 +84,11 @@ class Observer:
         core_footprint: Callable[[], CoreFootprint] | None = None,
     ):
         self.views = {r: seg.bytes(r) for r in regions}
-        self.reuse = seg.bytes(reuse.REGION)
+        self.whole = seg.bytes(reuse.REGION)
+        self.reuse = self.whole[: 8 * len(locks)]  # the lock owners: a step's lock writes
         self.words = seg.words(reuse.REGION)
         self.locks, self.pds = locks, pds
         self.log_at = [reuse.log_word(len(locks), len(pds), i) for i in range(len(pds))]
-        self.nwords = len(locks) + len(pds)  # the owners and core counters; then the logs
         self.families = reuse.observed_families(regions)
         self.new_core = core_footprint
         self.core: CoreFootprint | None = None
@@ -121,9 +121,7 @@ class Observer:
             if region != reuse.REGION:
                 writes.update((region, int(w)) for w in changed)
                 continue
-            for w in changed:
-                if w < len(self.locks):
-                    writes.add(("lock", self.locks[w]))
+            writes.update(("lock", self.locks[w]) for w in changed)
         logged, keys, requests = self._take(actor)
         if named:
             reads = logged
@@ -186,5 +184,6 @@ class Observer:
         )
 
     def close(self) -> None:
-        for v in [*self.views.values(), self.reuse]:
+        for v in [*self.views.values(), self.reuse, self.whole]:
             v.release()
+        self.words.release()
