@@ -14,7 +14,6 @@ schedules (reorder_10: 10 actors that all commute), DPOR runs about one a class.
 
 from __future__ import annotations
 
-from testbed.explorer.reduction import Footprint
 from testbed.explorer.strategies.base import Setup
 from testbed.explorer.strategies.dfs import Node
 from testbed.explorer.strategies.dpor import Dpor
@@ -72,9 +71,6 @@ class BoundedDpor(Dpor):
             node = self.stack[k]
             if racer in node.candidates(self.bound):
                 node.backtrack.add(racer)
-
-    def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
-        super().stepped(depth, actor, footprint, reached)
 
     @classmethod
     def build(cls, setup: Setup) -> BoundedDpor:
