@@ -12,7 +12,14 @@ from typing import Any
 
 from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.context_allocator import POINTS
-from kernel_model.genode.core import Core, CoreConnection, Op, op_name, status_name
+from kernel_model.genode.core import (
+    Core,
+    CoreConnection,
+    Footprints,
+    Op,
+    op_name,
+    status_name,
+)
 from kernel_model.genode.errors import StackAllocFailed
 from kernel_model.genode.fastcore import FastCore
 from kernel_model.genode.thread_list import ThreadList
@@ -154,6 +161,9 @@ class GenodeRace(Scenario):
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
             ram_quota=quota,
         )
+
+    def core_footprint(self, config: dict[str, Any]) -> type[Footprints]:
+        return Footprints  # a request touches its dataspace, its slots, its PD's quota
 
     def core_event(self, op: int, status: int, key: int) -> dict[str, Any]:
         event = {"op": op_name(op), "status": status_name(status)}

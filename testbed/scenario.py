@@ -234,6 +234,14 @@ class Scenario:
         """How a request core served reads in a trace (names rather than numbers)."""
         return {"op": op, "status": status, "key": key}
 
+    def core_footprint(self, config: Mapping[str, Any]) -> Callable[[], Any] | None:
+        """For explore's reduction: a factory of a model, one a schedule, that is given each
+        request of the schedule in order, `(pd, op, a0, a1, a2, status, value)`, and answers
+        the keys of core's state it read or wrote (tuples starting with "core", and any
+        words of the regions core reads), or None when it cannot say. None (the default):
+        every request touches all of core's state, and no two commute."""
+        return None
+
     def expected_steps(self, config: Mapping[str, Any]) -> int:
         """Schedule points all actors pass in one iteration of the test: PCT's window."""
         return 100

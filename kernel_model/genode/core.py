@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntEnum
 
-from kernel_model.genode.layout import AREA_BASE, slot_of_offset
+from kernel_model.genode.layout import AREA_BASE, AREA_SIZE, slot_of_offset
 from kernel_model.genode.pager import FaultReport, Pager, access_name, region_map_of
 from kernel_model.genode.ram import RamService
 from kernel_model.genode.region_map import PageBitmap, RegionMap
 from kernel_model.genode.status import Status
-from kernel_model.page_table import PageTable, Perm
+from kernel_model.page_table import PAGE_SIZE, PageTable, Perm
 
 
 class Op(IntEnum):
@@ -112,6 +112,54 @@ class Core:
         if op == Op.RAM_FREE:
             return {"op": name, "ds": a0}
         return {"op": name}
+
+
+class Footprints:
+    """Which parts of core's state each request of one schedule touched (explore's
+    reduction, `Scenario.core_footprint`), from the requests and answers in order, so that
+    requests on different slots or dataspaces commute. Keys: ("core", "ram", pd) a PD's
+    quota, ("core", "ds-ids") the dataspace counter, ("core", "ds", ds) a dataspace,
+    ("core", "rm", pd, offset) a region map's attachment at an offset, and the words of
+    `pd{pd}.pages` (the page bitmap core reads to find a conflict). The same for the C core,
+    which answers as this one does (tests/test_fastcore.py)."""
+
+    def __init__(self) -> None:
+        self.attached: dict[tuple[int, int], tuple[int, int]] = {}  # (pd, offset) -> ds, size
+
+    def __call__(
+        self, pd: int, op: int, a0: int, a1: int, a2: int, status: int, value: int
+    ) -> frozenset[tuple] | None:
+        if op == _NULL:
+            return frozenset()
+        if op == _RAM_ALLOC:
+            return frozenset({("core", "ram", pd), ("core", "ds-ids"), ("core", "ds", value)})
+        if op == _RAM_FREE:
+            return frozenset({("core", "ram", pd), ("core", "ds", a0)})
+        if op == _ATTACH_AT:
+            if status == Status.OK:
+                self.attached[(pd, a1)] = (a0, a2)
+            return self._range(pd, a1, a2) | {("core", "ds", a0)}
+        if op == _DETACH:
+            ds_size = self.attached.pop((pd, a0), None)
+            if status == Status.OK and ds_size is None:
+                return None  # attached before the schedule's model saw it
+            if ds_size is None:
+                return self._range(pd, a0, 0)
+            ds, size = ds_size
+            return self._range(pd, a0, size) | {("core", "ds", ds)}
+        return None  # FAULT (the pager walks page tables) and anything else: all of core
+
+    @staticmethod
+    def _range(pd: int, offset: int, size: int) -> frozenset[tuple]:
+        """The attachment at `offset` and the page-bitmap words of [offset, offset+size)."""
+        keys: set[tuple] = {("core", "rm", pd, offset)}
+        if 0 <= offset < AREA_SIZE and size > 0:
+            first = offset // PAGE_SIZE
+            last = min(offset + size, AREA_SIZE) - 1
+            keys.update(
+                (f"pd{pd}.pages", w) for w in range(first // 64, last // PAGE_SIZE // 64 + 1)
+            )
+        return frozenset(keys)
 
 
 def op_name(op: int) -> str:

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run one iteration under every schedule within a preemption bound (a bounded proof)",
         description="Run one iteration of SCENARIO under every schedule of its points with at "
         "most K preemptions (dfs; --preemptions none: every schedule, with DPOR), or a sample "
-        "(random, pct), on real processes reused across schedules. `testbed explore SCENARIO "
+        "(random, pct, pos, rff, auto), on real processes reused across schedules. `testbed explore SCENARIO "
         "--help` lists the scenario's options.",
         formatter_class=formatter,
         epilog=EXAMPLES + "\n" + EXIT_CODES,

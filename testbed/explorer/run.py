@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from testbed.explorer.reduction import Observer, reads_at
+from testbed.explorer.reduction import Footprint, Observer, reads_at
 from testbed.explorer.strategies import (
+    SAMPLERS,
     NotDeterministic,
     Setup,
     Strategy,
@@ -27,6 +28,7 @@ from testbed.scenario import ConfigError, Grade, Scenario
 from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
+FOOTPRINTED = ("pos", "rff", "auto")  # samplers that steer by what steps touched
 EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
 PROGRESS_EVERY_S = 0.25
 
@@ -84,11 +86,6 @@ class ExploreOptions:
             raise ConfigError(
                 f"--reduction {self.reduction} with --strategy {self.strategy}: only dfs reduces"
             )
-        if self.method() == "dpor" and self.preemptions is not None:
-            raise ConfigError(
-                f"--reduction dpor with --preemptions {self.preemptions}: DPOR needs "
-                "--preemptions none (a bound breaks its completeness; use sleep-sets)"
-            )
 
 
 @dataclass
@@ -134,6 +131,10 @@ class Explorer(Supervisor):
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
         self.epoch = 0
+        self.lock_index = {name: k for k, name in enumerate(spec.locks)}
+        self.pending: list[frozenset[tuple] | None] = []
+        if hasattr(self.strategy, "observe"):
+            self.strategy.observe(self.pending)
 
     def _strategy(self) -> Strategy:
         x = self.x
@@ -150,9 +151,15 @@ class Explorer(Supervisor):
         self.scheduler = Scheduler(self.spec, self.seg, self._check_children, reused=True)
         self.reset = reuse.Reset(self.spec, self.seg, self.x.scenario, self._check_children)
         self.observer = None
-        if self.x.method() != "none":
-            regions = list(self.x.scenario.regions(self.spec.config))
-            self.observer = Observer(self.seg, regions, self.spec.locks)
+        if self.x.method() != "none" or self.x.strategy in FOOTPRINTED:
+            sc, config = self.x.scenario, self.spec.config
+            self.observer = Observer(
+                self.seg,
+                list(sc.regions(config)),
+                self.spec.locks,
+                [a.pd for a in self.spec.actors],
+                sc.core_footprint(config) if self.spec.has_core else None,
+            )
         t0 = time.monotonic()
         try:
             self._search()
@@ -177,7 +184,7 @@ class Explorer(Supervisor):
         self.search_t0 = next_progress = time.monotonic()
         while True:
             sched = self._one(strat)
-            self.schedules += 1
+            self.schedules += sched.end != "sleep_blocked"  # a repeat: not one of the budget
             self.steps += len(sched.steps)
             self.longest = max(self.longest, len(sched.steps))
             self.distinct.add(tuple(a for a, _, _ in sched.steps))
@@ -206,6 +213,8 @@ class Explorer(Supervisor):
         s.launch()
         if observer is not None:
             observer.mark()
+        locks = self.spec.locks
+        self.pending[:] = [reads_at(p, locks) for p in s.at]  # what each next step reads
         strat.begin()
         steps: list[tuple[int, str, bool]] = []
         for depth in range(self.x.max_steps):
@@ -220,8 +229,12 @@ class Explorer(Supervisor):
             reached = s.step(actor)
             footprint = None
             if observer is not None:
-                reads = reads_at(before, self.spec.locks) if self.x.reads else None
-                footprint = observer.footprint(reads)
+                reads = reads_at(before, locks) if self.x.reads else None
+                named = self.x.reads and self.x.point_level == "named"
+                blocked = locks[s.lock[actor]] if not reached else None
+                footprint = observer.footprint(actor, reads, named, blocked)
+                footprint = self._acquired(footprint, actor)
+            self.pending[actor] = reads_at(reached, locks) if reached else None
             strat.stepped(depth, actor, footprint, reached)
             steps.append((actor, reached or before or FINISH, not reached))
         else:
@@ -239,6 +252,18 @@ class Explorer(Supervisor):
         ]
         s.abandon()
         return _Schedule(steps, "deadlock", outcomes, strat.preemptions, cycle)
+
+    def _acquired(self, footprint: Footprint, actor: int) -> Footprint:
+        """Mark the locks the step left held by its actor (`("acq", L)`): DPOR reverses two
+        acquisitions of a lock, though a release orders them (dpor.py)."""
+        held = [
+            ("acq", w[1])
+            for w in footprint.writes
+            if w[0] == "lock" and self.scheduler.holder(self.lock_index[w[1]]) == actor
+        ]
+        if not held:
+            return footprint
+        return replace(footprint, writes=footprint.writes | frozenset(held))
 
     def _outcomes(self) -> list[dict[str, int]]:
         """Per actor: the outcomes it recorded in this schedule."""
@@ -338,7 +363,7 @@ class Explorer(Supervisor):
             verdict, code = "incomplete", EXIT_INCOMPLETE
             reasons = [
                 f"--max-schedules {x.max_schedules} ran out before every schedule was run"
-                if x.strategy == "dfs"
+                if x.strategy not in SAMPLERS
                 else f"{x.strategy} samples schedules: it never completes (--max-schedules {x.max_schedules})"
             ]
         return {
@@ -349,7 +374,7 @@ class Explorer(Supervisor):
             "seed": self.spec.seed,
             "strategy": x.strategy,
             "points": x.point_level,
-            "preemption_bound": x.preemptions if x.strategy != "random" else None,
+            "preemption_bound": x.preemptions if x.strategy in ("dfs", "pct", "auto") else None,
             "reduction": x.method(),
             "max_schedules": x.max_schedules,
             "schedules": self.schedules,

@@ -127,6 +127,22 @@ class AccessWords(MutableSequence):
         raise TypeError("shared words cannot be inserted")
 
 
+class ObservedWords(AccessWords):
+    """AccessWords whose `before` only notes the access (explore at named points, where
+    the runner needs a step's reads but accesses are not points); `cast` hands out memory
+    whose accesses are not noted, so it says so (`on_cast`)."""
+
+    __slots__ = ("_on_cast",)
+
+    def __init__(self, view, address, read_id, write_id, before, recording, on_cast):
+        super().__init__(view, address, read_id, write_id, before, recording)
+        self._on_cast = on_cast
+
+    def cast(self, fmt: str) -> memoryview:
+        self._on_cast()
+        return super().cast(fmt)
+
+
 class AccessBitmap:
     """A bitmap in a region (`testbed.ipc.native.Bitmap`'s methods), each operation one
     schedule point named after the words its range covers: `first_set`, `first_clear`,

@@ -23,7 +23,13 @@ from testbed.harness import (
     reuse,
     stats,
 )
-from testbed.harness.access import AccessAtomic, AccessBitmap, AccessWords, PointedLock
+from testbed.harness.access import (
+    AccessAtomic,
+    AccessBitmap,
+    AccessWords,
+    ObservedWords,
+    PointedLock,
+)
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
@@ -83,12 +89,24 @@ class Env:
         self.pert = perturb.hook(perturb.parse(spec.perturb), pert_rng, spec.expected_steps)
         owner = getattr(self.pert, "__self__", None)
         self._auto = owner if isinstance(owner, perturb.Auto) else None  # --perturb auto
+        # explore at named points: accesses are not points but are logged, so the runner
+        # knows what a step read (reuse.py's step log); memory reached by address is not
+        self.observe = spec.reuse and not self.access
+        self.opaque = False  # this actor reached memory by address: its reads are unknown
+        if spec.reuse:
+            w = reuse.log_word(len(spec.locks), len(spec.actors), actor.index)
+            self.step_log = seg.words(reuse.REGION)[w : w + reuse.LOG_WORDS]
+        if self.observe:
+            families = reuse.observed_families(list(self.regions))
+            self._family_id = {f: k for k, f in enumerate(families)}
         self.gate = gate.choose(self)
         self.point: Callable[[str], None] = self.gate.point
 
     # -- shared memory ---------------------------------------------------------------------
     def words(self, region: str) -> memoryview | AccessWords:
-        if not self.access:
+        if self.observe and region not in self.regions:
+            self.reach_by_address()
+        if not self.access and (not self.observe or region not in self.regions):
             return self.seg.words(region)
         view = self._views.get(("words", region))
         if view is None:  # one view a region: an iterating body asks once an iteration
@@ -96,6 +114,12 @@ class Env:
         return view
 
     def _access_words(self, region: str) -> AccessWords:
+        if self.observe:
+            rid, wid = self._ids(region)
+            return ObservedWords(
+                self.seg.words(region), self.seg.address(region), rid, wid, self.log_access,
+                None, self.reach_by_address,
+            )  # fmt: skip
         if access_points.read_family(region) not in self.point_index:
             raise ConfigError(f"region {region!r} is not declared by regions(config)")
         return AccessWords(
@@ -108,7 +132,46 @@ class Env:
         )
 
     def address(self, region: str, word: int = 0) -> int:
+        self.reach_by_address()
         return self.seg.address(region, word)
+
+    # -- explore at named points: the step log (reuse.py) --------------------------------------
+    def _ids(self, region: str) -> tuple[int, int]:
+        return (
+            self._family_id[access_points.read_family(region)],
+            self._family_id[access_points.write_family(region)],
+        )
+
+    def log_access(self, code: int, kind: int = reuse.LOG_ACCESS) -> None:
+        """An access at a named-level explore (or a lock taken or released: `kind`
+        LOG_LOCK, `code` its index): noted for the runner, no point."""
+        log, entry = self.step_log, kind | code
+        n = log[0]
+        if n and log[reuse.LOG_HEAD + n - 1] == entry:
+            return
+        if reuse.LOG_HEAD + n >= reuse.LOG_WORDS:
+            log[1] |= reuse.LOG_OVERFLOW
+            return
+        log[reuse.LOG_HEAD + n] = entry
+        log[0] = n + 1
+
+    def log_core(self, op: int, a0: int, a1: int, a2: int, status: int, value: int) -> None:
+        """A request to core and its answer, for the runner's footprint of the step."""
+        log = self.step_log
+        n = log[0]
+        if reuse.LOG_HEAD + n + reuse.CORE_ENTRY_WORDS > reuse.LOG_WORDS:
+            log[1] |= reuse.LOG_OVERFLOW
+            return
+        at = reuse.LOG_HEAD + n
+        for k, v in enumerate((reuse.LOG_CORE | op, a0, a1, a2, status, value)):
+            log[at + k] = v & (1 << 64) - 1
+        log[0] = n + reuse.CORE_ENTRY_WORDS
+
+    def reach_by_address(self) -> None:
+        """The actor reaches shared memory by address: from now on its reads are unknown."""
+        self.opaque = True
+        if self.observe:
+            self.step_log[1] |= reuse.LOG_OPAQUE
 
     # -- bitmaps and atomic words: memory reached by address, points under --points access --
     def _declared(self, region: str) -> int:
@@ -139,6 +202,9 @@ class Env:
             raise ConfigError(
                 f"bitmap {region!r} of {nbits} bits: the region holds 1..{64 * words} bits"
             )
+        if self.observe:
+            rid, wid = self._ids(region)
+            return AccessBitmap(self.seg.address(region), nbits, rid, wid, self.log_access, None)
         if not self.access:
             return Bitmap(self.seg.address(region), nbits)
         return AccessBitmap(
@@ -160,6 +226,9 @@ class Env:
         words = self._declared(region)
         if not 0 <= word < words:
             raise ConfigError(f"atomic {region}[{word}]: the region has words 0..{words - 1}")
+        if self.observe:
+            rid, wid = self._ids(region)
+            return AccessAtomic(self.seg.address(region), word, rid, wid, self.log_access, None)
         if not self.access:
             return AtomicWord(self.seg.address(region, word))
         return AccessAtomic(
@@ -244,6 +313,7 @@ class Env:
     def native(self, name: str) -> None:
         """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
         this process (testbed/native/bridge.py)."""
+        self.reach_by_address()  # C code reaches the regions by address
         if self._native_bridge is None:
             from testbed.native.bridge import Bridge
 

@@ -26,7 +26,7 @@ DEFAULT_DURATION_S = 2.0
 DEFAULT_RECORD = True
 MAX_SEED = 2**32 - 1
 # explore's vocabulary (testbed/explorer/ implements it)
-EXPLORE_STRATEGIES = ("dfs", "random", "pct")
+EXPLORE_STRATEGIES = ("dfs", "random", "pct", "pos", "rff", "auto")
 REDUCTIONS = ("sleep-sets", "dpor", "none")
 MAX_PREEMPTIONS = 10
 EXIT_CODES = (

@@ -19,6 +19,7 @@ from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
 from testbed.scenario import Scenario
+from testbed.trace import access_points
 
 REGION = "reuse"
 
@@ -28,8 +29,21 @@ class Abandoned(BaseException):  # noqa: N818 - not an error: a BaseException so
     cut short): it unwinds the actor body back to the iteration loop."""
 
 
+# Per actor, a log of what its current step touched that the runner cannot see in memory:
+# the words it read (at named points, where no access parks) and the requests it made to
+# core; the runner reads and clears it after each step. Word 0: words used; word 1: flags.
+LOG_WORDS = 256
+LOG_HEAD = 2
+LOG_OVERFLOW = 1  # more than the log holds: the step's reads and requests are unknown
+LOG_OPAQUE = 2  # the actor reaches memory by address (env.address, env.native, a cast)
+LOG_ACCESS = 1 << 62  # an entry: LOG_ACCESS | code (what << 16 | family id)
+LOG_CORE = 2 << 62  # an entry: LOG_CORE | op, then a0, a1, a2, status, value
+LOG_LOCK = 3 << 62  # an entry: LOG_LOCK | lock index (taken or released)
+CORE_ENTRY_WORDS = 6
+
+
 def words(nactors: int, nlocks: int) -> int:
-    return nlocks + nactors
+    return nlocks + nactors + nactors * LOG_WORDS
 
 
 def owner_word(lock_index: int) -> int:
@@ -40,6 +54,18 @@ def owner_word(lock_index: int) -> int:
 def core_calls_word(nlocks: int, actor_index: int) -> int:
     """Word of the `reuse` region counting the actor's requests to core."""
     return nlocks + actor_index
+
+
+def log_word(nlocks: int, nactors: int, actor_index: int) -> int:
+    """First word of the `reuse` region holding the actor's step log."""
+    return nlocks + nactors + LOG_WORDS * actor_index
+
+
+def observed_families(regions: list[str]) -> list[str]:
+    """The families whose ids a named-level observed access logs (id: index here)."""
+    return [
+        f for r in regions for f in (access_points.read_family(r), access_points.write_family(r))
+    ]
 
 
 class Reset:

@@ -64,7 +64,7 @@ class Dfs(StrategyBase):
                     f"{list(node.enabled)}"
                 )
             return node.tried[-1]
-        node = Node(tuple(enabled), self.current, self.preemptions, self.sleep)
+        node = self._node(enabled)
         within = node.candidates(self.bound)
         awake = [a for a in within if a not in node.sleep]
         self.pruned += len(within) - len(awake)
@@ -74,6 +74,10 @@ class Dfs(StrategyBase):
         node.tried.append(awake[0])
         self.stack.append(node)
         return awake[0]
+
+    def _node(self, enabled: list[int]) -> Node:
+        """The node a new step of the schedule starts from."""
+        return Node(tuple(enabled), self.current, self.preemptions, self.sleep)
 
     def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
         node = self.stack[depth]

@@ -70,6 +70,7 @@ class Dpor(Dfs):
         events = self.events
         hb: list[int] = []  # per step, the bitset of the steps that happen before it
         last: dict[int, int] = {}
+        acquired: dict[object, int] = {}  # lock -> the step that last took it
         for j, (a, f) in enumerate(events):
             before = hb[last[a]] | 1 << last[a] if a in last else 0
             conflicts = [
@@ -82,6 +83,12 @@ class Dpor(Dfs):
             for i in conflicts:
                 if not any(hb[k] >> i & 1 for k in range(i + 1, j) if before >> k & 1):
                     self._reverse(i, j, hb)
+            for key in f.writes:  # two takes of a lock race, though a release orders them
+                if key[0] == "acq":
+                    i = acquired.get(key[1])
+                    if i is not None and events[i][0] != a:
+                        self._reverse(i, j, hb)
+                    acquired[key[1]] = j
 
     def _reverse(self, i: int, j: int, hb: list[int]) -> None:
         node = self.stack[i]

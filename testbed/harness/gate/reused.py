@@ -23,12 +23,14 @@ class Reused(Controlled):
         spec, k = self.env.spec, self._lock_index[name]
         word = reuse.owner_word(k)
         owner = self.env.seg.words(reuse.REGION)[word : word + 1]
+        log = self.env.log_access
         return _OwnedLock(
             spec.lock_sem(name),
             spec.lock_timeout,
             lambda _: self._contended(name),
             owner,
             self.env.actor.index + 1,
+            lambda: log(k, reuse.LOG_LOCK),  # the runner: this step touched the lock
         )
 
     def core_call(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
@@ -36,9 +38,13 @@ class Reused(Controlled):
         calls = self.env.seg.words(reuse.REGION)
         word = reuse.core_calls_word(len(spec.locks), self.env.actor.index)
 
+        env = self.env
+
         def counted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
             calls[word] += 1  # the runner sees which steps talked to core
-            return call(op, a0, a1, a2)
+            status, value = call(op, a0, a1, a2)
+            env.log_core(int(op), a0, a1, a2, int(status), value)  # and which request
+            return status, value
 
         return counted
 
@@ -50,6 +56,8 @@ class Reused(Controlled):
             self._wait_go("start")
             if self.ctl[control.STOP]:
                 return
+            if env.opaque:  # the reset cleared the step log's flag
+                env.reach_by_address()
             env.begin_iteration(env.spec.first_iteration)
             try:
                 if env.run_body(scenario) and env.spec.iterate:
@@ -62,16 +70,25 @@ class Reused(Controlled):
 class _OwnedLock(NamedLock):
     """A lock that notes its holder in the `reuse` region: the runner's wait-for graph."""
 
-    __slots__ = ("_owner", "_owner_id")
+    __slots__ = ("_owner", "_owner_id", "_touched")
 
-    def __init__(self, name: str, timeout: float, contended, owner: memoryview, me: int):
+    def __init__(self, name: str, timeout: float, contended, owner: memoryview, me: int, touched):
         super().__init__(name, timeout, contended)
-        self._owner, self._owner_id = owner, me
+        self._owner, self._owner_id, self._touched = owner, me, touched
 
     def acquire(self) -> None:
         super().acquire()
         self._owner[0] = self._owner_id
+        self._touched()
+
+    def try_acquire(self, timeout: float) -> bool:
+        self._touched()  # taken or not, the step read the lock
+        if not super().try_acquire(timeout):
+            return False
+        self._owner[0] = self._owner_id
+        return True
 
     def release(self) -> None:
+        self._touched()
         self._owner[0] = 0
         super().release()
