@@ -2,9 +2,16 @@
 the mailbox handshake; hooks.c: builtins for the hot paths, made through ctypes) and the
 Genode model's core in C (kernel_model/genode/fastcore.py)."""
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
+
+# scenarios/ and bench/ stay at the top of the repository and install under the tool's own
+# name, testbed.scenarios and testbed.bench: a user's own `scenarios` or `bench` package (in
+# their working directory) never collides with the tool's
+PACKAGES = find_packages(include=["testbed", "testbed.*", "kernel_model", "kernel_model.*"])
 
 setup(
+    packages=[*PACKAGES, "testbed.scenarios", "testbed.bench"],
+    package_dir={"testbed.scenarios": "scenarios", "testbed.bench": "bench"},
     ext_modules=[
         Extension(
             "testbed.ipc._native",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import statistics
 import sys
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from bench.pingpong import PINS, round_trip_us, spin_round_trip_us
-from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
-from scenarios.genode_race import SCENARIO as RACE
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
+from testbed.bench.pingpong import PINS, round_trip_us, spin_round_trip_us
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
+from testbed.scenarios.genode_race import SCENARIO as RACE
 
 SPINS = {"blocking": 0.0, "spin 50us": 50.0}
 CORES = ("c", "python")  # the C core served in place (the default), the Python handler

@@ -22,16 +22,16 @@ import timeit
 
 import psutil
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from bench.pingpong import round_trip_us
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
-from scenarios.genode_race import SCENARIO as RACE
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
+from testbed.bench.pingpong import round_trip_us
 from testbed.harness.run import RunOptions, run
 from testbed.harness.supervisor import Snapshot
 from testbed.ipc.native import Bitmap, address_of
+from testbed.scenarios.genode_race import SCENARIO as RACE
 
 CORES = ("python", "c")
 RECORD = (False, True)

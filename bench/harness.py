@@ -12,7 +12,7 @@ A bench in a few lines (this is the whole convention):
                             "default": {...}, "tough": {...}},
                   variants=("racy", "quickfix"))  # the --variant values it accepts, if any
 
-    def main(argv=None) -> int:      # python -m bench.name keeps working
+    def main(argv=None) -> int:      # python -m testbed.bench.name keeps working
         return harness.main(BENCH, argv)
 
 and its module name added to NAMES in bench/__init__.py. Figures are ratios against a
@@ -233,9 +233,9 @@ def execute(
 
 
 def main(bench: Bench, argv: list[str] | None = None) -> int:
-    """`python -m bench.NAME [options]`: the one bench, through the harness."""
+    """`python -m testbed.bench.NAME [options]`: the one bench, through the harness."""
     p = argparse.ArgumentParser(
-        prog=f"python -m bench.{bench.name}",
+        prog=f"python -m testbed.bench.{bench.name}",
         description=bench.summary,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -246,5 +246,5 @@ def main(bench: Bench, argv: list[str] | None = None) -> int:
         return execute([bench], args.profile, args.trials, args.seconds, args.variant,
                        args.json, args.html)  # fmt: skip
     except ConfigError as e:
-        print(f"python -m bench.{bench.name}: error: {e}", file=sys.stderr)
+        print(f"python -m testbed.bench.{bench.name}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -28,11 +28,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.core import Core, CoreConnection
 from kernel_model.genode.thread_list import ThreadList
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.points import ENV, without_points
 from testbed.ipc.native import Bitmap, address_of, lib
 

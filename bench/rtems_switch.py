@@ -18,13 +18,13 @@ import statistics
 import sys
 import time
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
 from kernel_model.page_table import PAGE_SIZE, PageTable
 from kernel_model.rtems.stack import MAX_SHARES, Access, Share, StackRecord
 from kernel_model.rtems.stack_allocator import STACK_AREA_BASE, StackAllocator
 from kernel_model.rtems.switch import ProtectedSwitch
 from kernel_model.rtems.tlb import ENTRIES, Tlb
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.ipc.native import Atomics, PageBytes, address_of
 
 STACK_SIZES = (4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20)

@@ -12,10 +12,10 @@ from conftest import cli
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.status import Status
-from scenarios._mmu import MmuCore, mmu_regions
 from testbed.ipc import names
 from testbed.ipc.native import Bitmap
 from testbed.ipc.segment import Layout, Segment
+from testbed.scenarios._mmu import MmuCore, mmu_regions
 
 HOSTILE = '''
 """PD 0 attacks core; PD 1 then attaches where PD 0 tried to. Not a scenario of the tree."""
@@ -163,8 +163,8 @@ def test_arguments_a_mailbox_cannot_hold_are_refused_before_anything_counts(bad,
 
 
 def test_any_op_is_recorded_and_named_in_a_trace():
-    from scenarios.genode_race import SCENARIO
     from testbed.harness import recorder
+    from testbed.scenarios.genode_race import SCENARIO
 
     for op in (255, 256, 1 << 40, (1 << 64) - 1):
         event = recorder.core_event(op)

@@ -15,9 +15,9 @@ from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
 from kernel_model.genode.status import Status
-from scenarios.genode_race import SCENARIO as RACE
 from testbed.harness.run import RunOptions, run
 from testbed.ipc.native import Bitmap, address_of
+from testbed.scenarios.genode_race import SCENARIO as RACE
 
 CONFIG = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
 

@@ -11,11 +11,11 @@ import posix_ipc
 import pytest
 
 import testbed
-from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 from testbed.harness.recorder import Recorder, read_ring
 from testbed.ipc import mailbox
 from testbed.ipc.control import ABORT, CORE_WAITING
 from testbed.ipc.native import lib
+from testbed.scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 
 _RING = (ctypes.c_uint64 * (1 + 2 * 16))()  # module-level: the process's recorder stays bound
 _COUNTER = ctypes.c_uint64(0)
