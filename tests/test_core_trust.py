@@ -21,12 +21,14 @@ HOSTILE = '''
 """PD 0 attacks core; PD 1 then attaches where PD 0 tried to. Not a scenario of the tree."""
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
+from kernel_model.genode.fastcore import FastCore
 from testbed import Grade, Outcome, Scenario
 from testbed.harness.stats import WORDS  # noqa: F401  (the harness is importable)
 from testbed.ipc.native import Bitmap
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
 OFFSET = 5 * layout.SLOT_SIZE
+CORE = "python"  # or "c": the fixture writes the one under test
 
 
 class Hostile(Scenario):
@@ -46,6 +48,8 @@ class Hostile(Scenario):
                 "sync": 1}
 
     def core(self, seg, config):
+        if CORE == "c":  # the default core of the built-ins, served in place in C
+            return FastCore(2, [seg.address(f"pages{pd}") for pd in range(2)], layout.AREA_SIZE)
         return Core(2, lambda pd: Bitmap(seg.address(f"pages{pd}"), layout.AREA_PAGES),
                     ram_quota=layout.AREA_SIZE)
 
@@ -80,10 +84,13 @@ SCENARIO = Hostile()
 '''
 
 
-@pytest.fixture
-def hostile(tmp_path) -> str:
-    path = tmp_path / "hostile.py"
-    path.write_text(textwrap.dedent(HOSTILE))
+@pytest.fixture(params=["c", "python"])
+def hostile(tmp_path, request) -> str:
+    """The hostile scenario on either core: the C core (the default of the built-ins, its
+    requests served and recorded in C) and the readable Python one."""
+    path = tmp_path / f"hostile_{request.param}.py"
+    text = textwrap.dedent(HOSTILE).replace('CORE = "python"', f'CORE = "{request.param}"')
+    path.write_text(text)
     return str(path)
 
 
@@ -103,9 +110,10 @@ def test_a_forged_pd_word_is_ignored_core_serves_the_session(hostile):
     assert r.doc["outcomes"] == {"ok": 1, "refused": 0, "harmed": 0}
 
 
+@pytest.mark.parametrize("log", [(), ("--core-log", "core.jsonl")])  # in place; core.serve
 @pytest.mark.parametrize("record", ["--record", "--no-record"])
-def test_an_op_near_2_64_is_answered_invalid_op(hostile, record):
-    r = stress(hostile, "huge-op", record, "--core-log", "core.jsonl")
+def test_an_op_near_2_64_is_answered_invalid_op(hostile, record, log):
+    r = stress(hostile, "huge-op", record, *log)
     assert r.code == 0, r.out + r.err
     assert r.doc["outcomes"] == {"ok": 1, "refused": 1, "harmed": 0}
 
