@@ -78,9 +78,10 @@ def _probe_directory(d: Path, path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: directory {d} takes no file ({e.strerror})") from None
 
 
-def write_json(path: str, doc: Any) -> None:
-    """The document as indented JSON to `path`, or to standard output for "-"."""
-    text = json.dumps(doc, indent=2)
+def write_json(path: str, doc: Any, strict: bool = False) -> None:
+    """The document as indented JSON to `path`, or to standard output for "-"; `strict`:
+    ValueError rather than a bare NaN or Infinity (which is not JSON)."""
+    text = json.dumps(doc, indent=2, allow_nan=not strict)
     if path == "-":
         print(text)
     else:
