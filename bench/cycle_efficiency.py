@@ -152,6 +152,9 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             "max": max(rates[(pin, k, core, rec)]), "cycle_us": cycle_us,
             "raw_round_trip_us": raw_us, "efficiency": cycle_us / (4 * raw_us),
             "cpu_us_a_creation": _median_of_measured(cpu[(pin, k, core, rec)]),
+            "cpu_why": None if _median_of_measured(cpu[(pin, k, core, rec)]) is not None
+            else "not measured: no trial saw two CPU samples with creations between them "
+            "(the run ended first; give it more --seconds)",
         })  # fmt: skip
     by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
 
