@@ -3,7 +3,12 @@ the mailbox handshake, page tables, recording, the iteration gate; hooks.c: buil
 hot paths, made through ctypes) and the Genode model's core in C
 (kernel_model/genode/fastcore.py). testbed/ipc/tb.h is the header they share."""
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
+
+# scenarios/ and bench/ stay at the top of the repository and install under the tool's own
+# name, testbed.scenarios and testbed.bench: a user's own `scenarios` or `bench` package (in
+# their working directory) never collides with the tool's
+PACKAGES = find_packages(include=["testbed", "testbed.*", "kernel_model", "kernel_model.*"])
 
 # The Makefile's $(STAMP) rule lists these files too: keep the two in step.
 NATIVE = [
@@ -13,6 +18,8 @@ NATIVE = [
 HEADER = "testbed/ipc/tb.h"
 
 setup(
+    packages=[*PACKAGES, "testbed.scenarios", "testbed.bench"],
+    package_dir={"testbed.scenarios": "scenarios", "testbed.bench": "bench"},
     ext_modules=[
         Extension(
             "testbed.ipc._native",

@@ -1,5 +1,5 @@
 """The benches: each module of NAMES declares `BENCH` (see bench/harness.py for the convention)
-and runs through `testbed bench NAME` or `python -m bench.NAME`."""
+and runs through `testbed bench NAME` or `python -m testbed.bench.NAME`."""
 
 from __future__ import annotations
 
@@ -27,4 +27,4 @@ def load(name: str):
     """The Bench of bench/NAME.py; ValueError names the accepted ones."""
     if name not in NAMES:
         raise ValueError(f"bench {name!r}: expected one of {', '.join(NAMES)}")
-    return importlib.import_module(f"bench.{name}").BENCH
+    return importlib.import_module(f"testbed.bench.{name}").BENCH

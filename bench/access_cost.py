@@ -12,13 +12,13 @@ import statistics
 import sys
 import time
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from scenarios.genode_race import SCENARIO
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness import deadlock
 from testbed.harness.run import RunOptions, run
 from testbed.ipc import names
 from testbed.ipc.locks import NamedLock, create_semaphore, unlink_semaphore
+from testbed.scenarios.genode_race import SCENARIO
 
 CONFIG = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16 * 1024}
 SETTINGS = [("named", False), ("access", False), ("named", True), ("access", True)]

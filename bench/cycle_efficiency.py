@@ -22,16 +22,16 @@ import timeit
 
 import psutil
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from bench.pingpong import round_trip_us
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
-from scenarios.genode_race import SCENARIO as RACE
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
+from testbed.bench.pingpong import round_trip_us
 from testbed.harness.run import RunOptions, run
 from testbed.harness.supervisor import Snapshot
 from testbed.ipc.native import Bitmap, address_of
+from testbed.scenarios.genode_race import SCENARIO as RACE
 
 CORES = ("python", "c")
 RECORD = (False, True)
@@ -66,9 +66,19 @@ class CpuMeter:
             return
         self.points.append((snap.attempts, sum(times[pid] for pid in self._pids)))
 
-    def us_a_creation(self) -> float:
+    def us_a_creation(self) -> float | None:
+        """CPU us a creation over the samples; None when there were fewer than two samples
+        or no creation between them (nothing measured)."""
+        if len(self.points) < 2:
+            return None
         (n0, c0), (n1, c1) = self.points[0], self.points[-1]
-        return (c1 - c0) / (n1 - n0) * 1e6 if n1 > n0 else float("nan")
+        return (c1 - c0) / (n1 - n0) * 1e6 if n1 > n0 else None
+
+
+def _median_of_measured(xs: list[float | None]) -> float | None:
+    """The median of the trials that measured something; None if none did."""
+    measured = [x for x in xs if x is not None]
+    return statistics.median(measured) if measured else None
 
 
 def creations_per_s(
@@ -126,7 +136,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             rate, us = creations_per_s(p.variant, *s, p.seconds)
             rates[s].append(rate)
             cpu[s].append(us)
-            log(f"trial {trial + 1}/{p.trials}: {s} {rate:,.0f}/s, {us:.1f} us CPU a creation")
+            cpu_text = "CPU not measured" if us is None else f"{us:.1f} us CPU a creation"
+            log(f"trial {trial + 1}/{p.trials}: {s} {rate:,.0f}/s, {cpu_text}")
     model = model_us_a_request(p["model_requests"])
     log(f"core's model alone: python {model['python']:.2f} us, C {model['c']:.2f} us")
 
@@ -140,7 +151,10 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             "creations_per_s": rate, "min": min(rates[(pin, k, core, rec)]),
             "max": max(rates[(pin, k, core, rec)]), "cycle_us": cycle_us,
             "raw_round_trip_us": raw_us, "efficiency": cycle_us / (4 * raw_us),
-            "cpu_us_a_creation": statistics.median(cpu[(pin, k, core, rec)]),
+            "cpu_us_a_creation": _median_of_measured(cpu[(pin, k, core, rec)]),
+            "cpu_why": None if _median_of_measured(cpu[(pin, k, core, rec)]) is not None
+            else "not measured: no trial saw two CPU samples with creations between them "
+            "(the run ended first; give it more --seconds)",
         })  # fmt: skip
     by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
 
@@ -150,8 +164,10 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         xs = [a / b for a, b in zip(rates[num], rates[den], strict=True)]
         return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
-    def cpu_paired(num: tuple, den: tuple) -> dict[str, float]:
-        xs = [a / b for a, b in zip(cpu[num], cpu[den], strict=True)]
+    def cpu_paired(num: tuple, den: tuple) -> dict[str, float] | None:
+        xs = [a / b for a, b in zip(cpu[num], cpu[den], strict=True) if a and b]
+        if not xs:  # no trial measured both: null, not NaN
+            return None
         return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
     ratios = {
@@ -179,7 +195,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{on['creations_per_s'] / off['creations_per_s']:.2f}",
                     f"{off['cycle_us']:.1f} us", f"{off['efficiency']:.2f}",
                     f"{off['creations_per_s'] / py_off:.2f}",
-                    f"{off['cpu_us_a_creation']:.1f} / {on['cpu_us_a_creation']:.1f}",
+                    " / ".join("-" if x["cpu_us_a_creation"] is None
+                               else f"{x['cpu_us_a_creation']:.1f}" for x in (off, on)),
                 ])  # fmt: skip
     load_after = os.getloadavg()
     t1 = Table(
@@ -197,7 +214,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         ["pin", "creators", "C / python, off", "C / python, on", "on / off, python",
          "on / off, C", "CPU a creation on / off, C"],
         [
-            [*key.split("/"), *(f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"
+            [*key.split("/"), *("not measured" if x is None
+                                else f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"
                                 for x in r.values())]
             for key, r in ratios.items()
         ],

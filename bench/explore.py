@@ -28,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import harness, pingpong
-from bench.harness import Bench, Log, Params, Table
-from scenarios.genode_race import SCENARIO
+from testbed.bench import harness, pingpong
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.explorer import ExploreOptions, explore
 from testbed.harness.replay import replay
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.genode_race import SCENARIO
 from testbed.trace.trace import Trace
 
 CONFIG = {"pds": 1, "creators": 2, "children": 1, "stack_size": 16 * 1024}
@@ -70,7 +70,7 @@ def _frontrun(k: int, timeout_s: float, log: Log) -> tuple[list[dict], str]:
     log(f"frontrun at K={k} ...")
     try:
         out = subprocess.run(
-            [exe, "python", "-m", "bench.explore_threads", "--preemptions", str(k)],
+            [exe, "python", "-m", "testbed.bench.explore_threads", "--preemptions", str(k)],
             capture_output=True, text=True, timeout=timeout_s,
         )  # fmt: skip
     except subprocess.TimeoutExpired:

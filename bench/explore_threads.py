@@ -2,7 +2,7 @@
 accesses) for comparison with `testbed explore` on the real multi-process model. Run under
 frontrun's environment; prints one JSON line a variant:
 
-    frontrun python -m bench.explore_threads [--preemptions 2]
+    frontrun python -m testbed.bench.explore_threads [--preemptions 2]
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from kernel_model.genode.errors import StackAllocFailed
 from kernel_model.genode.layout import AREA_PAGES, AREA_SIZE, NUM_SLOTS
 from kernel_model.genode.mutants import AbaFreeStack
 from kernel_model.genode.thread_list import ThreadList
-from scenarios.genode_mutants import ALLOCATORS
-from scenarios.genode_race import RECORDS
 from testbed.ipc.native import Atomics, Bitmap
+from testbed.scenarios.genode_mutants import ALLOCATORS
+from testbed.scenarios.genode_race import RECORDS
 
 
 class LockWaitTimeout(RuntimeError):

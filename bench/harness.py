@@ -12,7 +12,7 @@ A bench in a few lines (this is the whole convention):
                             "default": {...}, "tough": {...}},
                   variants=("racy", "quickfix"))  # the --variant values it accepts, if any
 
-    def main(argv=None) -> int:      # python -m bench.name keeps working
+    def main(argv=None) -> int:      # python -m testbed.bench.name keeps working
         return harness.main(BENCH, argv)
 
 and its module name added to NAMES in bench/__init__.py. Figures are ratios against a
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -124,13 +125,87 @@ def print_table(table: Table, console: Console) -> None:
         console.print(table.note, highlight=False, markup=False)
 
 
+# -- figures a bench may print: earned, or null with the reason -------------------------------
+def _binomial_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+
+def difference(
+    xs: Sequence[float], ys: Sequence[float], scale: float = 1.0, resolution: float = 0.0
+) -> dict[str, Any]:
+    """x - y of two noisy measurements, paired trial by trial, times `scale`: the median
+    difference and a distribution-free interval for it (order statistics of the paired
+    differences, coverage >= 95% from 6 trials on, `coverage` says how much below that).
+    `value` is null, with `why`, when the difference is not measured: not above zero or
+    within `resolution` (one trial), or an interval that reaches zero or below (more). A
+    negative time is never a figure."""
+    d = sorted((x - y) * scale for x, y in zip(xs, ys, strict=True))
+    n = len(d)
+    out: dict[str, Any] = {"value": None, "interval95": None, "coverage": None, "trials": n}
+    if n == 0:
+        return {**out, "why": "no trial"}
+    median = statistics.median(d)
+    if n >= 2:
+        # the largest k with P(X < k) <= 2.5%: [d_k, d_(n-k+1)] covers the median with
+        # probability 1 - 2 P(X < k); with fewer than 6 trials, k = 1 (the range) covers less
+        k = 1
+        while k + 1 <= n // 2 and _binomial_cdf(k, n) <= 0.025:
+            k += 1
+        lo, hi = d[k - 1], d[n - k]
+        out["interval95"], out["coverage"] = [lo, hi], 1 - 2 * _binomial_cdf(k - 1, n)
+        if lo <= max(resolution, 0.0):
+            return {
+                **out,
+                "why": f"below the measurement's resolution: the interval "
+                f"[{lo:.3g}, {hi:.3g}] of the difference reaches {max(resolution, 0.0):g}",
+            }
+    elif median <= max(resolution, 0.0):
+        return {
+            **out,
+            "why": f"below the measurement's resolution: one trial's difference "
+            f"{median:.3g} is not above {max(resolution, 0.0):g} (one trial, no interval)",
+        }
+    return {**out, "value": median, "why": None if n >= 2 else "one trial: no interval"}
+
+
+def shown(figure: dict[str, Any], fmt: str = "{:.2f}", unit: str = "") -> str:
+    """A table cell of a `difference`: the value, its unit and interval, or what it is not."""
+    if figure["value"] is None:
+        return "below resolution" if "resolution" in (figure["why"] or "") else "not measured"
+    cell = fmt.format(figure["value"]) + unit
+    if figure["interval95"] is not None:
+        lo, hi = figure["interval95"]
+        cell += f" [{fmt.format(lo)}-{fmt.format(hi)}]"
+    return cell
+
+
+def earned(figures: Any, path: str = "") -> tuple[Any, list[dict[str, str]]]:
+    """The figures with every NaN or infinity made null, and the reasons: a bench document
+    is strict JSON, and a figure that could not be measured says so."""
+    if isinstance(figures, float) and not math.isfinite(figures):
+        return None, [{"figure": path, "why": f"not measured ({figures!r}: no finite value)"}]
+    if isinstance(figures, dict):
+        out, why = {}, []
+        for k, v in figures.items():
+            out[k], w = earned(v, f"{path}.{k}" if path else str(k))
+            why += w
+        return out, why
+    if isinstance(figures, (list, tuple)):
+        items = [earned(v, f"{path}.{i}") for i, v in enumerate(figures)]
+        return [v for v, _ in items], [w for _, ws in items for w in ws]
+    return figures, []
+
+
 def run_bench(bench: Bench, p: Params, console: Console, log: Log) -> dict[str, Any]:
     """Run one bench; its document: name, params, figures, tables, time taken."""
     started = time.monotonic()
     figures, tables = bench.measure(p, log)
+    figures, unmeasured = earned(figures)
     for t in tables:
         print_table(t, console)
     return {
+        "unmeasured": unmeasured,
         "bench": bench.name,
         "summary": bench.summary,
         "profile": p.profile,
@@ -221,7 +296,7 @@ def execute(
         name = docs[0]["bench"] if len(docs) == 1 else "suite"
         json_path = str(Path("bench") / "results" / f"{name}-{profile}-{stamp}.json")
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-    outputs.write_json(json_path, doc)
+    outputs.write_json(json_path, doc, strict=True)  # figures earned: no NaN can remain
     if json_path != "-":
         out.print(f"result document: {json_path}")
     if html_path:
@@ -233,9 +308,9 @@ def execute(
 
 
 def main(bench: Bench, argv: list[str] | None = None) -> int:
-    """`python -m bench.NAME [options]`: the one bench, through the harness."""
+    """`python -m testbed.bench.NAME [options]`: the one bench, through the harness."""
     p = argparse.ArgumentParser(
-        prog=f"python -m bench.{bench.name}",
+        prog=f"python -m testbed.bench.{bench.name}",
         description=bench.summary,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -246,5 +321,5 @@ def main(bench: Bench, argv: list[str] | None = None) -> int:
         return execute([bench], args.profile, args.trials, args.seconds, args.variant,
                        args.json, args.html)  # fmt: skip
     except ConfigError as e:
-        print(f"python -m bench.{bench.name}: error: {e}", file=sys.stderr)
+        print(f"python -m testbed.bench.{bench.name}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

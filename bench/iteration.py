@@ -14,8 +14,8 @@ from __future__ import annotations
 import statistics
 import sys
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.run import RunOptions, run
 from testbed.scenario import Grade, Outcome, Scenario
 

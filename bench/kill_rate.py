@@ -26,11 +26,11 @@ import statistics
 import sys
 import time
 
-from bench import genode_threads, harness
-from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import mutants
-from scenarios.genode_mutants import SCENARIO
+from testbed.bench import genode_threads, harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.genode_mutants import SCENARIO
 
 STRATEGIES = ("none", "yield:0.1", "delay:20:0.1", "pct:3", "auto")
 POINTS = ("named", "access")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import layout
 from kernel_model.page_table import PageTable, Perm
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.run import RunOptions, run
 from testbed.ipc.native import PageBytes, address_of, lib
 
@@ -64,8 +64,8 @@ def checks(repeat: int) -> dict[str, float]:
 
 
 def round_trips(pin: str, rounds: int, calls: int) -> dict[str, float]:
-    from scenarios.core_roundtrip import SCENARIO as null
-    from scenarios.page_fault import SCENARIO as fault
+    from testbed.scenarios.core_roundtrip import SCENARIO as null
+    from testbed.scenarios.page_fault import SCENARIO as fault
 
     cfg = {"clients": 1, "calls": calls}
     a = run(RunOptions(null, "null", cfg, seed=1, rounds=rounds, pin=pin))

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import testbed
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.scenario import Actor, ActorEnv, Grade, Outcome, Scenario
 
 LEVELS = {  # name -> (points, record)
@@ -76,7 +76,7 @@ SCENARIO = NativeCost()
 def costs(level: str, iterations: int, seed: int) -> dict[str, float]:
     points, record = LEVELS[level]
     result = testbed.run(
-        "bench.native_cost:SCENARIO", variant="time", rounds=1, seed=seed, points=points,
+        "testbed.bench.native_cost:SCENARIO", variant="time", rounds=1, seed=seed, points=points,
         record=record, iterations=iterations, max_traces=0,
     )  # fmt: skip
     return result.document["ns"]

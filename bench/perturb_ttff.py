@@ -22,10 +22,10 @@ import statistics
 import sys
 import tempfile
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from scenarios.genode_race import SCENARIO
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.genode_race import SCENARIO
 
 VARIANTS = ("racy", "quickfix")
 PINS = ("same", "spread")

@@ -16,8 +16,8 @@ import multiprocess
 import posix_ipc
 import psutil
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 
 PINS = ("same", "spread")
 START_TIMEOUT_S = 60.0  # a peer's start, on a machine loaded by other runs

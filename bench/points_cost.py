@@ -28,11 +28,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
 from kernel_model.genode import context_allocator, layout
 from kernel_model.genode.core import Core, CoreConnection
 from kernel_model.genode.thread_list import ThreadList
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.points import ENV, without_points
 from testbed.ipc.native import Bitmap, address_of, lib
 
@@ -148,16 +148,17 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             for h, hook in hooks.items():
                 us[h].append(model_us(variant, False, p["creations"] // 4, point=hook))
         n = points_a_creation(variant)
-        cost = min(us["points idle"]) - min(us["compiled out"])
+        # differences of repetitions run side by side, paired: a median with its interval,
+        # null (and why) below the resolution, never a negative time
+        off = us["compiled out"]
+        cost = harness.difference(us["points idle"], off)["value"]
         model[variant] = {
             "us_a_creation": {b: spread(x) for b, x in us.items()},
             "points_a_creation": n,
             "points_us_a_creation": cost,
-            "ns_a_point": cost / n * 1e3,
-            # what recording adds to a point (over an idle one), C builtin and ctypes
-            "recorded_ns_a_point": {
-                h: (min(us[h]) - min(us["compiled out"])) / n * 1e3 for h in hooks
-            },
+            "ns_a_point": harness.difference(us["points idle"], off, 1e3 / n),
+            # what recording adds to a point (over a compiled-out one), C builtin and ctypes
+            "recorded_ns_a_point": {h: harness.difference(us[h], off, 1e3 / n) for h in hooks},
         }
         log(f"model only, {variant} done")
 
@@ -181,8 +182,9 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     "variant": variant,
                     "pin": pin,
                     # what the model-only cost of the points predicts at this throughput
-                    "predicted_points_over_compiled_out": 1
-                    - model[variant]["points_us_a_creation"] * 1e-6 * med["points idle"],
+                    "predicted_points_over_compiled_out": None
+                    if model[variant]["points_us_a_creation"] is None
+                    else 1 - model[variant]["points_us_a_creation"] * 1e-6 * med["points idle"],
                     "creations_per_s": {b: spread(rates[b]) for b in BUILDS},
                     "points_over_compiled_out": med["points idle"] / med["compiled out"],
                     "record_over_no_record": med["record"] / med["points idle"],
@@ -204,7 +206,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             *(f"{cps[b]['median'] / 1e3:.1f} [{cps[b]['min'] / 1e3:.1f}-{cps[b]['max'] / 1e3:.1f}]"
               for b in BUILDS),
             f"{ratio:.3f} ({r['paired_points_over_compiled_out']:.3f})",
-            f"{r['predicted_points_over_compiled_out']:.3f}",
+            "-" if r["predicted_points_over_compiled_out"] is None
+            else f"{r['predicted_points_over_compiled_out']:.3f}",
             f"{r['record_over_no_record']:.3f} ({r['paired_record_over_no_record']:.3f})",
             "met" if ratio >= 1 - TARGET else "MISSED",
         ])  # fmt: skip
@@ -233,8 +236,9 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                 variant,
                 *(f"{u[b]['min']:.2f} [{u[b]['median']:.2f}]" for b in u),
                 f"{m['points_a_creation']:.1f}",
-                f"{m['ns_a_point']:.0f}, "
-                + ", ".join(f"{x:.0f}" for x in m["recorded_ns_a_point"].values()),
+                harness.shown(m["ns_a_point"], "{:.0f}")
+                + ", "
+                + ", ".join(harness.shown(x, "{:.0f}") for x in m["recorded_ns_a_point"].values()),
             ]
             for variant, m in model.items()
             for u in [m["us_a_creation"]]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import statistics
 import sys
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from scenarios.genode_race import SCENARIO
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.genode_race import SCENARIO
 
 PINS = ("same", "spread", "none")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from bench import harness
-from bench.harness import Bench, Log, Params, Table
-from scenarios.genode_race import SCENARIO
+from testbed.bench import harness
+from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.harness.replay import replay
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.genode_race import SCENARIO
 from testbed.trace.trace import Trace
 
 SETTINGS = [

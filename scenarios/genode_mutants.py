@@ -13,8 +13,8 @@ import argparse
 from typing import Any
 
 from kernel_model.genode import layout, mutants
-from scenarios.genode_race import MAX_CHILDREN, GenodeRace
 from testbed.scenario import Grade, Outcome, in_range
+from testbed.scenarios.genode_race import MAX_CHILDREN, GenodeRace
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
 ALLOCATORS = {**mutants.MUTANTS, **mutants.CORRECT}

@@ -47,6 +47,8 @@ from testbed.scenario import (
 ACC, INT, FORB = Grade.ACCEPTABLE, Grade.INTERESTING, Grade.FORBIDDEN
 MAX_CPUS, MAX_TASKS = 8, 64
 
+DEFAULT_SHARES = 2  # --shares not typed: two, or as many as the stacks leave room for
+
 CPUS = {  # variant -> accepted --cpus range, default
     "unprotected": (1, MAX_CPUS, 2),
     "strict": (1, 1, 1),
@@ -139,9 +141,9 @@ class RtemsIsolation(Scenario):
         p.add_argument(
             "--shares",
             type=int,
-            default=2,
             help=f"stack shares a task holds, alternately READ_ONLY and READ_WRITE, of stacks of "
-            f"its CPU's other tasks (0..{MAX_SHARES}; default 2)",
+            f"its CPU's other tasks (0..{MAX_SHARES}; default 2, or as many as the tasks' "
+            "stacks leave room for)",
         )
         p.add_argument(
             "--iterate",
@@ -168,6 +170,8 @@ class RtemsIsolation(Scenario):
                 f"--tasks {tasks}: expected {cpus}..{fit} ({cpus} CPUs, "
                 f"{fit} stacks of {size} bytes fit)"
             )
+        if args.shares is None:  # not typed: the default fits the tasks and stacks chosen
+            return self._with_default_shares(cpus, tasks, size, args.iterate)
         if not 0 <= args.shares <= MAX_SHARES:
             raise ConfigError(
                 f"--shares {args.shares}: expected 0..{MAX_SHARES} "
@@ -196,6 +200,30 @@ class RtemsIsolation(Scenario):
                 f"{e}; use fewer shares or larger stacks"
             ) from None
         return config
+
+    def _with_default_shares(
+        self, cpus: int, tasks: int, size: int, iterate: bool
+    ) -> dict[str, Any]:
+        """The config with the default shares: 2, or fewer when the stacks leave no room for
+        two (`--tasks 2 --stack-size 8K`: a stack of two pages, one of them probed, takes
+        one share), never an error the user did not type."""
+        if tasks < 2:
+            raise ConfigError(
+                f"--tasks {tasks}: expected 2..: a task needs another task's stack to probe"
+            )
+        room = (tasks // cpus - 1) * (size // PAGE_SIZE)
+        for shares in range(min(DEFAULT_SHARES, room), -1, -1):
+            config = {"cpus": cpus, "tasks": tasks, "stack_size": size, "shares": shares}
+            if iterate:
+                config["iterate"] = True
+            try:
+                probe_pages(build_stacks(config))
+            except NothingToProbe:
+                continue
+            return config
+        raise ConfigError(  # unreachable: with no share every other stack is probed
+            f"--tasks {tasks} and --stack-size {size}: no share count leaves a page to probe"
+        )
 
     def iterates(self, config: dict[str, Any]) -> bool:
         return bool(config.get("iterate", False))

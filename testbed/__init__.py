@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed._version import __version__ as __version__
-from testbed.harness.result import Result
 from testbed.scenario import (
     Actor,
     ActorEnv,
@@ -29,6 +28,7 @@ from testbed.trace.trace import Trace
 
 if TYPE_CHECKING:
     from testbed.explorer.run import Progress
+    from testbed.harness.result import Result
     from testbed.harness.supervisor import Snapshot
 
 __all__ = [
@@ -53,6 +53,14 @@ __all__ = [
 ]
 
 
+def _refuse_nested_run() -> None:
+    """A plain script (no `if __name__ == "__main__":`) imported again to find its scenario
+    stops at its call of the API instead of running it again (testbed.harness.loader)."""
+    from testbed.harness.loader import refuse_nested_run
+
+    refuse_nested_run()
+
+
 def run(
     scenario: Scenario | str,
     *,
@@ -67,6 +75,7 @@ def run(
     long options with underscores (`duration=2, pin="same", seed=1, max_failures=1`) and
     the scenario's own (`children=1`); bad ones raise ConfigError before anything runs.
     """
+    _refuse_nested_run()
     from testbed.harness import loader
     from testbed.harness.options import parse_keywords
     from testbed.harness.run import run as run_options
@@ -75,16 +84,21 @@ def run(
     sc = loader.load(ref)
     opts = parse_keywords(sc, ref, dict(options, variant=variant))
     opts.progress = progress
+    from testbed.harness.result import Result
+
     return Result(run_options(opts))
 
 
 def replay(trace: Trace | str | Path, *, lock_timeout_s: float = 10.0) -> Result:
     """Force a trace's order again; `result.document["replay"]["reproduced"]` says whether
     its outcome happened again."""
+    _refuse_nested_run()
     from testbed.harness.replay import replay as replay_trace
 
     if not isinstance(trace, Trace):
         trace = Trace.load(trace)
+    from testbed.harness.result import Result
+
     return Result(replay_trace(trace, lock_timeout_s=lock_timeout_s))
 
 
@@ -95,6 +109,7 @@ def minimize(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Trace, dict[str, int]]:
     """A smaller trace whose outcome still reproduces, and counts of what it took."""
+    _refuse_nested_run()
     from testbed.harness.minimize import minimize as minimize_trace
 
     in_range("max_replays", max_replays, 1, 100_000)
@@ -119,6 +134,7 @@ def explore(
     `result.exit_code` is 0 (complete, nothing found), 1 (a failure, its trace in
     `result.trace_files`), 3 (aborted) or 4 (the budget ran out first).
     """
+    _refuse_nested_run()
     from testbed.explorer.options import parse_keywords
     from testbed.explorer.run import explore as explore_options
     from testbed.harness import loader
@@ -127,6 +143,8 @@ def explore(
     sc = loader.load(ref)
     opts = parse_keywords(sc, ref, dict(options, variant=variant))
     opts.progress = progress
+    from testbed.harness.result import Result
+
     return Result(explore_options(opts))
 
 
@@ -135,3 +153,13 @@ def native_include() -> Path:
     from testbed.native.build import include_dir
 
     return include_dir()
+
+
+def __getattr__(name: str) -> Any:
+    """`testbed.Result`, imported when first asked for: `import testbed` (and so the start of
+    the `testbed` command, where a Ctrl-C must end cleanly) stays light."""
+    if name == "Result":
+        from testbed.harness.result import Result
+
+        return Result
+    raise AttributeError(f"module 'testbed' has no attribute {name!r}")

@@ -8,8 +8,8 @@ import json
 import pytest
 from conftest import cli
 
-import bench
-from bench import harness
+from testbed import bench
+from testbed.bench import harness
 
 
 def test_every_bench_declares_every_profile():
@@ -54,7 +54,7 @@ def test_python_m_bench_checks_the_same(tmp_path):
     import sys
 
     p = subprocess.run(
-        [sys.executable, "-m", "bench.rtems_switch", "--trials", "0"],
+        [sys.executable, "-m", "testbed.bench.rtems_switch", "--trials", "0"],
         capture_output=True, text=True, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert p.returncode == 2 and "--trials 0: expected 1..1000" in p.stderr

@@ -59,21 +59,39 @@ def test_campaign_on_the_embedded_cluster(tmp_path):
         assert len(a["first_failure_s"]["all"]) == a["failing_runs"]
 
 
-def test_the_budget_stops_the_runs_and_reports_what_was_not_run(tmp_path):
+def test_the_budget_ends_first_the_campaign_is_incomplete_and_its_cells_not_run(tmp_path):
+    """One worker (every usable CPU a run), runs of 30 s, a budget of 1 s: at most one run
+    starts, the others are skipped. Skipped runs make the campaign incomplete (exit 4, never
+    a pass), and a cell without a finished run says "not run", with no rate (null), never a
+    rate of 0.00."""
     traces = str(tmp_path / "traces")
     out = tmp_path / "b.json"
-    r = cli("campaign", "genode-race", "--variants", "fixed", "--trials", "4", "--duration",
-            "30", "--budget", "1", "--cpus-per-run", "1", "--trace-dir", traces, "--json",
-            str(out), timeout=120)  # fmt: skip
-    assert r.code == 0, r.err
-    doc = json.loads(out.read_text())
-    assert doc["stopped"] == "budget" and doc["runs_total"] == 4
-    assert doc["runs_done"] + doc["runs_skipped"] == 4 and doc["runs_skipped"] >= 2
+    cpus = str(len(psutil.Process().cpu_affinity()))
+    r = cli("campaign", "genode-race", "--variants", "fixed,bitalloc", "--trials", "2",
+            "--duration", "30", "--budget", "1", "--cpus-per-run", cpus, "--trace-dir", traces,
+            "--json", str(out), timeout=120)  # fmt: skip
+    assert r.code == 4, r.out + r.err
+    doc = json.loads(out.read_text(), parse_constant=_refuse)
+    assert doc["verdict"] == "incomplete" and doc["exit_code"] == 4
+    assert doc["stopped"] == "budget" and doc["runs_total"] == 4 and doc["cluster"]["workers"] == 1
+    assert doc["runs_done"] <= 1 and doc["runs_done"] + doc["runs_skipped"] == 4
     skipped = [x for x in doc["runs"] if x["status"] == "skipped"]
     assert all("campaign stopped (budget)" in x["errors"][-1] for x in skipped)
+    not_run = [a for a in doc["aggregates"] if a["runs"] == 0]
+    assert not_run, doc["aggregates"]  # one run at most: one cell at least has none
+    for a in not_run:
+        assert a["not_run"].startswith("not run: 2 skipped")
+        assert a["run_failure_rate"] is None and a["run_failure_rate_wilson95"] is None
+        assert a["failure_rate_per_attempt"] is None and a["rate_upper_bound_95"] is None
+    assert "not run" in r.out and "verdict incomplete" in r.out
+    assert "0.00 [" not in r.out.replace("\\", "")  # no rate for what did not run
     # no run of it is left running: each was told to stop, and did
     assert not [p for p in psutil.process_iter(["cmdline"])
                 if traces in (p.info["cmdline"] or []) and "stress" in p.info["cmdline"]]  # fmt: skip
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 def test_ctrl_c_stops_every_run_and_cleans_up(tmp_path):

@@ -6,20 +6,25 @@ from __future__ import annotations
 import ctypes
 
 import pytest
-from conftest import cli, user_files
+from conftest import cli, scenario_text, vary
 
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
 from kernel_model.genode.status import Status
-from scenarios._mmu import MmuCore, mmu_regions
 from testbed.ipc import names
 from testbed.ipc.native import Bitmap
 from testbed.ipc.segment import Layout, Segment
+from testbed.scenarios._mmu import MmuCore, mmu_regions
 
 
-@pytest.fixture
-def hostile(tmp_path) -> str:
-    return str(user_files(tmp_path, "hostile.py") / "hostile.py")
+@pytest.fixture(params=["c", "python"])
+def hostile(tmp_path, request) -> str:
+    """The hostile scenario on either core: the C core (the default of the built-ins, its
+    requests served and recorded in C) and the readable Python one."""
+    path = tmp_path / f"hostile_{request.param}.py"
+    text = vary(scenario_text("hostile.py"), 'CORE = "python"', f'CORE = "{request.param}"')
+    path.write_text(text)
+    return str(path)
 
 
 def stress(ref: str, variant: str, *extra: str):
@@ -38,9 +43,10 @@ def test_a_forged_pd_word_is_ignored_core_serves_the_session(hostile):
     assert r.doc["outcomes"] == {"ok": 1, "refused": 0, "harmed": 0}
 
 
+@pytest.mark.parametrize("log", [(), ("--core-log", "core.jsonl")])  # in place; core.serve
 @pytest.mark.parametrize("record", ["--record", "--no-record"])
-def test_an_op_near_2_64_is_answered_invalid_op(hostile, record):
-    r = stress(hostile, "huge-op", record, "--core-log", "core.jsonl")
+def test_an_op_near_2_64_is_answered_invalid_op(hostile, record, log):
+    r = stress(hostile, "huge-op", record, *log)
     assert r.code == 0, r.out + r.err
     assert r.doc["outcomes"] == {"ok": 1, "refused": 1, "harmed": 0}
 
@@ -98,8 +104,8 @@ def test_arguments_a_mailbox_cannot_hold_are_refused_before_anything_counts(bad,
 
 
 def test_any_op_is_recorded_and_named_in_a_trace():
-    from scenarios.genode_race import SCENARIO
     from testbed.harness import recorder
+    from testbed.scenarios.genode_race import SCENARIO
 
     for op in (255, 256, 1 << 40, (1 << 64) - 1):
         event = recorder.core_event(op)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from conftest import cli, user_files
 
 from kernel_model.genode import mutants
-from scenarios.genode_mutants import SCENARIO
+from testbed.scenarios.genode_mutants import SCENARIO
 
 
 def test_every_mutant_names_its_window_and_its_bug_is_forbidden():

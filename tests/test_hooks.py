@@ -11,11 +11,11 @@ import posix_ipc
 import pytest
 
 import testbed
-from scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 from testbed.harness.recorder import Recorder, read_ring
 from testbed.ipc import mailbox
 from testbed.ipc.control import ABORT, CORE_WAITING
 from testbed.ipc.native import lib
+from testbed.scenarios.core_roundtrip import SCENARIO as ROUNDTRIP
 
 _RING = (ctypes.c_uint64 * (1 + 2 * 16))()  # module-level: the process's recorder stays bound
 _COUNTER = ctypes.c_uint64(0)
@@ -64,13 +64,22 @@ def test_the_hooks_reject_what_they_cannot_record(rec):
         with pytest.raises(ValueError, match=r"outside \[0, 65535\]"):
             rec.record(bad)
     words = (ctypes.c_uint64 * 2)()
-    store = rec.store_at(3, ctypes.addressof(words))
+    store = rec.store_at(3, ctypes.addressof(words), len(words))
     with pytest.raises(TypeError, match="takes 2 arguments"):
         store(1)
     with pytest.raises(OverflowError):
         store(0, -1)
     with pytest.raises(OverflowError):
         store(0, 2**64)
+    for index in (2, 2**32, 2**64 - 1):  # past the region's two words (2**32: no truncation)
+        with pytest.raises(
+            IndexError, match=rf"store\({index}, value\): expected an index in 0..1"
+        ):
+            store(index, 5)
+    find = rec.find_at(4, ctypes.addressof(words), len(words))
+    with pytest.raises(IndexError, match=r"find\(value, 3\): expected n in 0..2"):
+        find(0, 3)
+    assert list(words) == [0, 0]
     assert _events() == [] and _COUNTER.value == 100  # nothing half-recorded
     assert rec.record(0x8000 + 2) == 100 and _events() == [(100, 0x8002, 0)]
 

@@ -116,8 +116,8 @@ def test_an_access_records_its_event_with_the_ticket_it_took():
     rec = Recorder(_Seg(), "ring", 8, ctypes.addressof(_COUNTER))
     _RING[0], _COUNTER.value = 0, 40
     words = (ctypes.c_uint64 * 4)(0, 2**64 - 1, 7, 0)
-    store = rec.store_at(3, ctypes.addressof(words))
-    find = rec.find_at(4, ctypes.addressof(words) + 8)
+    store = rec.store_at(3, ctypes.addressof(words), len(words))
+    find = rec.find_at(4, ctypes.addressof(words) + 8, len(words) - 1)
     store(3, 0xFEDCBA9876543210)
     assert words[3] == 0xFEDCBA9876543210
     assert find(0xFEDCBA9876543210, 3) and not find(0xFEDCBA9876543210, 2)

@@ -52,8 +52,8 @@ def test_each_strategy_runs_and_is_in_the_result(strategy):
 def test_hogs_run_beside_the_actors_and_go_with_the_run(no_leftovers):
     import multiprocess
 
-    from scenarios.genode_race import SCENARIO
     from testbed.harness.run import RunOptions, run
+    from testbed.scenarios.genode_race import SCENARIO
 
     config = {"pds": 1, "creators": 2, "children": 4, "stack_size": 16384}
     doc = run(RunOptions(SCENARIO, "bitalloc", config, rounds=30, hogs=2, pin="same"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.rtems_isolation import SCENARIO
 from testbed.harness.run import RunOptions, run
+from testbed.scenarios.rtems_isolation import SCENARIO
 from testbed.trace.step import FINISH, Step
 
 CONFIG = {"cpus": 2, "tasks": 4, "stack_size": 16 * 1024, "shares": 1}

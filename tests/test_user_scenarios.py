@@ -102,7 +102,7 @@ def test_the_pytest_plugin_collects_a_users_stress_file(claim, tmp_path):
 
 def test_the_api_runs_a_scenario_object(no_leftovers):
     """`testbed.run` with a Scenario object defined in an importable module."""
-    from scenarios.core_roundtrip import SCENARIO
+    from testbed.scenarios.core_roundtrip import SCENARIO
 
     result = testbed.run(SCENARIO, variant=next(iter(SCENARIO.variants)), rounds=50, seed=1)
     assert result.verdict == "pass"

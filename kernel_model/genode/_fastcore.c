@@ -251,19 +251,44 @@ uint64_t fc_serve(struct fc_core *c, uint64_t op, uint64_t pd, uint64_t a0, uint
     return value << 8 | (uint64_t)st;
 }
 
+/* A request's words (tb.h's mailbox layout), read once: a client racing its own
+ * mailbox cannot make the request served differ from the one recorded. */
+struct request {
+    uint64_t op, pd, a0, a1, a2;
+};
+
+static struct request read_request(const uint64_t *mb)
+{
+    struct request rq;
+    rq.op = __atomic_load_n(&mb[TB_MB_OP], __ATOMIC_RELAXED);
+    rq.pd = __atomic_load_n(&mb[TB_MB_PD], __ATOMIC_RELAXED);
+    rq.a0 = __atomic_load_n(&mb[TB_MB_A0], __ATOMIC_RELAXED);
+    rq.a1 = __atomic_load_n(&mb[TB_MB_A1], __ATOMIC_RELAXED);
+    rq.a2 = __atomic_load_n(&mb[TB_MB_A2], __ATOMIC_RELAXED);
+    return rq;
+}
+
+/* Serve `rq` for `client` and write status and value into its mailbox; the status. */
+static int64_t serve_request(struct fc_core *c, const struct request *rq, uint64_t *mb,
+                             int client)
+{
+    /* a client's session decides its PD; without sessions (FastCore.serve's scratch
+     * mailbox) the PD is the word the caller wrote */
+    uint64_t pd = !c->sessions ? rq->pd
+                  : (uint64_t)client < c->nsessions ? c->sessions[client] : UINT64_MAX;
+    uint64_t r = fc_serve(c, rq->op, pd, rq->a0, rq->a1, rq->a2);
+    mb[TB_MB_STATUS] = r & 0xFF, mb[TB_MB_VALUE] = r >> 8;
+    return (int64_t)(r & 0xFF);
+}
+
 /* Serve the request in a testbed mailbox (tb.h's layout: op, a0, a1, a2) and write status
  * and value into it: one call, no conversion of the words to Python. Answers the status.
  * `client` (the mailbox's index) is only for fc_serve_recorded's sake: both have one
  * signature, tb.h's tb_serve_fn (but for the core's type), called by tb_server_run. */
 int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb, int client)
 {
-    /* a client's session decides its PD; without sessions (FastCore.serve's scratch
-     * mailbox) the PD is the word the caller wrote */
-    uint64_t pd = !c->sessions ? mb[TB_MB_PD]
-                  : (uint64_t)client < c->nsessions ? c->sessions[client] : UINT64_MAX;
-    uint64_t r = fc_serve(c, mb[TB_MB_OP], pd, mb[TB_MB_A0], mb[TB_MB_A1], mb[TB_MB_A2]);
-    mb[TB_MB_STATUS] = r & 0xFF, mb[TB_MB_VALUE] = r >> 8;
-    return (int64_t)(r & 0xFF);
+    struct request rq = read_request(mb);
+    return serve_request(c, &rq, mb, client);
 }
 
 /* What a trace keeps of a request besides op and status: the slot it touches (Core.key). */
@@ -272,10 +297,16 @@ static uint64_t key_of(uint64_t op, uint64_t a0, uint64_t a1)
     return op == ATTACH_AT ? a1 >> 20 : op == DETACH ? a0 >> 20 : 0; /* 1 MiB slots */
 }
 
-/* recorder.pack_core: op, client, status and key in one word. */
+/* Ops recorded as themselves; any op from here on is recorded as this one, in the event id
+ * and in `what` alike (testbed/trace/ids.py MAX_CORE_OP, recorder.core_event/pack_core). */
+#define MAX_CORE_OP 0xFFu
+
+static uint64_t recorded_op(uint64_t op) { return op < MAX_CORE_OP ? op : MAX_CORE_OP; }
+
+/* recorder.pack_core: op (saturated at MAX_CORE_OP), client, status and key in one word. */
 uint64_t fc_pack(uint64_t op, uint64_t client, uint64_t status, uint64_t key)
 {
-    return (op & 0xFF) | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28;
+    return recorded_op(op) | (client & 0xFFF) << 8 | (status & 0xFF) << 20 | (key & 0xFFFFF) << 28;
 }
 
 /* The recorder fc_serve_recorded calls: the testbed's tb_rec_what, and its CORE_EVENT. */
@@ -285,13 +316,15 @@ void fc_set_recorder(struct fc_core *c, void *fn, uint64_t event_base)
 }
 
 /* fc_serve_mailbox, then record the request as the core server does in Python (event
- * CORE_EVENT + op, packed op, client, status, key), before the reply is posted. */
+ * CORE_EVENT + op, packed op, client, status, key; op saturated at MAX_CORE_OP), before the
+ * reply is posted. The mailbox is read once, for serving and recording alike. */
 int64_t fc_serve_recorded(struct fc_core *c, uint64_t *mb, int client)
 {
-    uint64_t op = mb[TB_MB_OP], a0 = mb[TB_MB_A0], a1 = mb[TB_MB_A1];
-    int64_t st = fc_serve_mailbox(c, mb, client);
+    struct request rq = read_request(mb);
+    int64_t st = serve_request(c, &rq, mb, client);
     if (c->record) {
-        uint64_t what = fc_pack(op, (uint64_t)client, (uint64_t)st, key_of(op, a0, a1));
+        uint64_t op = recorded_op(rq.op);
+        uint64_t what = fc_pack(op, (uint64_t)client, (uint64_t)st, key_of(rq.op, rq.a0, rq.a1));
         c->record((uint32_t)(c->event_base + op), (uint32_t)what, (uint32_t)(what >> 32));
     }
     return st;

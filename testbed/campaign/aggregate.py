@@ -45,19 +45,28 @@ def cell(key: dict[str, str], runs: list[dict[str, Any]]) -> dict[str, Any]:
         for name, n in d["outcomes"].items():
             outcomes[name] = outcomes.get(name, 0) + n
         grades.update(d["grades"])
-    lo, hi = wilson(len(failing), len(docs))
-    a_lo, a_hi = wilson(len(failing), attempts)
+    skipped = sum(r["status"] == "skipped" for r in runs)
+    lost = sum(r["status"] == "lost" for r in runs)
+    # a cell with no finished run (the budget ended first, or every run was lost) measured
+    # nothing: no rate, no interval, "not run" with the reason, never a rate of 0
+    not_run = (
+        None if docs
+        else f"not run: {skipped} skipped (the campaign stopped first), {lost} lost"
+    )  # fmt: skip
     return {
         **key,
+        "not_run": not_run,
         "runs": len(docs),
         "failing_runs": len(failing),
         "forbidden_runs": sum(d["verdict"] == "fail" for d in docs),
         "aborted_runs": sum(d["verdict"] == "aborted" for d in docs),
-        "run_failure_rate": len(failing) / len(docs) if docs else 0.0,
-        "run_failure_rate_wilson95": [lo, hi],
+        "run_failure_rate": len(failing) / len(docs) if docs else None,
+        "run_failure_rate_wilson95": list(wilson(len(failing), len(docs))) if docs else None,
         "attempts": attempts,
-        "failure_rate_per_attempt": len(failing) / attempts if attempts else 0.0,
-        "failure_rate_per_attempt_wilson95": [a_lo, a_hi],
+        "failure_rate_per_attempt": len(failing) / attempts if attempts else None,
+        "failure_rate_per_attempt_wilson95": (
+            list(wilson(len(failing), attempts)) if attempts else None
+        ),
         # rule of three: no failure in N attempts bounds the rate a attempt by 3/N at 95%
         "rate_upper_bound_95": 3 / attempts if not failing and attempts else None,
         "first_failure_s": quartiles([d["first_failure_s"] for d in failing]),
@@ -66,6 +75,6 @@ def cell(key: dict[str, str], runs: list[dict[str, Any]]) -> dict[str, Any]:
         "grades": grades,
         "run_s": sum(r.get("run_s", 0.0) for r in runs),
         "retried": sum(r["attempt"] > 1 or r.get("scheduler_retries", 0) > 0 for r in runs),
-        "lost": sum(r["status"] == "lost" for r in runs),
-        "skipped": sum(r["status"] == "skipped" for r in runs),
+        "lost": lost,
+        "skipped": skipped,
     }

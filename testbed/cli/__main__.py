@@ -1,5 +1,5 @@
 import sys
 
-from testbed.cli.main import main
+from testbed.cli import main
 
 sys.exit(main())

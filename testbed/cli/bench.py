@@ -9,7 +9,7 @@ from testbed.scenario import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from bench import NAMES, harness
+    from testbed.bench import NAMES, harness
 
     bp = sub.add_parser(
         "bench",
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import bench
-    from bench import harness
+    from testbed import bench
+    from testbed.bench import harness
 
     names = args.names or list(bench.NAMES)
     try:

@@ -44,7 +44,8 @@ a campaign file:
 each run is `testbed stress SCENARIO --variant V --perturb S --pin P --seed SEED+k
 --max-failures 1 --duration D` (it stops at its first failure); trial k of every cell has
 seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 bad usage,
-3 interrupted or runs lost (after retries)"""
+3 interrupted or runs lost (after retries), 4 incomplete: the --budget ended before every
+run was done (skipped runs; a cell with no finished run is "not run")"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,6 +112,10 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         )
     for a in doc["aggregates"]:
         q, att = a["first_failure_s"], a["attempts_to_first_failure"]
+        if a["run_failure_rate"] is None:  # no finished run: nothing measured
+            t.add_row(a["scenario"], a["variant"], a["strategy"], a["pin"], "0", "-",
+                      "not run", "-", "-", "-", str(a["retried"]), str(a["lost"]))  # fmt: skip
+            continue
         lo, hi = a["run_failure_rate_wilson95"]
         t.add_row(
             a["scenario"], a["variant"], a["strategy"], a["pin"], str(a["runs"]),
@@ -120,6 +125,7 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             else f"{q['median'] * 1e3:.1f} ms \\[{q['q1'] * 1e3:.1f}-{q['q3'] * 1e3:.1f}]",
             "-" if att["median"] is None else f"{att['median']:,.0f}",
             f"<= {a['rate_upper_bound_95']:.2g} (95%)" if a["rate_upper_bound_95"] is not None
+            else "-" if a["failure_rate_per_attempt"] is None
             else f"{a['failure_rate_per_attempt']:.2g}",
             str(a["retried"]), str(a["lost"]),
         )  # fmt: skip
@@ -192,7 +198,15 @@ def run(args: argparse.Namespace) -> int:
     aggs = runner.aggregates(records)
     forbidden = any(a["forbidden_runs"] for a in aggs)
     lost = sum(r["status"] == "lost" for r in records)
-    code = 1 if forbidden else 3 if stopped == "interrupted" or lost else 0
+    skipped = sum(r["status"] == "skipped" for r in records)
+    # 4: the budget ended before every run was done: the campaign is incomplete, never a
+    # pass (a campaign that ran nothing has checked nothing)
+    code = (
+        1 if forbidden
+        else 3 if stopped == "interrupted" or lost
+        else 4 if skipped
+        else 0
+    )  # fmt: skip
     doc = {
         "kind": "campaign",
         "environment": environment.envelope(),
@@ -206,10 +220,10 @@ def run(args: argparse.Namespace) -> int:
         "runs_total": len(records),
         "runs_done": sum(r["status"] == "done" for r in records),
         "runs_lost": lost,
-        "runs_skipped": sum(r["status"] == "skipped" for r in records),
+        "runs_skipped": skipped,
         "runs_retried": sum(r["attempt"] > 1 or r.get("scheduler_retries", 0) > 0 for r in records),
         "aggregates": aggs,
-        "verdict": "fail" if forbidden else "aborted" if code == 3 else "pass",
+        "verdict": {1: "fail", 3: "aborted", 4: "incomplete"}.get(code, "pass"),
         "exit_code": code,
         "runs": records,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from testbed._version import __version__
 from testbed.cli import (
     bench,
     campaign,
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  testbed replay traces/T.json\n  testbed show traces/T.json --png T.png\n"
         "  testbed demo\n  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
         "2 bad usage, 3 aborted",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"testbed {__version__}",
+        help="print the testbed's version (the one trace files and result documents record)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS.values():

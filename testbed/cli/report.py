@@ -32,9 +32,23 @@ def load(path: str) -> object:
     if not p.is_file():
         raise ConfigError(f"{path}: no such file, expected a result document (JSON)")
     try:
-        return json.loads(p.read_text())
+        doc = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not a JSON result document ({e})") from None
+    from testbed.report.html import kind
+
+    if kind(doc) == "unknown":
+        what = (
+            "a trace, not a result document (`testbed show` draws a trace, `testbed replay` "
+            "runs it)"
+            if isinstance(doc, dict) and "events" in doc and "testbed_version" in doc
+            else "not a result document"
+        )
+        raise ConfigError(
+            f"{path}: {what}; expected the --json document of stress, explore, replay, demo, "
+            "campaign or bench"
+        )
+    return doc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -262,7 +262,8 @@ class Env:
         event = self._record_at_access(point)
         if event is None:
             return None
-        return self.recorder.store_at(event, self.seg.address(region))
+        nwords = len(self.seg.words(region))
+        return self.recorder.store_at(event, self.seg.address(region), nwords)
 
     def recorded_find(
         self, point: str, region: str, start: int = 0
@@ -272,7 +273,8 @@ class Env:
         event = self._record_at_access(point)
         if event is None:
             return None
-        return self.recorder.find_at(event, self.seg.address(region, start))
+        nwords = len(self.seg.words(region)) - start
+        return self.recorder.find_at(event, self.seg.address(region, start), max(nwords, 0))
 
     def lock(self, name: str) -> Any:
         if name not in self._locks:

@@ -19,6 +19,30 @@ from testbed.scenario import ConfigError, Scenario, check
 GROUP = "testbed.scenarios"
 DEFAULT_ATTR = "SCENARIO"
 
+_importing = 0  # > 0 while a scenario file is being imported (see NestedRun)
+_files: dict[Path, ModuleType] = {}  # a scenario file's module, imported once a process
+
+
+class NestedRun(BaseException):  # not an Exception: a script's `except Exception` lets it by
+    """Raised by testbed.run/explore/replay/minimize when called while a scenario file is
+    imported again (by reference, in the parent's check or in a child process): a plain
+    script without `if __name__ == "__main__":` is imported up to that call, which it
+    defined its scenario before, and the call is not run again."""
+
+
+def refuse_nested_run() -> None:
+    """The public API's first step: NestedRun while a scenario file is being imported."""
+    if _importing:
+        raise NestedRun("testbed's API called while a scenario file is being imported")
+
+
+def adopt_main(module: ModuleType) -> None:
+    """The running script (`__main__`) as the module of its own file, so that a reference
+    to a scenario it defines does not import the script a second time in this process."""
+    origin = getattr(module, "__file__", None)
+    if origin:
+        _files.setdefault(Path(origin).resolve(), module)
+
 
 def builtin_names() -> list[str]:
     """Names registered under the entry-point group (this package's and installed ones)."""
@@ -76,12 +100,15 @@ def _from_file(path: Path, attr: str) -> Scenario:
     return _attribute(file_module(path), attr, f"scenario file {path.resolve()}")
 
 
-@cache
 def file_module(path: Path) -> ModuleType:
-    """The module a scenario file defines, imported once a process."""
+    """The module a scenario file defines, imported once a process (up to a call of the
+    testbed's API at its top level: see NestedRun)."""
+    global _importing
     if not path.is_file():
         raise ConfigError(f"scenario file {path}: no such file")
     path = path.resolve()
+    if path in _files:
+        return _files[path]
     name = "testbed_scenario_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -90,11 +117,17 @@ def file_module(path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look their module up
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))  # as when running the file: its neighbours import
+    _importing += 1
     try:
         spec.loader.exec_module(module)
+    except NestedRun:
+        pass  # a plain script: what it defined before calling testbed.run is its scenario
     except Exception as e:
-        del sys.modules[name]
+        sys.modules.pop(name, None)
         raise ConfigError(f"scenario file {path} does not import: {_why(e)}") from None
+    finally:
+        _importing -= 1
+    _files[path] = module
     return module
 
 
@@ -136,6 +169,8 @@ def reference(scenario: Scenario | str) -> str:
         except ConfigError:
             continue
     module = sys.modules.get(type(scenario).__module__)
+    if module is not None and module.__name__ == "__main__":
+        adopt_main(module)
     for attr, value in vars(module or object()).items():
         if value is scenario:
             origin = getattr(module, "__file__", None)

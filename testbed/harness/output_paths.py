@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ def check_writable(path: str | None, option: str, suffix: str = "") -> None:
     if p.is_dir():
         raise ConfigError(f"{option} {path}: is a directory, expected a file name")
     _check_parent(p, path, option)
+    _probe_file(p, path, option)
 
 
 def check_directory(path: str | None, option: str) -> None:
@@ -36,8 +38,10 @@ def check_directory(path: str | None, option: str) -> None:
             raise ConfigError(f"{option} {path}: is not a directory")
         if not os.access(p, os.W_OK):
             raise ConfigError(f"{option} {path}: directory is not writable")
+        _probe_directory(p, path, option)
         return
     _check_parent(p, path, option)
+    _probe_directory(p.parent if str(p.parent) else Path("."), path, option)
 
 
 def _check_parent(p: Path, path: str, option: str) -> None:
@@ -48,9 +52,36 @@ def _check_parent(p: Path, path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: directory {parent} is not writable")
 
 
-def write_json(path: str, doc: Any) -> None:
-    """The document as indented JSON to `path`, or to standard output for "-"."""
-    text = json.dumps(doc, indent=2)
+def _probe_file(p: Path, path: str, option: str) -> None:
+    """Open the file as the run will (os.access says yes to root even where no file can be
+    made, as in /proc or on a read-only mount): an existing file opened for appending (its
+    content untouched), a new one created and removed again."""
+    try:
+        if p.exists():
+            with open(p, "ab"):
+                pass
+        else:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.close(fd)
+            os.unlink(p)
+    except OSError as e:
+        raise ConfigError(f"{option} {path}: cannot be written ({e.strerror})") from None
+
+
+def _probe_directory(d: Path, path: str, option: str) -> None:
+    """Make and remove a file in `d`: the directory takes files, whoever asks."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".testbed-probe-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{option} {path}: directory {d} takes no file ({e.strerror})") from None
+
+
+def write_json(path: str, doc: Any, strict: bool = False) -> None:
+    """The document as indented JSON to `path`, or to standard output for "-"; `strict`:
+    ValueError rather than a bare NaN or Infinity (which is not JSON)."""
+    text = json.dumps(doc, indent=2, allow_nan=not strict)
     if path == "-":
         print(text)
     else:

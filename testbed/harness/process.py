@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import posix_ipc
 import psutil
 import setproctitle
 
@@ -27,4 +28,9 @@ def enter(spec: RunSpec, name: str) -> Segment:
     cpus = spec.cpus.get(name)
     if cpus is not None:
         psutil.Process().cpu_affinity(cpus)
-    return Segment.attach(spec.segment_name, spec.layout)
+    try:
+        return Segment.attach(spec.segment_name, spec.layout)
+    except posix_ipc.ExistentialError:
+        # the run ended (Ctrl-C, an abort) before this child attached: the runner has
+        # removed the run's objects and reports why; this child has nothing to do
+        raise SystemExit(3) from None

@@ -65,16 +65,17 @@ class Recorder:
         about to take), else None. `ids` is read at each call: entries may change later."""
         return self._so.tb_hook_point(ids, self._counter, int(ticket))
 
-    def store_at(self, event: int, words: int) -> Callable[[int, int], None]:
+    def store_at(self, event: int, words: int, nwords: int) -> Callable[[int, int], None]:
         """`store(index, value)`: record `event` and write the 64-bit word `index` of the
-        words at address `words`, the ticket taken right before the write, in one C call."""
-        return self._so.tb_hook_store(event, words)
+        `nwords` words at address `words`, the ticket taken right before the write, in one C
+        call; IndexError (nothing recorded) for an index outside 0..nwords-1."""
+        return self._so.tb_hook_store(event, words, nwords)
 
-    def find_at(self, event: int, words: int) -> Callable[[int, int], bool]:
+    def find_at(self, event: int, words: int, nwords: int) -> Callable[[int, int], bool]:
         """`find(value, n)`: record `event` and answer whether `value` is among the first `n`
-        64-bit words at address `words`, the ticket taken right before the scan, in one C
-        call."""
-        return self._so.tb_hook_find(event, words)
+        of the `nwords` 64-bit words at address `words`, the ticket taken right before the
+        scan, in one C call; IndexError (nothing recorded) for an n above nwords."""
+        return self._so.tb_hook_find(event, words, nwords)
 
     def record_what(self, event: int, what: int) -> int:
         return self._what(event, what & 0xFFFFFFFF, what >> 32)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +68,48 @@ def _context(preload: list[str]):
     pytest-xdist), with the harness (and a built-in scenario) already imported there."""
     ctx = multiprocess.get_context("forkserver")
     ctx.set_forkserver_preload(["testbed.harness.actor", "testbed.harness.core_server", *preload])
+    _start_forkserver_deaf()
     return ctx
+
+
+def _start_forkserver_deaf() -> None:
+    """Start the fork server with Ctrl-C ignored, a disposition exec keeps: it imports the
+    harness for up to a second, and each child forked from it inherits the server's handler,
+    so a Ctrl-C while the processes start prints no child's traceback (the runner stops
+    them; process.enter() ignores Ctrl-C too). The runner ignores Ctrl-C only for the fork
+    and exec of the server."""
+    if not _main_thread():  # signal handlers are the main thread's
+        return
+    from multiprocess import forkserver
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def _main_set_aside():
+    """While children start, the caller's main module is hidden from multiprocess: a child
+    would otherwise import the user's script again (as `__mp_main__`), running its top level,
+    and a plain script without `if __name__ == "__main__":` would start its run again in
+    every child. The children need nothing of it: the scenario travels by reference (a
+    script's file, imported up to its call of the API: loader.NestedRun), and what dill
+    pickles from `__main__` it pickles by value."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            del main.__spec__
 
 
 def _sigterm(signum, frame):
@@ -129,6 +172,10 @@ class Supervisor:
             self.writer = capture.Writer(spec, self.seg, history)
 
     def _start(self) -> None:
+        with _main_set_aside():
+            self._start_children()
+
+    def _start_children(self) -> None:
         ref = self.spec.scenario
         ctx = _context(
             [] if loader.is_file_ref(ref) or ":" in ref else [type(self.opts.scenario).__module__]

@@ -152,11 +152,14 @@ PyObject *tb_hook_record(void)
     return PyCFunction_New(&record_def, NULL);
 }
 
-/* ---- Steps recorded at their access: `store(index, value)`, `find(value, n)` ------------- */
+/* ---- Steps recorded at their access: `store(index, value)`, `find(value, n)` -------------
+ * Each is bound to its region's words and their number: an index or a count outside the
+ * region raises IndexError before anything is recorded or written. */
 
 struct access_state {
     uint32_t event;
     uint64_t *words;
+    uint64_t len; /* the region's words, at most UINT32_MAX (tb_rec_store's index) */
 };
 
 static PyObject *store(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -169,6 +172,11 @@ static PyObject *store(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (u64_arg(args[0], &index) || u64_arg(args[1], &value))
         return NULL;
+    if (index >= s->len) {
+        PyErr_Format(PyExc_IndexError, "store(%llu, value): expected an index in 0..%lld (the "
+                     "region's words)", (unsigned long long)index, (long long)s->len - 1);
+        return NULL;
+    }
     tb_rec_store(s->event, s->words, (uint32_t)index, (uint32_t)value, (uint32_t)(value >> 32));
     Py_RETURN_NONE;
 }
@@ -183,6 +191,11 @@ static PyObject *find(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (u64_arg(args[0], &value) || u64_arg(args[1], &n))
         return NULL;
+    if (n > s->len) {
+        PyErr_Format(PyExc_IndexError, "find(value, %llu): expected n in 0..%llu (the region's "
+                     "words)", (unsigned long long)n, (unsigned long long)s->len);
+        return NULL;
+    }
     int found = tb_rec_find(s->event, s->words, (uint32_t)n, (uint32_t)value,
                             (uint32_t)(value >> 32));
     return PyBool_FromLong(found);
@@ -193,15 +206,16 @@ static PyMethodDef store_def = {"store", (PyCFunction)(void (*)(void))store, MET
 static PyMethodDef find_def = {"find", (PyCFunction)(void (*)(void))find, METH_FASTCALL,
                                "record the event and look for a word"};
 
-PyObject *tb_hook_store(uint32_t event, uint64_t *words)
+/* `len`: how many words from `words` the builtin may touch. */
+PyObject *tb_hook_store(uint32_t event, uint64_t *words, uint64_t len)
 {
-    struct access_state s = {event, words};
+    struct access_state s = {event, words, len < UINT32_MAX ? len : UINT32_MAX};
     return bind(&store_def, &s, sizeof s, NULL);
 }
 
-PyObject *tb_hook_find(uint32_t event, uint64_t *words)
+PyObject *tb_hook_find(uint32_t event, uint64_t *words, uint64_t len)
 {
-    struct access_state s = {event, words};
+    struct access_state s = {event, words, len < UINT32_MAX ? len : UINT32_MAX};
     return bind(&find_def, &s, sizeof s, NULL);
 }
 

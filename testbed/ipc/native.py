@@ -78,8 +78,8 @@ def lib() -> ctypes.PyDLL:
         # hooks.c: each answers a builtin function for a hot path (see `hooks`)
         ("tb_hook_point", obj, (obj, vp, ctypes.c_int)),
         ("tb_hook_record", obj, ()),
-        ("tb_hook_store", obj, (ctypes.c_uint32, vp)),
-        ("tb_hook_find", obj, (ctypes.c_uint32, vp)),
+        ("tb_hook_store", obj, (ctypes.c_uint32, vp, u64)),
+        ("tb_hook_find", obj, (ctypes.c_uint32, vp, u64)),
         ("tb_hook_call", obj, (vp, vp, obj, obj, obj)),
         ("tb_hook_step", obj, (vp, vp)),
     ):

@@ -474,11 +474,12 @@ def _campaign(doc: dict[str, Any]) -> str:
             "retried", "lost"]  # fmt: skip
     rows, classes = [], []
     for a in doc["aggregates"]:
-        lo, hi = a["run_failure_rate_wilson95"]
+        interval = a["run_failure_rate_wilson95"]  # None: no finished run
         q = a["first_failure_s"]
         rows.append([
             a["scenario"], a["variant"], a["strategy"], a["pin"], a["runs"], a["failing_runs"],
-            f"{a['run_failure_rate']:.3f} [{lo:.3f}-{hi:.3f}]",
+            "not run" if interval is None
+            else f"{a['run_failure_rate']:.3f} [{interval[0]:.3f}-{interval[1]:.3f}]",
             "-" if q["median"] is None else f"{q['median']:.4g}",
             "-" if q["q1"] is None else f"{q['q1']:.4g}-{q['q3']:.4g}",
             "-" if a["attempts_to_first_failure"]["median"] is None

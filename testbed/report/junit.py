@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 
 def _replay_text(reasons: list[str], traces: list[str], seeds: list[int]) -> str:
@@ -60,6 +60,8 @@ def _campaign_cases(doc: dict[str, Any]) -> list[TestCase]:
             ) + "".join(f"\nrerun: {r['command']}" for r in failing[:3])
         elif a["lost"]:
             case.result = [Error(f"{a['lost']} runs lost (never finished)", "lost")]
+        elif a.get("not_run"):
+            case.result = [Skipped(a["not_run"])]
         case.system_out = (
             f"runs {a['runs']}, failing {a['failing_runs']}, retried {a['retried']}, "
             f"rate upper bound a attempt (95%): {a['rate_upper_bound_95']}"

@@ -5,11 +5,13 @@ kernel model and the harness beside `testbed`, as a test of core may."""
 
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
+from kernel_model.genode.fastcore import FastCore
 from testbed import Grade, Outcome, Scenario
 from testbed.harness.stats import WORDS  # noqa: F401  (the harness is importable)
 from testbed.ipc.native import Bitmap
 
 ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
+CORE = "python"  # or "c": tests/test_core_trust.py writes a copy for the one under test
 OFFSET = 5 * layout.SLOT_SIZE
 
 
@@ -33,6 +35,8 @@ class Hostile(Scenario):
         }
 
     def core(self, seg, config):
+        if CORE == "c":  # the default core of the built-ins, served in place in C
+            return FastCore(2, [seg.address(f"pages{pd}") for pd in range(2)], layout.AREA_SIZE)
         return Core(
             2,
             lambda pd: Bitmap(seg.address(f"pages{pd}"), layout.AREA_PAGES),
