@@ -194,8 +194,8 @@ uint64_t tb_spread_note(const uint64_t *starts, uint64_t n, uint64_t *hist, uint
 #ifdef Py_PYTHON_H
 PyObject *tb_hook_point(PyObject *ids, void *counter, int ticket);
 PyObject *tb_hook_record(void);
-PyObject *tb_hook_store(uint32_t event, uint64_t *words);
-PyObject *tb_hook_find(uint32_t event, uint64_t *words);
+PyObject *tb_hook_store(uint32_t event, uint64_t *words, uint64_t nwords);
+PyObject *tb_hook_find(uint32_t event, uint64_t *words, uint64_t nwords);
 PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *aborted,
                        PyObject *timed_out);
 PyObject *tb_hook_step(void *server, uint64_t *mailboxes);
