@@ -93,6 +93,8 @@ def summary(doc: dict, console: Console) -> None:
         f"{doc['schedules_per_s']:,.0f} schedules/s, {doc['steps_per_s']:,.0f} steps/s; "
         f"seed {doc['seed']}"
     )
+    if doc["complete"]:
+        console.print(f"complete: {doc['covers']}", soft_wrap=True)
     seen = ", ".join(f"{k} {v:,}" for k, v in doc["outcomes"].items() if v)
     console.print(f"schedules showing each outcome: {seen or '-'}")
     for f in doc["failures"]:

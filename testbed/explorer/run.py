@@ -317,6 +317,33 @@ class Explorer(Supervisor):
         self.failures.append(failure)
 
     # -- the document ------------------------------------------------------------------------
+    def _covers(self) -> str:
+        """What a `complete` search has covered: the schedules, where they may switch, and
+        what the reduction leaves out."""
+        x = self.x
+        bound = (
+            "every schedule"
+            if x.preemptions is None
+            else f"every schedule with at most {x.preemptions} preemptions"
+        )
+        if x.point_level == "access":
+            where = (
+                "switching at named points, every lock acquire and release, and every access "
+                "to shared words through env.words, env.bitmap and env.atomic"
+            )
+        else:
+            where = (
+                "switching at named points and every lock acquire and release only (not "
+                "between two accesses of shared words: --points access)"
+            )
+        method = x.method()
+        reduced = {
+            "sleep-sets": "; one of each set of schedules that differ only in the order of "
+            "independent steps (sleep sets)",
+            "dpor": "; one of each class of equivalent schedules (DPOR)",
+        }.get(method, "")
+        return f"{bound} of one iteration, {where}{reduced}"
+
     def _result(self, elapsed: float, error: str | list[str] | None) -> dict[str, Any]:
         x, strat = self.x, self.strategy
         config = option_table.document_config(self.spec.config)
@@ -357,6 +384,7 @@ class Explorer(Supervisor):
             "pruned": strat.pruned,
             "sleep_blocked": getattr(strat, "sleep_blocked", 0),
             "complete": strat.complete and error is None,
+            "covers": self._covers(),  # what `complete` means here
             "steps": self.steps,
             "longest_schedule": self.longest,
             "outcomes": self.histogram,

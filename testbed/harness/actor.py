@@ -77,6 +77,9 @@ class Env:
         # what the point hook records: a point's event id, None if its step's access does
         self.record_ids: dict[str, int | None] = dict(self.point_index)
         self.access = spec.point_level == "access"
+        # the harness passes each lock's points (`L.acquire`, `L.acquired`, `L.release`),
+        # unless the scenario's own code passes them (access_points.names_lock_points)
+        self._pointed_locks = self.access or not access_points.names_lock_points(scenario.points)
         # perturbation draws from a generator of its own: the body's draws from `rng` must be
         # the same in a replay, which runs without perturbation
         pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
@@ -213,7 +216,8 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             lock = self.gate.lock(name)
-            self._locks[name] = PointedLock(lock, name, self.point) if self.access else lock
+            pointed = self._pointed_locks
+            self._locks[name] = PointedLock(lock, name, self.point) if pointed else lock
         return self._locks[name]
 
     def deadlocked(self, found: deadlock.Deadlock) -> None:

@@ -43,12 +43,10 @@ def _check_events(scenario: Scenario, trace: Trace) -> None:
     """Every name in the trace is one of its scenario's: actors, points, outcomes (before a
     process starts, so a bad trace is exit 2, not an aborted replay)."""
     outcomes = [o.name for o in scenario.outcomes]
-    points = list(scenario.points)
-    if trace.points == "access":  # the words of its regions and its locks are points too
-        config = scenario_config(trace.config, trace.variant)
-        points = access_points.all_points(
-            points, list(scenario.regions(config)), scenario.locks(config)
-        )
+    config = scenario_config(trace.config, trace.variant)
+    points = access_points.run_points(  # its locks' operations (and words) are points too
+        scenario.points, list(scenario.regions(config)), scenario.locks(config), trace.points
+    )
     if trace.detected_by and trace.detected_by not in trace.actors:
         raise TraceError(f"trace detected_by {trace.detected_by!r} is not one of its actors")
     for k, e in enumerate(trace.events):

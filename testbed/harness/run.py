@@ -170,9 +170,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     regions = sc.regions(config)
     for region, nwords in regions.items():
         layout.add_words(region, nwords)
-    points = list(sc.points)
-    if opts.point_level == "access":
-        points = access_points.all_points(points, list(regions), locks)
+    points = access_points.run_points(sc.points, list(regions), locks, opts.point_level)
 
     spec = RunSpec(
         prefix=names.new_prefix(),
