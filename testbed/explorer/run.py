@@ -20,6 +20,13 @@ from testbed.explorer.strategies import (
 from testbed.harness import options as option_table
 from testbed.harness import reuse, stats
 from testbed.harness.options import MAX_PREEMPTIONS
+from testbed.harness.result import (
+    EXIT_ABORTED,
+    EXIT_FAIL,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    NO_EVIDENCE,
+)
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.supervisor import Aborted, Supervisor
@@ -27,7 +34,6 @@ from testbed.scenario import ConfigError, Grade, Scenario
 from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
-EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
 PROGRESS_EVERY_S = 0.25
 
 
@@ -134,6 +140,8 @@ class Explorer(Supervisor):
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
         self.epoch = 0
+        self.unjudged = 0  # finished schedules in which no outcome was recorded
+        self.heard: set[str] = set()  # actors that recorded an outcome in some schedule
 
     def _strategy(self) -> Strategy:
         x = self.x
@@ -263,6 +271,9 @@ class Explorer(Supervisor):
                 seen.setdefault(name, self.spec.actors[i].name)
         for name in seen:
             self.histogram[name] += 1
+        if sched.end == "finished" and not seen:
+            self.unjudged += 1
+        self.heard.update(self.spec.actors[i].name for i, c in enumerate(sched.outcomes) if c)
         grades = self.x.scenario.grades(self.spec.variant)
         bad = [
             n
@@ -317,6 +328,30 @@ class Explorer(Supervisor):
         self.failures.append(failure)
 
     # -- the document ------------------------------------------------------------------------
+    def _silent(self) -> list[str]:
+        """Why the schedules run checked nothing, or not everything: schedules that recorded
+        no outcome, actors that recorded none in any (not asked with an arbiter, which
+        records for them, nor of the scenario's quiet_actors)."""
+        out = []
+        if self.unjudged:
+            out.append(
+                f"no evidence: {self.unjudged} of the schedules run recorded no outcome, so "
+                "they checked nothing (does the body call env.record, or the arbiter run?)"
+            )
+        sc = self.x.scenario
+        if self.schedules and not (self.spec.iterate and sc.has_arbiter):
+            quiet = [
+                a.name
+                for a in self.spec.actors
+                if a.name not in self.heard and a.name not in sc.quiet_actors
+            ]
+            if quiet:
+                out.append(
+                    f"no evidence from {', '.join(quiet)}: recorded no outcome in any "
+                    "schedule (does its body call env.record?)"
+                )
+        return out
+
     def _covers(self) -> str:
         """What a `complete` search has covered: the schedules, where they may switch, and
         what the reduction leaves out."""
@@ -350,17 +385,31 @@ class Explorer(Supervisor):
         rate = self.schedules / self.search_s if self.search_s > 0 else 0.0
         step_rate = self.steps / self.search_s if self.search_s > 0 else 0.0
         reasons: list[str] = []
+        # a --require'd outcome is hunted as a failure is (its trace written, the search
+        # stopped), but finding it is what was asked: exit 0, as in stress
+        forbidden = [f for f in self.failures if f["outcome"] not in x.require]
+        missing = [r for r in x.require if not any(f["outcome"] == r for f in self.failures)]
+        silent = self._silent()
         if error is not None:
-            verdict, code = "aborted", 3
+            verdict, code = "aborted", EXIT_ABORTED
             reasons = [error] if isinstance(error, str) else list(error)
-        elif self.failures:
-            verdict, code = "fail", 1
+        elif forbidden:
+            verdict, code = "fail", EXIT_FAIL
             reasons = [
                 f"{f['outcome']} in schedule {f['schedule']} ({f['grade']}): {f['trace_file']}"
+                for f in forbidden
+            ]
+        elif self.failures and not missing:
+            verdict, code = "pass", EXIT_OK
+            reasons = [
+                f"required {f['outcome']} found in schedule {f['schedule']}: {f['trace_file']}"
                 for f in self.failures
             ]
+        elif silent:
+            verdict, code, reasons = NO_EVIDENCE, EXIT_ABORTED, silent
         elif strat.complete:
-            verdict, code = "pass", 0
+            verdict, code = ("fail", EXIT_FAIL) if missing else ("pass", EXIT_OK)
+            reasons = [f"required outcome {r} never seen in any schedule" for r in missing]
         else:
             verdict, code = "incomplete", EXIT_INCOMPLETE
             reasons = [

@@ -285,13 +285,16 @@ class Env:
         return self._rng
 
     def run_body(self, scenario: Scenario) -> bool:
-        """The scenario's body, once; False if it ended in a deadlock counted as the
-        scenario's `deadlock` outcome (one without it aborts the run, naming the cycle)."""
+        """The scenario's body, once; False if it ended in a deadlock (reported by the
+        cycle's first member to see it, counted as the scenario's `deadlock` outcome if it
+        declares one; the run stops and fails, naming the cycle), or waiting on one (its
+        wait goes into its slot: the runner names who waits on the cycle)."""
         try:
             scenario.run_actor(self, self.actor)
         except deadlock.Deadlock:
-            if "deadlock" not in self.spec.outcomes:
-                raise
+            return False
+        except deadlock.WaitsOnDeadlock as e:
+            stats.write_error(self.slot, e.wait)
             return False
         return True
 

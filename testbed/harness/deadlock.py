@@ -40,6 +40,15 @@ class Deadlock(RuntimeError):
         )
 
 
+class WaitsOnDeadlock(RuntimeError):
+    """This actor waits for a lock held by a member of a reported cycle (a bystander): it
+    gives up its wait, and the run reports it with the cycle."""
+
+    def __init__(self, actor: str, lock: str, holder: str):
+        self.wait = f"{actor} waits for {lock}, held by {holder}"
+        super().__init__(f"{self.wait}, who is in a deadlock")
+
+
 def add_region(layout: Layout, nactors: int) -> None:
     layout.add_words(REGION, WORDS * nactors)
 
@@ -59,6 +68,16 @@ class WaitFor:
     ):
         self.words, self.actors, self.locks = words, actors, locks
         self.holders, self.holder_word = holders, holder_word
+
+    def waits(self, me: int) -> WaitsOnDeadlock:
+        """What actor `me` waits for, as a bystander of a reported deadlock."""
+        lock = self.words[WORDS * me] - 1
+        holder = self.holders[self.holder_word(lock)] - 1
+        return WaitsOnDeadlock(
+            self.actors[me],
+            self.locks[lock],
+            self.actors[holder] if holder >= 0 else "nobody (released just now)",
+        )
 
     def cycle(self, me: int) -> list[tuple[str, str, str]] | None:
         w = self.words
@@ -84,9 +103,11 @@ class WaitFor:
 class WatchedLock:
     """A NamedLock (which keeps its holder word) that keeps this actor's waiting word and
     names a deadlock it is in. `found(Deadlock)` is called once the cycle is sure; then
-    Deadlock is raised."""
+    Deadlock is raised. Once `reported()` (a cycle was reported by its members), an actor
+    still waiting outside the cycle gives up too: WaitsOnDeadlock names what it waits for,
+    rather than a lock timeout seconds later."""
 
-    __slots__ = ("lock", "name", "k", "mine", "wait_for", "me", "found")
+    __slots__ = ("lock", "name", "k", "mine", "wait_for", "me", "found", "reported")
 
     def __init__(
         self,
@@ -95,9 +116,11 @@ class WatchedLock:
         wait_for: WaitFor,
         me: int,
         found: Callable[[Deadlock], None],
+        reported: Callable[[], bool],
     ):
         self.lock, self.name, self.k = lock, lock.name, k
         self.wait_for, self.me, self.found = wait_for, me, found
+        self.reported = reported
         self.mine = wait_for.words[WORDS * me :][:WORDS]
 
     def acquire(self) -> None:
@@ -115,6 +138,8 @@ class WatchedLock:
                     error = Deadlock(cycle)
                     self.found(error)
                     raise error
+                if cycle is None and self.reported():
+                    raise self.wait_for.waits(self.me)
                 last = cycle
                 if time.monotonic() > deadline:
                     raise self.lock.timed_out()

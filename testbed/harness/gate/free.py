@@ -80,7 +80,10 @@ class Free:
             env.ctl, control.holder_word(k), env.actor.index + 1, [a.name for a in spec.actors]
         )
         lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder)
-        return deadlock.WatchedLock(lock, k, self._wait_for, env.actor.index, env.deadlocked)
+        ctl, word = env.ctl, control.DEADLOCK
+        return deadlock.WatchedLock(
+            lock, k, self._wait_for, env.actor.index, env.deadlocked, lambda: ctl[word] != 0
+        )
 
     def core_call(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
         return call
