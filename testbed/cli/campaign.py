@@ -44,7 +44,7 @@ a campaign file:
 each run is `testbed stress SCENARIO --variant V --perturb S --pin P --seed SEED+k
 --max-failures 1 --duration D` (it stops at its first failure); trial k of every cell has
 seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 bad usage,
-3 interrupted or runs lost (after retries)"""
+3 interrupted, runs lost (after retries), or a run aborted or recorded no outcome"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,6 +130,11 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         f"workers ({doc['cluster']['scheduler']}); verdict {doc['verdict']}"
     )
     for r in doc["runs"]:
+        d = r.get("document") or {}
+        if d.get("verdict") in ("aborted", "no-evidence") and d.get("reasons"):
+            console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
+                          f"{d['verdict']}: {d['reasons'][0]}", soft_wrap=True, markup=False,
+                          highlight=False)  # fmt: skip
         if r.get("document", {}).get("verdict") == "fail":
             for tf in r["document"].get("trace_files", [])[:1]:
                 console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
@@ -192,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
     aggs = runner.aggregates(records)
     forbidden = any(a["forbidden_runs"] for a in aggs)
     lost = sum(r["status"] == "lost" for r in records)
-    code = 1 if forbidden else 3 if stopped == "interrupted" or lost else 0
+    # a run that aborted, or recorded nothing, leaves its cell unjudged: not a pass
+    unjudged = any(a["aborted_runs"] or a["no_evidence_runs"] for a in aggs)
+    code = 1 if forbidden else 3 if stopped == "interrupted" or lost or unjudged else 0
     doc = {
         "kind": "campaign",
         "environment": environment.envelope(),

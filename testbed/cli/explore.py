@@ -105,7 +105,16 @@ def summary(doc: dict, console: Console) -> None:
         )  # fmt: skip
         for line in f.get("cycle", []):
             console.print(f"  {line}")
-        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}",
+        if f.get("replayable") is False:
+            console.print(f"  {f['why']}", soft_wrap=True, markup=False, highlight=False)
+            continue
+        v = doc.get("verified")
+        checked = (
+            f"verified: reproduced {v['reproduced']} of {v['replays']}"
+            if v is not None and v["trace"] == f["trace_file"]
+            else "not verified: --verify checks the first failure's trace"
+        )
+        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}   ({checked})",
                       soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     for reason in doc["reasons"]:
         if not doc["failures"]:

@@ -54,6 +54,7 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         trace_dir=ns.trace_dir,
         pin=ns.pin,
         lock_timeout_s=ns.lock_timeout,
+        verify=ns.verify,
     )
     opts.check()  # the options that go together, or not
     return opts

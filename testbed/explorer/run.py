@@ -66,6 +66,7 @@ class ExploreOptions:
     trace_dir: str = "traces"
     pin: str = "none"
     lock_timeout_s: float = 10.0
+    verify: int = 0  # replays of the first failure's trace before it is offered (the CLI: 1)
     progress: Callable[[Progress], None] | None = None
 
     def method(self) -> str:
@@ -123,7 +124,12 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
         point_level=opts.point_level,
     )
     spec = prepare(run_opts, reuse=True)
-    return Explorer(spec, run_opts, opts).go()
+    doc = Explorer(spec, run_opts, opts).go()
+    if opts.verify and doc["trace_files"]:
+        from testbed.harness.replay import verify
+
+        verify(doc, opts.verify, opts.lock_timeout_s)
+    return doc
 
 
 class Explorer(Supervisor):

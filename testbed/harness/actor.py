@@ -287,15 +287,14 @@ class Env:
     def run_body(self, scenario: Scenario) -> bool:
         """The scenario's body, once; False if it ended in a deadlock (reported by the
         cycle's first member to see it, counted as the scenario's `deadlock` outcome if it
-        declares one; the run stops and fails, naming the cycle), or waiting on one (its
-        wait goes into its slot: the runner names who waits on the cycle)."""
+        declares one; the run stops and fails, naming the cycle), or waiting on one (the
+        reporter named who waits on the cycle)."""
         try:
             scenario.run_actor(self, self.actor)
         except deadlock.Deadlock:
             return False
-        except deadlock.WaitsOnDeadlock as e:
-            stats.write_error(self.slot, e.wait)
-            return False
+        except deadlock.WaitsOnDeadlock:
+            return False  # the cycle's reporter named this wait
         return True
 
     def held_locks(self) -> list[str]:

@@ -29,12 +29,15 @@ class Deadlock(RuntimeError):
             "deadlock: " + "; ".join(f"{a} waits for {lock}, held by {b}" for a, lock, b in cycle)
         )
 
+        self.waiting: list[str] = []  # actors outside the cycle that wait on it
+
     def document(self) -> str:
         """The cycle as compact JSON (it goes into a stats slot's message words)."""
         return json.dumps(
             {
                 "actors": [a for a, _, _ in self.cycle],
                 "locks": [lock for _, lock, _ in self.cycle],
+                "waiting": self.waiting,
             },
             separators=(",", ":"),
         )
@@ -78,6 +81,27 @@ class WaitFor:
             self.locks[lock],
             self.actors[holder] if holder >= 0 else "nobody (released just now)",
         )
+
+    def waiting_on(self, cycle: list[tuple[str, str, str]]) -> list[str]:
+        """The actors outside `cycle` whose chain of waits leads into it ("c waits for L,
+        held by a"), seen as the cycle is reported, before its members unwind."""
+        members = {self.actors.index(a) for a, _, _ in cycle}
+        out = []
+        for actor in range(len(self.actors)):
+            if actor in members:
+                continue
+            chain, a = [], actor
+            while a not in members and a not in chain and self.words[WORDS * a]:
+                holder = self.holders[self.holder_word(self.words[WORDS * a] - 1)] - 1
+                if holder < 0:
+                    break
+                chain.append(a)
+                a = holder
+            if chain and a in members:
+                lock = self.locks[self.words[WORDS * actor] - 1]
+                first = self.holders[self.holder_word(self.words[WORDS * actor] - 1)] - 1
+                out.append(f"{self.actors[actor]} waits for {lock}, held by {self.actors[first]}")
+        return out
 
     def cycle(self, me: int) -> list[tuple[str, str, str]] | None:
         w = self.words
@@ -136,6 +160,7 @@ class WatchedLock:
                 cycle = self.wait_for.cycle(self.me)
                 if cycle is not None and cycle == last:
                     error = Deadlock(cycle)
+                    error.waiting = self.wait_for.waiting_on(cycle)
                     self.found(error)
                     raise error
                 if cycle is None and self.reported():

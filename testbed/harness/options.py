@@ -296,6 +296,10 @@ OPTIONS: tuple[Option, ...] = (
            spin_us, kwargs={"type": float}),
     Option("--core-spin-us", "core spin before sleeping on the doorbell", (STRESS,), "tuning",
            spin_us, kwargs={"type": float}),
+    Option("--verify", "replay the first failure's trace N times before offering its replay "
+           "command (0..100; default 1; 0: offer it unverified)", (STRESS, EXPLORE),
+           {STRESS: "perturbation and recording", EXPLORE: "exploration"}, ints(0, 100),
+           default=1, kwargs={"type": int}),
     Option("--lock-timeout", {STRESS: "seconds a lock wait may take (default 10)",
                               EXPLORE: "seconds an actor may take a step"},
            (STRESS, EXPLORE), {STRESS: "tuning", EXPLORE: "exploration"}, seconds(3600),
@@ -405,6 +409,7 @@ def run_options(scenario: Scenario, ref: str, args: argparse.Namespace) -> RunOp
         hogs=args.hogs,
         trace_dir=args.trace_dir,
         max_traces=args.max_traces,
+        verify=args.verify,
     )
 
 

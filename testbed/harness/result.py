@@ -146,9 +146,17 @@ class Result:
             if count and grade != Grade.ACCEPTABLE.value:
                 lines.append(f"  {name}: {count:,} times, {grade} for {d['variant']}")
         lines += [f"  - {r}" for r in d["reasons"]]
+        verified = d.get("verified") or {}
         for path in self.trace_files:
             lines.append(f"trace: {path}")
-            lines.append(f"replay: testbed replay {shlex.quote(path)}")
+            checked = (
+                f"verified: reproduced {verified['reproduced']} of {verified['replays']}"
+                if verified.get("trace") == path
+                else "not verified"
+            )
+            lines.append(f"replay: testbed replay {shlex.quote(path)}   ({checked})")
+        if verified.get("label"):
+            lines.append(f"trace: {verified['trace']}: {verified['label']}")
         if not self.trace_files and d["verdict"] == "fail":
             lines.append(
                 f"no trace (recording off or --max-traces 0); run again with seed {d['seed']} "

@@ -505,13 +505,6 @@ class Supervisor:
             f"{a} waits for {lock}, held by {actors[(k + 1) % len(actors)]}"
             for k, (a, lock) in enumerate(zip(actors, locks, strict=False))
         ]
-        # the actors that waited on the cycle without being in it (each wrote its wait)
-        doc["waiting"] = [
-            msg
-            for a in self.spec.actors
-            if a.name not in actors
-            and (msg := stats.read_error(self.stats[stats.WORDS * a.index :][: stats.WORDS]))
-        ]
         return doc
 
 
