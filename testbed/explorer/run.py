@@ -335,14 +335,15 @@ class Explorer(Supervisor):
 
     # -- the document ------------------------------------------------------------------------
     def _silent(self) -> list[str]:
-        """Why the schedules run checked nothing, or not everything: schedules that recorded
-        no outcome, actors that recorded none in any (not asked with an arbiter, which
-        records for them, nor of the scenario's quiet_actors)."""
+        """Why the exploration checked nothing, or not everything: no schedule recorded an
+        outcome, or an actor recorded none in any (not asked with an arbiter, which records
+        for them, nor of the scenario's quiet_actors). Schedules that finished with no
+        outcome are counted in the document (`schedules_without_outcome`)."""
         out = []
-        if self.unjudged:
+        if self.schedules and not any(self.histogram.values()):
             out.append(
-                f"no evidence: {self.unjudged} of the schedules run recorded no outcome, so "
-                "they checked nothing (does the body call env.record, or the arbiter run?)"
+                "no evidence: no schedule recorded an outcome, so nothing was checked (does "
+                "the body call env.record, or the arbiter run?)"
             )
         sc = self.x.scenario
         if self.schedules and not (self.spec.iterate and sc.has_arbiter):
@@ -440,6 +441,7 @@ class Explorer(Supervisor):
             "sleep_blocked": getattr(strat, "sleep_blocked", 0),
             "complete": strat.complete and error is None,
             "covers": self._covers(),  # what `complete` means here
+            "schedules_without_outcome": self.unjudged,
             "steps": self.steps,
             "longest_schedule": self.longest,
             "outcomes": self.histogram,
