@@ -216,8 +216,11 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             lock = self.gate.lock(name)
-            pointed = self._pointed_locks
-            self._locks[name] = PointedLock(lock, name, self.point) if pointed else lock
+            if self.access:
+                lock = PointedLock(lock, name, self.point)
+            elif self._pointed_locks:
+                lock = PointedLock(lock, name, self.gate.lock_point)
+            self._locks[name] = lock
         return self._locks[name]
 
     def deadlocked(self, found: deadlock.Deadlock) -> None:
