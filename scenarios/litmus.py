@@ -35,6 +35,7 @@ class Litmus(Scenario):
         ),
     )
     native = "litmus.c"
+    quiet_actors = ("t1",)  # t0 records the outcome of each pair
     rate_name = "iterations_per_s"
     examples = (
         "testbed stress litmus --variant sb-relaxed --rounds 200000 --pin spread",

@@ -91,15 +91,18 @@ def run(
 
 def replay(trace: Trace | str | Path, *, lock_timeout_s: float = 10.0) -> Result:
     """Force a trace's order again; `result.document["replay"]["reproduced"]` says whether
-    its outcome happened again."""
+    its outcome happened again. `result.exit_code` is `testbed replay`'s: 0 reproduced, 1
+    not, 3 the order could not be followed (`result.verdict`: reproduced, not-reproduced,
+    aborted; the forced run's own verdict is `document["run_verdict"]`)."""
     _refuse_nested_run()
+    from testbed.harness.replay import judged
     from testbed.harness.replay import replay as replay_trace
 
     if not isinstance(trace, Trace):
         trace = Trace.load(trace)
     from testbed.harness.result import Result
 
-    return Result(replay_trace(trace, lock_timeout_s=lock_timeout_s))
+    return Result(judged(replay_trace(trace, lock_timeout_s=lock_timeout_s)))
 
 
 def minimize(

@@ -197,6 +197,11 @@ class Scenario:
     # zeroed, `init_shared`, core's service new), every actor's `run_actor` runs once, all
     # released together, then `arbiter` reads the final state; `--rounds` counts iterations
     iterate: bool = False
+    # actors that record no outcome by design (another actor records for them, as litmus's
+    # t0 does for each pair): a run in which any other actor recorded none checked less than
+    # it claims, and its verdict is no-evidence (exit 3), never PASS. Not asked with an
+    # arbiter, which records for every actor.
+    quiet_actors: tuple[str, ...] = ()
     # C sources of native actors (a str, or a tuple of them), relative to the scenario's
     # file: compiled when the scenario loads; `env.native(name)` calls `void name(tb_env *)`
     native: str | tuple[str, ...] = ()
@@ -344,6 +349,10 @@ def check(scenario: object, where: str) -> Scenario:
         points.add(p)
     if not isinstance(sc.iterate, bool):
         raise bad(f"iterate = {sc.iterate!r}: expected True or False")
+    if not isinstance(sc.quiet_actors, tuple) or not all(
+        isinstance(a, str) for a in sc.quiet_actors
+    ):
+        raise bad(f"quiet_actors = {sc.quiet_actors!r}: expected a tuple of actor names")
     for method in ("actors", "run_actor"):
         if getattr(type(sc), method) is getattr(Scenario, method):
             raise bad(f"does not implement {method}()")

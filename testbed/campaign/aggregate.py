@@ -60,6 +60,8 @@ def cell(key: dict[str, str], runs: list[dict[str, Any]]) -> dict[str, Any]:
         "failing_runs": len(failing),
         "forbidden_runs": sum(d["verdict"] == "fail" for d in docs),
         "aborted_runs": sum(d["verdict"] == "aborted" for d in docs),
+        # runs that recorded no outcome, or an actor of them none: nothing to count them by
+        "no_evidence_runs": sum(d["verdict"] == "no-evidence" for d in docs),
         "run_failure_rate": len(failing) / len(docs) if docs else None,
         "run_failure_rate_wilson95": list(wilson(len(failing), len(docs))) if docs else None,
         "attempts": attempts,

@@ -44,8 +44,9 @@ a campaign file:
 each run is `testbed stress SCENARIO --variant V --perturb S --pin P --seed SEED+k
 --max-failures 1 --duration D` (it stops at its first failure); trial k of every cell has
 seed SEED+k. exit codes: 0 no FORBIDDEN outcome, 1 a FORBIDDEN outcome seen, 2 bad usage,
-3 interrupted or runs lost (after retries), 4 incomplete: the --budget ended before every
-run was done (skipped runs; a cell with no finished run is "not run")"""
+3 interrupted, runs lost (after retries), or a run aborted or recorded no outcome, 4
+incomplete: the --budget ended before every run was done (skipped runs; a cell with no
+finished run is "not run")"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -136,6 +137,11 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         f"workers ({doc['cluster']['scheduler']}); verdict {doc['verdict']}"
     )
     for r in doc["runs"]:
+        d = r.get("document") or {}
+        if d.get("verdict") in ("aborted", "no-evidence") and d.get("reasons"):
+            console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
+                          f"{d['verdict']}: {d['reasons'][0]}", soft_wrap=True, markup=False,
+                          highlight=False)  # fmt: skip
         if r.get("document", {}).get("verdict") == "fail":
             for tf in r["document"].get("trace_files", [])[:1]:
                 console.print(f"  {r['variant']}/{r['strategy']}/{r['pin']} seed {r['seed']}: "
@@ -199,11 +205,13 @@ def run(args: argparse.Namespace) -> int:
     forbidden = any(a["forbidden_runs"] for a in aggs)
     lost = sum(r["status"] == "lost" for r in records)
     skipped = sum(r["status"] == "skipped" for r in records)
-    # 4: the budget ended before every run was done: the campaign is incomplete, never a
-    # pass (a campaign that ran nothing has checked nothing)
+    # a run that aborted, or recorded nothing, leaves its cell unjudged: not a pass; 4: the
+    # budget ended before every run was done: incomplete, never a pass (a campaign that ran
+    # nothing has checked nothing)
+    unjudged = any(a["aborted_runs"] or a["no_evidence_runs"] for a in aggs)
     code = (
         1 if forbidden
-        else 3 if stopped == "interrupted" or lost
+        else 3 if stopped == "interrupted" or lost or unjudged
         else 4 if skipped
         else 0
     )  # fmt: skip

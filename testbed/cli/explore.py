@@ -93,6 +93,8 @@ def summary(doc: dict, console: Console) -> None:
         f"{doc['schedules_per_s']:,.0f} schedules/s, {doc['steps_per_s']:,.0f} steps/s; "
         f"seed {doc['seed']}"
     )
+    if doc["complete"]:
+        console.print(f"complete: {doc['covers']}", soft_wrap=True)
     seen = ", ".join(f"{k} {v:,}" for k, v in doc["outcomes"].items() if v)
     console.print(f"schedules showing each outcome: {seen or '-'}")
     for f in doc["failures"]:
@@ -103,7 +105,16 @@ def summary(doc: dict, console: Console) -> None:
         )  # fmt: skip
         for line in f.get("cycle", []):
             console.print(f"  {line}")
-        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}",
+        if f.get("replayable") is False:
+            console.print(f"  {f['why']}", soft_wrap=True, markup=False, highlight=False)
+            continue
+        v = doc.get("verified")
+        checked = (
+            f"verified: reproduced {v['reproduced']} of {v['replays']}"
+            if v is not None and v["trace"] == f["trace_file"]
+            else "not verified: --verify checks the first failure's trace"
+        )
+        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}   ({checked})",
                       soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     for reason in doc["reasons"]:
         if not doc["failures"]:

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from testbed.harness.replay import replay
+    from testbed.harness.replay import judged, replay
     from testbed.trace.trace import Trace
 
     if not 1 <= args.repeat <= 10000:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json == "-")
     docs = []
     for k in range(args.repeat):
-        doc = replay(trace, lock_timeout_s=args.lock_timeout)
+        doc = judged(replay(trace, lock_timeout_s=args.lock_timeout))
         docs.append(doc)
         if doc["verdict"] == "aborted" and not doc["replay"]["reproduced"]:
             console.print(f"replay aborted: {doc['reasons'][0]}")

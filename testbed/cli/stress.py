@@ -66,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
     return doc["exit_code"]
 
 
+def verified_label(doc: dict[str, Any], path: str) -> str:
+    """How far a replay command was checked before it is offered."""
+    v = doc.get("verified")
+    if v is None or v["trace"] != path:
+        return "not verified: --verify checks the first trace"
+    return f"verified: reproduced {v['reproduced']} of {v['replays']}"
+
+
 def summary(doc: dict[str, Any], console: Console) -> None:
     table = Table(title=f"{doc['scenario']} / {doc['variant']}: {doc['verdict'].upper()}")
     for col in ("outcome", "count", "grade"):
@@ -109,7 +117,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             )
             continue
         console.print(
-            f"  replay: testbed replay {q}   (also: testbed show {q}, testbed minimize {q})",
+            f"  replay: testbed replay {q}   ({verified_label(doc, path)}; also: testbed show "
+            f"{q}, testbed minimize {q})",
             soft_wrap=True,
             markup=False,
             highlight=False,

@@ -22,8 +22,9 @@ EXAMPLES = """examples:
   testbed explore ./my_scenario.py --variant broken --points access --preemptions none
 """
 EXIT_CODES = (
-    "exit codes: 0 complete, no FORBIDDEN outcome; 1 a FORBIDDEN outcome, a --require outcome "
-    "or a deadlock found (its trace replays with testbed replay); 2 bad usage; 3 aborted; "
+    "exit codes: 0 complete with no FORBIDDEN outcome, or every --require outcome found; 1 a "
+    "FORBIDDEN outcome or a deadlock found, or a --require outcome never seen in a complete "
+    "search; 2 bad usage; 3 aborted, or no evidence (no outcome recorded, or an actor none); "
     "4 --max-schedules ran out first, nothing found"
 )
 
@@ -54,6 +55,7 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         trace_dir=ns.trace_dir,
         pin=ns.pin,
         lock_timeout_s=ns.lock_timeout,
+        verify=ns.verify,
     )
     opts.check()  # the options that go together, or not
     return opts

@@ -21,6 +21,13 @@ from testbed.explorer.strategies import (
 from testbed.harness import options as option_table
 from testbed.harness import reuse, stats
 from testbed.harness.options import MAX_PREEMPTIONS
+from testbed.harness.result import (
+    EXIT_ABORTED,
+    EXIT_FAIL,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    NO_EVIDENCE,
+)
 from testbed.harness.run import RunOptions, prepare
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.supervisor import Aborted, Supervisor
@@ -29,7 +36,6 @@ from testbed.trace.step import FINISH
 from testbed.trace.trace import DEADLOCK, Event, Trace
 
 FOOTPRINTED = ("pos", "rff", "auto")  # samplers that steer by what steps touched
-EXIT_INCOMPLETE = 4  # the budget ran out before every schedule was run, no failure found
 PROGRESS_EVERY_S = 0.25
 
 
@@ -62,6 +68,7 @@ class ExploreOptions:
     trace_dir: str = "traces"
     pin: str = "none"
     lock_timeout_s: float = 10.0
+    verify: int = 0  # replays of the first failure's trace before it is offered (the CLI: 1)
     progress: Callable[[Progress], None] | None = None
 
     def method(self) -> str:
@@ -114,7 +121,12 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
         point_level=opts.point_level,
     )
     spec = prepare(run_opts, reuse=True)
-    return Explorer(spec, run_opts, opts).go()
+    doc = Explorer(spec, run_opts, opts).go()
+    if opts.verify and doc["trace_files"]:
+        from testbed.harness.replay import verify
+
+        verify(doc, opts.verify, opts.lock_timeout_s)
+    return doc
 
 
 class Explorer(Supervisor):
@@ -135,6 +147,8 @@ class Explorer(Supervisor):
         self.pending: list[frozenset[tuple] | None] = []
         if hasattr(self.strategy, "observe"):
             self.strategy.observe(self.pending)
+        self.unjudged = 0  # finished schedules in which no outcome was recorded
+        self.heard: set[str] = set()  # actors that recorded an outcome in some schedule
 
     def _strategy(self) -> Strategy:
         x = self.x
@@ -288,6 +302,9 @@ class Explorer(Supervisor):
                 seen.setdefault(name, self.spec.actors[i].name)
         for name in seen:
             self.histogram[name] += 1
+        if sched.end == "finished" and not seen:
+            self.unjudged += 1
+        self.heard.update(self.spec.actors[i].name for i, c in enumerate(sched.outcomes) if c)
         grades = self.x.scenario.grades(self.spec.variant)
         bad = [
             n
@@ -342,23 +359,89 @@ class Explorer(Supervisor):
         self.failures.append(failure)
 
     # -- the document ------------------------------------------------------------------------
+    def _silent(self) -> list[str]:
+        """Why the exploration checked nothing, or not everything: no schedule recorded an
+        outcome, or an actor recorded none in any (not asked with an arbiter, which records
+        for them, nor of the scenario's quiet_actors). Schedules that finished with no
+        outcome are counted in the document (`schedules_without_outcome`)."""
+        out = []
+        if self.schedules and not any(self.histogram.values()):
+            out.append(
+                "no evidence: no schedule recorded an outcome, so nothing was checked (does "
+                "the body call env.record, or the arbiter run?)"
+            )
+        sc = self.x.scenario
+        if self.schedules and not (self.spec.iterate and sc.has_arbiter):
+            quiet = [
+                a.name
+                for a in self.spec.actors
+                if a.name not in self.heard and a.name not in sc.quiet_actors
+            ]
+            if quiet:
+                out.append(
+                    f"no evidence from {', '.join(quiet)}: recorded no outcome in any "
+                    "schedule (does its body call env.record?)"
+                )
+        return out
+
+    def _covers(self) -> str:
+        """What a `complete` search has covered: the schedules, where they may switch, and
+        what the reduction leaves out."""
+        x = self.x
+        bound = (
+            "every schedule"
+            if x.preemptions is None
+            else f"every schedule with at most {x.preemptions} preemptions"
+        )
+        if x.point_level == "access":
+            where = (
+                "switching at named points, every lock acquire and release, and every access "
+                "to shared words through env.words, env.bitmap and env.atomic"
+            )
+        else:
+            where = (
+                "switching at named points and every lock acquire and release only (not "
+                "between two accesses of shared words: --points access)"
+            )
+        method = x.method()
+        reduced = {
+            "sleep-sets": "; one of each set of schedules that differ only in the order of "
+            "independent steps (sleep sets)",
+            "dpor": "; one of each class of equivalent schedules (DPOR)",
+        }.get(method, "")
+        return f"{bound} of one iteration, {where}{reduced}"
+
     def _result(self, elapsed: float, error: str | list[str] | None) -> dict[str, Any]:
         x, strat = self.x, self.strategy
         config = option_table.document_config(self.spec.config)
         rate = self.schedules / self.search_s if self.search_s > 0 else 0.0
         step_rate = self.steps / self.search_s if self.search_s > 0 else 0.0
         reasons: list[str] = []
+        # a --require'd outcome is hunted as a failure is (its trace written, the search
+        # stopped), but finding it is what was asked: exit 0, as in stress
+        forbidden = [f for f in self.failures if f["outcome"] not in x.require]
+        missing = [r for r in x.require if not any(f["outcome"] == r for f in self.failures)]
+        silent = self._silent()
         if error is not None:
-            verdict, code = "aborted", 3
+            verdict, code = "aborted", EXIT_ABORTED
             reasons = [error] if isinstance(error, str) else list(error)
-        elif self.failures:
-            verdict, code = "fail", 1
+        elif forbidden:
+            verdict, code = "fail", EXIT_FAIL
             reasons = [
                 f"{f['outcome']} in schedule {f['schedule']} ({f['grade']}): {f['trace_file']}"
+                for f in forbidden
+            ]
+        elif self.failures and not missing:
+            verdict, code = "pass", EXIT_OK
+            reasons = [
+                f"required {f['outcome']} found in schedule {f['schedule']}: {f['trace_file']}"
                 for f in self.failures
             ]
+        elif silent:
+            verdict, code, reasons = NO_EVIDENCE, EXIT_ABORTED, silent
         elif strat.complete:
-            verdict, code = "pass", 0
+            verdict, code = ("fail", EXIT_FAIL) if missing else ("pass", EXIT_OK)
+            reasons = [f"required outcome {r} never seen in any schedule" for r in missing]
         else:
             verdict, code = "incomplete", EXIT_INCOMPLETE
             reasons = [
@@ -382,6 +465,8 @@ class Explorer(Supervisor):
             "pruned": strat.pruned,
             "sleep_blocked": getattr(strat, "sleep_blocked", 0),
             "complete": strat.complete and error is None,
+            "covers": self._covers(),  # what `complete` means here
+            "schedules_without_outcome": self.unjudged,
             "steps": self.steps,
             "longest_schedule": self.longest,
             "outcomes": self.histogram,

@@ -83,6 +83,9 @@ class Env:
         # what the point hook records: a point's event id, None if its step's access does
         self.record_ids: dict[str, int | None] = dict(self.point_index)
         self.access = spec.point_level == "access"
+        # the harness passes each lock's points (`L.acquire`, `L.acquired`, `L.release`),
+        # unless the scenario's own code passes them (access_points.names_lock_points)
+        self._pointed_locks = self.access or not access_points.names_lock_points(scenario.points)
         # perturbation draws from a generator of its own: the body's draws from `rng` must be
         # the same in a replay, which runs without perturbation
         pert_rng = random.Random(f"perturb/{spec.seed}/{actor.index}")
@@ -284,7 +287,11 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             lock = self.gate.lock(name)
-            self._locks[name] = PointedLock(lock, name, self.point) if self.access else lock
+            if self.access:
+                lock = PointedLock(lock, name, self.point)
+            elif self._pointed_locks:
+                lock = PointedLock(lock, name, self.gate.lock_point)
+            self._locks[name] = lock
         return self._locks[name]
 
     def deadlocked(self, found: deadlock.Deadlock) -> None:
@@ -353,14 +360,16 @@ class Env:
         return self._rng
 
     def run_body(self, scenario: Scenario) -> bool:
-        """The scenario's body, once; False if it ended in a deadlock counted as the
-        scenario's `deadlock` outcome (one without it aborts the run, naming the cycle)."""
+        """The scenario's body, once; False if it ended in a deadlock (reported by the
+        cycle's first member to see it, counted as the scenario's `deadlock` outcome if it
+        declares one; the run stops and fails, naming the cycle), or waiting on one (the
+        reporter named who waits on the cycle)."""
         try:
             scenario.run_actor(self, self.actor)
         except deadlock.Deadlock:
-            if "deadlock" not in self.spec.outcomes:
-                raise
             return False
+        except deadlock.WaitsOnDeadlock:
+            return False  # the cycle's reporter named this wait
         return True
 
     def held_locks(self) -> list[str]:

@@ -29,15 +29,27 @@ class Deadlock(RuntimeError):
             "deadlock: " + "; ".join(f"{a} waits for {lock}, held by {b}" for a, lock, b in cycle)
         )
 
+        self.waiting: list[str] = []  # actors outside the cycle that wait on it
+
     def document(self) -> str:
         """The cycle as compact JSON (it goes into a stats slot's message words)."""
         return json.dumps(
             {
                 "actors": [a for a, _, _ in self.cycle],
                 "locks": [lock for _, lock, _ in self.cycle],
+                "waiting": self.waiting,
             },
             separators=(",", ":"),
         )
+
+
+class WaitsOnDeadlock(RuntimeError):
+    """This actor waits for a lock held by a member of a reported cycle (a bystander): it
+    gives up its wait, and the run reports it with the cycle."""
+
+    def __init__(self, actor: str, lock: str, holder: str):
+        self.wait = f"{actor} waits for {lock}, held by {holder}"
+        super().__init__(f"{self.wait}, who is in a deadlock")
 
 
 def add_region(layout: Layout, nactors: int) -> None:
@@ -59,6 +71,37 @@ class WaitFor:
     ):
         self.words, self.actors, self.locks = words, actors, locks
         self.holders, self.holder_word = holders, holder_word
+
+    def waits(self, me: int) -> WaitsOnDeadlock:
+        """What actor `me` waits for, as a bystander of a reported deadlock."""
+        lock = self.words[WORDS * me] - 1
+        holder = self.holders[self.holder_word(lock)] - 1
+        return WaitsOnDeadlock(
+            self.actors[me],
+            self.locks[lock],
+            self.actors[holder] if holder >= 0 else "nobody (released just now)",
+        )
+
+    def waiting_on(self, cycle: list[tuple[str, str, str]]) -> list[str]:
+        """The actors outside `cycle` whose chain of waits leads into it ("c waits for L,
+        held by a"), seen as the cycle is reported, before its members unwind."""
+        members = {self.actors.index(a) for a, _, _ in cycle}
+        out = []
+        for actor in range(len(self.actors)):
+            if actor in members:
+                continue
+            chain, a = [], actor
+            while a not in members and a not in chain and self.words[WORDS * a]:
+                holder = self.holders[self.holder_word(self.words[WORDS * a] - 1)] - 1
+                if holder < 0:
+                    break
+                chain.append(a)
+                a = holder
+            if chain and a in members:
+                lock = self.locks[self.words[WORDS * actor] - 1]
+                first = self.holders[self.holder_word(self.words[WORDS * actor] - 1)] - 1
+                out.append(f"{self.actors[actor]} waits for {lock}, held by {self.actors[first]}")
+        return out
 
     def cycle(self, me: int) -> list[tuple[str, str, str]] | None:
         w = self.words
@@ -84,9 +127,11 @@ class WaitFor:
 class WatchedLock:
     """A NamedLock (which keeps its holder word) that keeps this actor's waiting word and
     names a deadlock it is in. `found(Deadlock)` is called once the cycle is sure; then
-    Deadlock is raised."""
+    Deadlock is raised. Once `reported()` (a cycle was reported by its members), an actor
+    still waiting outside the cycle gives up too: WaitsOnDeadlock names what it waits for,
+    rather than a lock timeout seconds later."""
 
-    __slots__ = ("lock", "name", "k", "mine", "wait_for", "me", "found")
+    __slots__ = ("lock", "name", "k", "mine", "wait_for", "me", "found", "reported")
 
     def __init__(
         self,
@@ -95,9 +140,11 @@ class WatchedLock:
         wait_for: WaitFor,
         me: int,
         found: Callable[[Deadlock], None],
+        reported: Callable[[], bool],
     ):
         self.lock, self.name, self.k = lock, lock.name, k
         self.wait_for, self.me, self.found = wait_for, me, found
+        self.reported = reported
         self.mine = wait_for.words[WORDS * me :][:WORDS]
 
     def acquire(self) -> None:
@@ -113,8 +160,11 @@ class WatchedLock:
                 cycle = self.wait_for.cycle(self.me)
                 if cycle is not None and cycle == last:
                     error = Deadlock(cycle)
+                    error.waiting = self.wait_for.waiting_on(cycle)
                     self.found(error)
                     raise error
+                if cycle is None and self.reported():
+                    raise self.wait_for.waits(self.me)
                 last = cycle
                 if time.monotonic() > deadline:
                     raise self.lock.timed_out()

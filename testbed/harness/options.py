@@ -30,8 +30,9 @@ EXPLORE_STRATEGIES = ("dfs", "random", "pct", "pos", "rff", "auto")
 REDUCTIONS = ("sleep-sets", "dpor", "none")
 MAX_PREEMPTIONS = 10
 EXIT_CODES = (
-    "exit codes: 0 no FORBIDDEN outcome and every --require seen, 1 otherwise, 2 bad usage, "
-    "3 aborted"
+    "exit codes: 0 no FORBIDDEN outcome and every --require seen, 1 a FORBIDDEN outcome, a "
+    "deadlock or a --require missing, 2 bad usage, 3 aborted or no evidence (no outcome "
+    "recorded, or an actor recorded none)"
 )
 STRESS, EXPLORE, CAMPAIGN = "stress", "explore", "campaign"
 MAX_BUDGET_S = 30 * 86400
@@ -247,8 +248,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-failures", "stop after N failure outcomes (default 0: never)", (STRESS,),
            "run", at_least_zero, default=0, kwargs={"type": int}),
     Option("--require", {STRESS: "exit 1 unless this outcome is seen (repeatable)",
-                         EXPLORE: "hunt for OUTCOME: a schedule that shows it fails the "
-                         "exploration as a FORBIDDEN one does (repeatable)"},
+                         EXPLORE: "hunt for OUTCOME: the search stops at a schedule that "
+                         "shows it (exit 0), or exits 1 if a complete search never sees it "
+                         "(repeatable)"},
            (STRESS, EXPLORE), {STRESS: "run", EXPLORE: "exploration"}, outcomes,
            kwargs={"action": "append", "default": [], "metavar": "OUTCOME"}),
     Option("--max-failures", "stop at N failing schedules (0: never; default 1)", (EXPLORE,),
@@ -296,6 +298,10 @@ OPTIONS: tuple[Option, ...] = (
            spin_us, kwargs={"type": float}),
     Option("--core-spin-us", "core spin before sleeping on the doorbell", (STRESS,), "tuning",
            spin_us, kwargs={"type": float}),
+    Option("--verify", "replay the first failure's trace N times before offering its replay "
+           "command (0..100; default 1; 0: offer it unverified)", (STRESS, EXPLORE),
+           {STRESS: "perturbation and recording", EXPLORE: "exploration"}, ints(0, 100),
+           default=1, kwargs={"type": int}),
     Option("--lock-timeout", {STRESS: "seconds a lock wait may take (default 10)",
                               EXPLORE: "seconds an actor may take a step"},
            (STRESS, EXPLORE), {STRESS: "tuning", EXPLORE: "exploration"}, seconds(3600),
@@ -405,6 +411,7 @@ def run_options(scenario: Scenario, ref: str, args: argparse.Namespace) -> RunOp
         hogs=args.hogs,
         trace_dir=args.trace_dir,
         max_traces=args.max_traces,
+        verify=args.verify,
     )
 
 

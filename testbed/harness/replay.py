@@ -8,6 +8,7 @@ from typing import Any
 
 from testbed.harness import loader
 from testbed.harness.options import scenario_config, stress_parser, to_argv
+from testbed.harness.result import EXIT_ABORTED, EXIT_FAIL, EXIT_OK
 from testbed.harness.run import RunOptions, run
 from testbed.scenario import ConfigError, Scenario
 from testbed.trace import access_points
@@ -43,12 +44,10 @@ def _check_events(scenario: Scenario, trace: Trace) -> None:
     """Every name in the trace is one of its scenario's: actors, points, outcomes (before a
     process starts, so a bad trace is exit 2, not an aborted replay)."""
     outcomes = [o.name for o in scenario.outcomes]
-    points = list(scenario.points)
-    if trace.points == "access":  # the words of its regions and its locks are points too
-        config = scenario_config(trace.config, trace.variant)
-        points = access_points.all_points(
-            points, list(scenario.regions(config)), scenario.locks(config)
-        )
+    config = scenario_config(trace.config, trace.variant)
+    points = access_points.run_points(  # its locks' operations (and words) are points too
+        scenario.points, list(scenario.regions(config)), scenario.locks(config), trace.points
+    )
     if trace.detected_by and trace.detected_by not in trace.actors:
         raise TraceError(f"trace detected_by {trace.detected_by!r} is not one of its actors")
     for k, e in enumerate(trace.events):
@@ -135,3 +134,73 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
         "steps_per_s": controlled.get("steps_per_s", 0.0),
     }
     return doc
+
+
+def judged(doc: dict[str, Any]) -> dict[str, Any]:
+    """A replay's document as `testbed replay` and `testbed.replay()` answer it: its verdict
+    and exit code are the replay's (`reproduced` 0, `not-reproduced` 1, `aborted` 3: the
+    order could not be followed), the forced run's own verdict kept as `run_verdict`."""
+    doc = dict(doc)
+    reproduced = doc["replay"]["reproduced"]
+    doc["run_verdict"] = doc["verdict"]
+    if doc["verdict"] == "aborted" and not reproduced:
+        doc["exit_code"] = EXIT_ABORTED
+    elif reproduced:
+        doc["verdict"], doc["exit_code"] = "reproduced", EXIT_OK
+    else:
+        doc["verdict"], doc["exit_code"] = "not-reproduced", EXIT_FAIL
+    return doc
+
+
+def verify(doc: dict[str, Any], n: int, lock_timeout_s: float) -> None:
+    """Replay the first trace a run offers `n` times before its replay command is printed
+    (frontrun's "reproduced 10 out of 10"): the verdict goes into `doc["verified"]`; a trace
+    that did not reproduce every time is offered no more (`trace_files`), and says why,
+    with what to do about it. The other traces stay offered, unverified."""
+    path = doc["trace_files"][0]
+    trace = Trace.load(path)
+    reproduced, why, refused = 0, None, False
+    for _ in range(n):
+        try:
+            d = replay(trace, lock_timeout_s=lock_timeout_s)
+        except (TraceError, ConfigError) as e:
+            why, refused = f"its replay refused it: {e}", True
+            break
+        if d["replay"]["reproduced"]:
+            reproduced += 1
+        elif why is None:
+            why = (
+                d["reasons"][0]
+                if d["verdict"] == "aborted" and d["reasons"]
+                else f"the forced order ran to {_seen(d)}, not {trace.outcome}"
+            )
+    verdict = "reproduced" if reproduced == n else "not-reproduced"
+    doc["verified"] = {
+        "trace": path,
+        "replays": n,
+        "reproduced": reproduced,
+        "verdict": verdict,
+        "why": None if reproduced == n else why,
+    }
+    if reproduced == n:
+        return
+    if refused:
+        label = f"not replayable: {why}"
+    else:
+        label = f"not reproducible at {trace.points} points (reproduced {reproduced} of {n})"
+        if trace.points == "named":
+            label += ": rerun with --points access"
+        label += f"; {why}"
+    doc["verified"]["label"] = label
+    doc["trace_files"] = [f for f in doc["trace_files"] if f != path]
+    for t in doc.get("traces", []):
+        if t["file"] == path:
+            t["replayable"], t["why"] = False, label
+    for f in doc.get("failures", []):
+        if f["trace_file"] == path:
+            f["replayable"], f["why"] = False, label
+
+
+def _seen(doc: dict[str, Any]) -> str:
+    seen = [name for name, count in doc["outcomes"].items() if count]
+    return ", ".join(seen) or "no outcome"

@@ -9,17 +9,30 @@ from typing import Any
 from testbed.harness import environment
 from testbed.scenario import Grade, Scenario
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+# one meaning each, in stress, explore, replay, campaign and the Python API
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+NO_EVIDENCE = "no-evidence"  # the verdict of a run that checked nothing (exit 3)
+NOT_JUDGED = ("aborted", NO_EVIDENCE)  # the verdicts of exit 3
 
 
 def judge(
-    scenario: Scenario, variant: str, outcomes: dict[str, int], require: list[str], aborted: bool
+    scenario: Scenario,
+    variant: str,
+    outcomes: dict[str, int],
+    require: list[str],
+    aborted: bool,
+    silent: list[str] | None = None,
+    deadlock: list[str] | None = None,
 ) -> tuple[str, int, list[str]]:
-    """(verdict, exit code, reasons) from the outcome counts."""
+    """(verdict, exit code, reasons) from the outcome counts. `silent`: the actors that
+    recorded no outcome (None: not asked, an arbiter records for them). A run that would
+    pass but recorded nothing, or in which an actor recorded nothing, checked nothing (or
+    not everything): its verdict says so, never PASS."""
     if aborted:
         return "aborted", EXIT_ABORTED, ["the run was aborted"]
     grades = scenario.grades(variant)
-    reasons = [
+    reasons = list(deadlock or [])  # a deadlock no outcome declares: a failure all the same
+    reasons += [
         f"{name} seen {n} times, FORBIDDEN for {variant}"
         for name, n in outcomes.items()
         if n and grades[name] is Grade.FORBIDDEN
@@ -27,6 +40,24 @@ def judge(
     reasons += [f"required outcome {name} never seen" for name in require if not outcomes.get(name)]
     if reasons:
         return "fail", EXIT_FAIL, reasons
+    if not any(outcomes.values()):
+        return (
+            NO_EVIDENCE,
+            EXIT_ABORTED,
+            [
+                "no evidence: no outcome was recorded, so nothing was checked (does the body "
+                "call env.record, or the arbiter run?)"
+            ],
+        )
+    if silent:
+        return (
+            NO_EVIDENCE,
+            EXIT_ABORTED,
+            [
+                f"no evidence from {', '.join(silent)}: recorded no outcome (does its body call "
+                "env.record?)"
+            ],
+        )
     return "pass", EXIT_OK, []
 
 
@@ -45,8 +76,12 @@ def document(
     require: list[str],
     error: str | list[str] | None,
     extra: dict[str, Any] | None = None,
+    silent: list[str] | None = None,
+    deadlock: list[str] | None = None,
 ) -> dict[str, Any]:
-    verdict, code, reasons = judge(scenario, variant, outcomes, require, error is not None)
+    verdict, code, reasons = judge(
+        scenario, variant, outcomes, require, error is not None, silent, deadlock
+    )
     rate = attempts / elapsed_s if elapsed_s > 0 else 0.0
     doc: dict[str, Any] = {
         "scenario": scenario.name,
@@ -80,7 +115,8 @@ class Result:
 
     @property
     def verdict(self) -> str:
-        """ "pass", "fail" or "aborted"."""
+        """ "pass", "fail", "aborted" or "no-evidence" (nothing, or not every actor,
+        recorded an outcome); explore adds "incomplete"."""
         return self.document["verdict"]
 
     @property
@@ -110,9 +146,17 @@ class Result:
             if count and grade != Grade.ACCEPTABLE.value:
                 lines.append(f"  {name}: {count:,} times, {grade} for {d['variant']}")
         lines += [f"  - {r}" for r in d["reasons"]]
+        verified = d.get("verified") or {}
         for path in self.trace_files:
             lines.append(f"trace: {path}")
-            lines.append(f"replay: testbed replay {shlex.quote(path)}")
+            checked = (
+                f"verified: reproduced {verified['reproduced']} of {verified['replays']}"
+                if verified.get("trace") == path
+                else "not verified"
+            )
+            lines.append(f"replay: testbed replay {shlex.quote(path)}   ({checked})")
+        if verified.get("label"):
+            lines.append(f"trace: {verified['trace']}: {verified['label']}")
         if not self.trace_files and d["verdict"] == "fail":
             lines.append(
                 f"no trace (recording off or --max-traces 0); run again with seed {d['seed']} "

@@ -58,6 +58,7 @@ class RunOptions:
     stop_after_script: bool = False  # replay: actors stop once the script is done ...
     script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
     first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
+    verify: int = 0  # replays of the first trace before its command is offered (the CLI: 1)
 
 
 # what prepare checks of a record: what the processes would trip over, or be made with
@@ -119,7 +120,12 @@ def _own_cpus(plan: dict[str, list[int] | None], actors: list[Actor], core: bool
 
 
 def run(opts: RunOptions) -> dict[str, Any]:
-    return Supervisor(prepare(opts), opts).go()
+    doc = Supervisor(prepare(opts), opts).go()
+    if opts.verify and doc.get("trace_files"):
+        from testbed.harness.replay import verify
+
+        verify(doc, opts.verify, opts.lock_timeout_s)
+    return doc
 
 
 def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
@@ -170,9 +176,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     regions = sc.regions(config)
     for region, nwords in regions.items():
         layout.add_words(region, nwords)
-    points = list(sc.points)
-    if opts.point_level == "access":
-        points = access_points.all_points(points, list(regions), locks)
+    points = access_points.run_points(sc.points, list(regions), locks, opts.point_level)
 
     spec = RunSpec(
         prefix=names.new_prefix(),

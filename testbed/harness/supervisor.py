@@ -429,6 +429,8 @@ class Supervisor:
             ctx_switches={"voluntary": t.voluntary, "involuntary": t.involuntary},
             require=self.opts.require,
             error=error,
+            silent=self._silent(),
+            deadlock=self._deadlock_reason(),
             extra={
                 **self.opts.scenario.result_extra(self.seg, spec.config),
                 "perturb": self.opts.perturb,
@@ -444,6 +446,31 @@ class Supervisor:
                 **self._traces(),
             },
         )
+
+    def _deadlock_reason(self) -> list[str] | None:
+        """A deadlock the scenario does not declare as an outcome: a failure all the same
+        (exit 1), its cycle and who waited on it named. One it declares is graded as its
+        outcome."""
+        d = self._deadlock()
+        if d is None or "deadlock" in self.spec.outcomes:
+            return None
+        reasons = [
+            "deadlock: " + "; ".join(d.get("cycle", [])) + f" (reported by {d['reported_by']})"
+        ]
+        reasons += [f"{w}, who is in the deadlock" for w in d.get("waiting", [])]
+        return reasons
+
+    def _silent(self) -> list[str] | None:
+        """The actors that recorded no outcome; None in an iterating scenario with an
+        arbiter, which records for them (its outcomes land in whichever actor ran it)."""
+        if self.spec.iterate and self.opts.scenario.has_arbiter:
+            return None
+        quiet = self.opts.scenario.quiet_actors
+        return [
+            a.name
+            for a in self.spec.actors
+            if a.name not in quiet and not self.stats[stats.WORDS * a.index + stats.ATTEMPTS]
+        ]
 
     def _traces(self) -> dict[str, Any]:
         """The trace files written, and of each whether a replay can force its order (a
@@ -515,13 +542,17 @@ class Supervisor:
         if not who:
             return None
         slot = self.stats[stats.WORDS * (who - 1) :][: stats.WORDS]
+        doc: dict[str, Any] = {"reported_by": self.spec.actors[who - 1].name}
         try:
-            return {
-                "reported_by": self.spec.actors[who - 1].name,
-                **json.loads(stats.read_error(slot)),
-            }
+            doc.update(json.loads(stats.read_error(slot)))
         except ValueError:
-            return {"reported_by": self.spec.actors[who - 1].name}
+            return doc
+        actors, locks = doc.get("actors", []), doc.get("locks", [])
+        doc["cycle"] = [
+            f"{a} waits for {lock}, held by {actors[(k + 1) % len(actors)]}"
+            for k, (a, lock) in enumerate(zip(actors, locks, strict=False))
+        ]
+        return doc
 
 
 def _main_thread() -> bool:

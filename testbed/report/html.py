@@ -144,9 +144,9 @@ def _run_rows(doc: dict[str, Any], where: str, rerun: str = "") -> list[FailureR
     if doc.get("verdict") == "fail" and not any(grades.get(n) == "FORBIDDEN" for n in failing):
         for reason in doc.get("reasons", []):
             rows.append(FailureRow(where, reason, "FAIL", None, seed, [], rerun))
-    if doc.get("verdict") == "aborted":
-        rows.append(FailureRow(where, "; ".join(doc.get("reasons", [])) or "aborted", "ABORTED",
-                               None, seed, [], rerun))  # fmt: skip
+    if doc.get("verdict") in ("aborted", "no-evidence"):  # exit 3: nothing judged
+        rows.append(FailureRow(where, "; ".join(doc.get("reasons", [])) or "aborted",
+                               doc["verdict"].upper(), None, seed, [], rerun))  # fmt: skip
     return rows
 
 
@@ -182,7 +182,7 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
         elif k == "campaign":
             for run in doc.get("runs", []):
                 d = run.get("document") or {}
-                if not _failing(d) and d.get("verdict") not in ("fail", "aborted"):
+                if not _failing(d) and d.get("verdict") not in ("fail", "aborted", "no-evidence"):
                     continue
                 where = (
                     f"{run['scenario']} / {run['variant']} / {run['strategy']} / {run['pin']}, "

@@ -35,8 +35,8 @@ def _run_case(doc: dict[str, Any]) -> TestCase:
     if doc.get("verdict") == "fail":
         case.result = [Failure("; ".join(doc["reasons"]), "FORBIDDEN")]
         case.result[0].text = _replay_text(doc["reasons"], traces, [doc.get("seed")])
-    elif doc.get("verdict") == "aborted":
-        case.result = [Error("; ".join(doc.get("reasons", [])), "aborted")]
+    elif doc.get("verdict") in ("aborted", "no-evidence"):  # exit 3: nothing judged
+        case.result = [Error("; ".join(doc.get("reasons", [])), doc["verdict"])]
     case.system_out = f"seed {doc.get('seed')}; outcomes {doc.get('outcomes')}"
     return case
 

@@ -48,6 +48,27 @@ def lock_points(lock: str) -> tuple[str, str, str]:
     return f"{lock}.acquire", f"{lock}.acquired", f"{lock}.release"
 
 
+def names_lock_points(named: tuple[str, ...] | list[str]) -> bool:
+    """Does a scenario pass its locks' points itself (genode's `_Held`: `alloc_lock.acquire`,
+    `.acquired`, `.release` among its named points)? Then the harness adds none at named
+    level; otherwise every lock's acquire and release are points at every level."""
+    return any(p.endswith(".acquired") for p in named)
+
+
+def run_points(
+    named: tuple[str, ...] | list[str], regions: list[str], locks: list[str], level: str
+) -> list[str]:
+    """A run's point list at `level`: at `access` every region's words and every lock's
+    operations; at `named` the scenario's points and, unless it passes them itself, every
+    lock's acquire and release (CHESS and loom make every synchronisation a point: a
+    schedule that preempts at a lock is never run otherwise)."""
+    if level == "access":
+        return all_points(named, regions, locks)
+    if names_lock_points(named):
+        return list(named)
+    return all_points(named, [], locks)
+
+
 def all_points(
     named: tuple[str, ...] | list[str], regions: list[str], locks: list[str]
 ) -> list[str]:
@@ -63,8 +84,9 @@ def all_points(
             seen.add(name)
     if len(points) > MAX_IDS:
         raise ConfigError(
-            f"--points access: {len(points)} schedule points (named, two a region, three a "
-            f"lock), expected at most {MAX_IDS}"
+            f"{len(points)} schedule points (named, "
+            + ("two a region, " if regions else "")
+            + f"three a lock), expected at most {MAX_IDS}"
         )
     return points
 

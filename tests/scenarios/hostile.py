@@ -23,6 +23,7 @@ class Hostile(Scenario):
         Outcome("refused", "refused", {v: ACC for v in variants}),
         Outcome("harmed", "PD 1 lost its range to PD 0", {v: FORB for v in variants}),
     )
+    quiet_actors = ("pd0.main",)  # the attacker: pd1.main records what the attack did
 
     def actors(self, config):
         return [("pd0.main", {"pd": 0}), ("pd1.main", {"pd": 1})]

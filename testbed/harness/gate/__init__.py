@@ -28,6 +28,7 @@ __all__ = ["Controlled", "Free", "Gate", "Reused", "choose"]
 
 class Gate(Protocol):
     point: Callable[[str], None]  # what `env.point` is
+    lock_point: Callable[[str], None]  # what a lock's points are at named level
     records_accesses: bool  # accesses record their event in their own C call
 
     def before_access(self) -> Callable[[int], None] | None:

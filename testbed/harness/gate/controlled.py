@@ -34,6 +34,7 @@ class Controlled:
         self._point_index = env.point_index
         self._lock_index = {name: k for k, name in enumerate(spec.locks)}
         self.point: Callable[[str], None] = self._point
+        self.lock_point = self._point  # a lock's points park as any other
 
     def _point(self, name: str) -> None:
         if self.ctl[control.FREE_RUN]:

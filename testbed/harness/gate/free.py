@@ -33,6 +33,14 @@ class Free:
             spec.locks,
         )
         self.point: Callable[[str], None] = self._point() or _no_point
+        # the points the harness adds at a lock at named level record and do not perturb: a
+        # yield there, after the critical section's write and before the release's ticket,
+        # would let other actors see the write out of the recorded order, and a named-level
+        # replay diverge (perturbation acts at the named points, as before)
+        recorder = env.recorder
+        self.lock_point: Callable[[str], None] = (
+            recorder.point_hook(env.record_ids) if recorder is not None else _no_point
+        )
 
     def _point(self) -> Callable[[str], None] | None:
         """Record the event, perturbation first; None if neither acts."""
@@ -80,7 +88,10 @@ class Free:
             env.ctl, control.holder_word(k), env.actor.index + 1, [a.name for a in spec.actors]
         )
         lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder)
-        return deadlock.WatchedLock(lock, k, self._wait_for, env.actor.index, env.deadlocked)
+        ctl, word = env.ctl, control.DEADLOCK
+        return deadlock.WatchedLock(
+            lock, k, self._wait_for, env.actor.index, env.deadlocked, lambda: ctl[word] != 0
+        )
 
     def core_call(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
         return call
