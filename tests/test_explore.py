@@ -13,6 +13,7 @@ from testbed.explorer.reduction import Footprint, independent, reads_at
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
+
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return user_files(tmp_path, "tiny.py")
