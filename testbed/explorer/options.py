@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   testbed explore ./my_scenario.py --variant broken --max-schedules 500 --json -
   testbed explore genode-race --variant racy --children 1 --strategy pct --seed 7 --require region_conflict
   testbed explore ./my_scenario.py --variant broken --points access --preemptions none
+  testbed explore genode-race --variant fixed --children 1 --points access --workers 2
 """
 EXIT_CODES = (
     "exit codes: 0 complete, no FORBIDDEN outcome; 1 a FORBIDDEN outcome, a --require outcome "
@@ -54,6 +55,8 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         trace_dir=ns.trace_dir,
         pin=ns.pin,
         lock_timeout_s=ns.lock_timeout,
+        workers=ns.workers or 0,
+        scheduler=ns.scheduler or "",
     )
     opts.check()  # the options that go together, or not
     return opts

@@ -60,6 +60,8 @@ class ExploreOptions:
     trace_dir: str = "traces"
     pin: str = "none"
     lock_timeout_s: float = 10.0
+    workers: int = 0  # > 0: the search split across an embedded Dask cluster (distributed.py)
+    scheduler: str = ""  # tcp://HOST:PORT: across an existing Dask cluster's workers
     progress: Callable[[Progress], None] | None = None
 
     def method(self) -> str:
@@ -103,7 +105,18 @@ class _Schedule:
 def explore(opts: ExploreOptions) -> dict[str, Any]:
     """Run the exploration; its result document (exit_code 0, 1, 3 or 4 in it)."""
     opts.check()
-    run_opts = RunOptions(
+    if opts.workers or opts.scheduler:  # the same search, split across Dask workers
+        from testbed.explorer.distributed import explore_distributed
+
+        return explore_distributed(opts)
+    run_opts = run_options(opts)
+    spec = prepare(run_opts, reuse=True)
+    return Explorer(spec, run_opts, opts).go()
+
+
+def run_options(opts: ExploreOptions) -> RunOptions:
+    """The run an exploration's processes are set up for: one iteration a schedule."""
+    return RunOptions(
         opts.scenario,
         opts.variant,
         opts.config,
@@ -116,8 +129,6 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
         trace_dir=opts.trace_dir,
         point_level=opts.point_level,
     )
-    spec = prepare(run_opts, reuse=True)
-    return Explorer(spec, run_opts, opts).go()
 
 
 class Explorer(Supervisor):
