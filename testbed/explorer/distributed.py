@@ -332,9 +332,12 @@ class _Coordinator:
             self._submit([], 0, FIRST_SLICE_S)
         next_progress = t0
         while self.pending and not errors:
-            done, _ = wait(
-                list(self.pending), timeout=PROGRESS_EVERY_S, return_when="FIRST_COMPLETED"
-            )
+            try:
+                done, _ = wait(
+                    list(self.pending), timeout=PROGRESS_EVERY_S, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:  # none came back yet: the progress line, then wait again
+                done = set()
             for fut in done:
                 del self.pending[fut]
                 if fut.status != "finished":
