@@ -46,7 +46,7 @@ from testbed.harness import loader
 from testbed.harness.run import prepare
 from testbed.scenario import ConfigError
 
-FIRST_SLICE_S = 0.05  # the root unit splits soon, so every worker has work early
+FIRST_SCHEDULES = 8  # the root unit comes back after these, split, so every worker has work
 SLICE_S = 0.5  # a unit hands back what is left after this long (split if a worker is idle)
 SESSION_TIMEOUT_S = 120.0  # a worker's processes start within this
 
@@ -312,11 +312,11 @@ class _Coordinator:
         self.per_worker: dict[str, int] = {}
         self.pending: dict[Any, None] = {}
 
-    def _submit(self, stack: list[Node], floor: int, slice_s: float) -> None:
+    def _submit(self, stack: list[Node], floor: int, slice_s: float, budget: int = 0) -> None:
         x = self.x
         left = x.max_failures - len(self.failures) if x.max_failures else 0
-        unit = Unit(stack, floor, max(1, x.max_schedules - self.totals["schedules"]), slice_s,
-                    left)  # fmt: skip
+        budget = min(budget or x.max_schedules, x.max_schedules - self.totals["schedules"])
+        unit = Unit(stack, floor, max(1, budget), slice_s, left)
         self.totals["units"] += 1
         key = f"testbed-explore-{self.token}-{self.totals['units']}"
         fut = self.client.submit(run_unit, self.token, self.job, unit, key=key, pure=False)
@@ -329,7 +329,7 @@ class _Coordinator:
         t0 = time.monotonic()
         stopped = ""
         if not errors:
-            self._submit([], 0, FIRST_SLICE_S)
+            self._submit([], 0, SLICE_S, budget=FIRST_SCHEDULES)
         next_progress = t0
         while self.pending and not errors:
             try:
