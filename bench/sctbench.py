@@ -3,7 +3,7 @@ under stress (--perturb none and auto) and explore (dfs at K=2 with sleep sets, 
 bound, and every sampler of the strategies registry), `--points access`, in one table: found
 or not, the schedules or seconds to the first failure, and the proofs completed.
 
-    testbed bench sctbench [--profile quick|default|tough] [--seconds S] [--variant PROGRAM]
+    testbed bench sctbench [--profile quick|default|tough] [--seconds S] [--variant all|PROGRAM]
 
 frontrun is not run: it would need a threads version of each program (bench/genode_threads.py
 has one for genode-race only).
@@ -49,7 +49,7 @@ def _explore(name: str, variant: str, kw: dict, p: Params, trace_dir: str) -> st
 def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     import tempfile
 
-    names = [n for n in NAMES if p.variant in (None, n)]
+    names = [n for n in NAMES if p.variant in (None, "all", n)]
     cols = [("stress none", "none"), ("stress auto", "auto")]
     rows, cells = [], {}
     with tempfile.TemporaryDirectory() as traces:
@@ -94,7 +94,7 @@ BENCH = Bench(
         "default": {"trials": 1, "seconds": 1.0, "max_schedules": 2000},
         "tough": {"trials": 1, "seconds": 4.0, "max_schedules": 20000},
     },
-    variants=NAMES,
+    variants=("all", *NAMES),  # the default: every program
 )
 
 
