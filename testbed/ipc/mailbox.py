@@ -1,6 +1,6 @@
 """Requests to core: one mailbox per client in shared memory, a doorbell, a reply semaphore each.
 
-The handshake itself runs in the C library (native.c), one call a side per request.
+The handshake itself runs in the C library (mailbox.c), one call a side per request.
 
 The handshake is futex-like, so a request costs a semaphore operation only when the other
 side is really asleep:
@@ -39,7 +39,7 @@ def add_regions(layout: Layout, nclients: int) -> None:
 class Client:
     """One process's end of its mailbox. `call(op, a0=0, a1=0, a2=0) -> (status, value)` is
     one request and its reply: a C builtin (testbed/ipc/hooks.c) that writes the request
-    into the mailbox and does the handshake, the spin and the wait (native.c's tb_call),
+    into the mailbox and does the handshake, the spin and the wait (mailbox.c's tb_call),
     with no ctypes call and no Python frame in between (raises CoreUnreachable)."""
 
     def __init__(
@@ -133,7 +133,7 @@ class Server:
         request from the mailbox and writes STATUS and VALUE itself: no word passes through
         Python (about 0.8 us less a request here than `serve` with the same C handler). If
         `serve.c_function` is (address of a C `serve(core, mailbox, client)`, core), the
-        whole batch runs in C (native.c's tb_server_run): no Python between requests."""
+        whole batch runs in C (mailbox.c's tb_server_run): no Python between requests."""
         c_function = getattr(serve, "c_function", None)
         if c_function is not None:
             return self._run(self._s, *c_function, batch)
