@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import psutil
-from conftest import explore, run_cli
-from test_explore import TINY, WORDS
+from conftest import explore, run_cli, user_files
 
 from testbed.explorer.distributed import split
 from testbed.explorer.reduction import Footprint
@@ -37,7 +36,7 @@ def test_two_workers_count_what_one_counts(tmp_path):
     Split across two worker processes, the same schedules, pruned branches, sleep-blocked
     schedules, steps and outcomes, and the search was split (more than one unit, both
     workers ran some)."""
-    (tmp_path / "words.py").write_text(WORDS)
+    user_files(tmp_path, "words.py")
     before = _orphans()
     args = ("--variant", "twice", "--points", "access", "--preemptions", "none",
             "--reduction", "sleep-sets", "--max-failures", "0")  # fmt: skip
@@ -54,7 +53,7 @@ def test_two_workers_count_what_one_counts(tmp_path):
 def test_a_failure_found_by_a_worker_comes_home_and_replays(tmp_path):
     """`shared` loses an increment in some schedule: the worker that finds it sends its
     trace back whole, the coordinator writes it in --trace-dir, and it replays."""
-    (tmp_path / "tiny.py").write_text(TINY)
+    user_files(tmp_path, "tiny.py")
     code, doc = explore(tmp_path, "tiny.py", "--variant", "shared", "--workers", "2",
                         "--trace-dir", "found")  # fmt: skip
     assert (code, doc["verdict"]) == (1, "fail")
@@ -69,7 +68,7 @@ def test_an_existing_scheduler_gives_the_same_counts(tmp_path):
     """`dask scheduler` and two `dask worker`s started here; `--scheduler tcp://...`."""
     from distributed import Client
 
-    (tmp_path / "words.py").write_text(WORDS)
+    user_files(tmp_path, "words.py")
     sched_file = tmp_path / "scheduler.json"
     start = lambda args: subprocess.Popen(  # noqa: E731
         [DASK, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
