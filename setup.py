@@ -18,7 +18,7 @@ NATIVE = [
 HEADER = "testbed/ipc/tb.h"
 
 setup(
-    packages=[*PACKAGES, "testbed.scenarios", "testbed.bench"],
+    packages=[*PACKAGES, "testbed.scenarios", "testbed.scenarios.sctbench", "testbed.bench"],
     package_dir={"testbed.scenarios": "scenarios", "testbed.bench": "bench"},
     ext_modules=[
         Extension(

@@ -20,6 +20,7 @@ NAMES = (
     "explore",
     "iteration",
     "native_cost",
+    "sctbench",
 )
 
 

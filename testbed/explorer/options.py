@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   testbed explore ./my_scenario.py --variant broken --max-schedules 500 --json -
   testbed explore genode-race --variant racy --children 1 --strategy pct --seed 7 --require region_conflict
   testbed explore ./my_scenario.py --variant broken --points access --preemptions none
+  testbed explore genode-race --variant fixed --children 1 --points access --workers 2
 """
 EXIT_CODES = (
     "exit codes: 0 complete with no FORBIDDEN outcome, or every --require outcome found; 1 a "
@@ -56,6 +57,8 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         pin=ns.pin,
         lock_timeout_s=ns.lock_timeout,
         verify=ns.verify,
+        workers=ns.workers or 0,
+        scheduler=ns.scheduler or "",
     )
     opts.check()  # the options that go together, or not
     return opts

@@ -69,6 +69,8 @@ class ExploreOptions:
     pin: str = "none"
     lock_timeout_s: float = 10.0
     verify: int = 0  # replays of the first failure's trace before it is offered (the CLI: 1)
+    workers: int = 0  # > 0: the search split across an embedded Dask cluster (distributed.py)
+    scheduler: str = ""  # tcp://HOST:PORT: across an existing Dask cluster's workers
     progress: Callable[[Progress], None] | None = None
 
     def method(self) -> str:
@@ -107,7 +109,23 @@ class _Schedule:
 def explore(opts: ExploreOptions) -> dict[str, Any]:
     """Run the exploration; its result document (exit_code 0, 1, 3 or 4 in it)."""
     opts.check()
-    run_opts = RunOptions(
+    if opts.workers or opts.scheduler:  # the same search, split across Dask workers
+        from testbed.explorer.distributed import explore_distributed
+
+        return explore_distributed(opts)
+    run_opts = run_options(opts)
+    spec = prepare(run_opts, reuse=True)
+    doc = Explorer(spec, run_opts, opts).go()
+    if opts.verify and doc["trace_files"]:
+        from testbed.harness.replay import verify
+
+        verify(doc, opts.verify, opts.lock_timeout_s)
+    return doc
+
+
+def run_options(opts: ExploreOptions) -> RunOptions:
+    """The run an exploration's processes are set up for: one iteration a schedule."""
+    return RunOptions(
         opts.scenario,
         opts.variant,
         opts.config,

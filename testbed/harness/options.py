@@ -135,6 +135,11 @@ def preemptions(flag: str, v: Any, ctx: Context) -> None:
     in_range(flag, k, 0, MAX_PREEMPTIONS)
 
 
+def dask_address(flag: str, v: Any, ctx: Context) -> None:
+    if not str(v).startswith("tcp://"):
+        raise ConfigError(f"{flag} {v!r}: expected tcp://HOST:PORT")
+
+
 def writable(suffix: str = "") -> Check:
     def check(flag: str, v: Any, ctx: Context) -> None:
         output_paths.check_writable(v, flag, suffix)
@@ -255,6 +260,12 @@ OPTIONS: tuple[Option, ...] = (
            kwargs={"action": "append", "default": [], "metavar": "OUTCOME"}),
     Option("--max-failures", "stop at N failing schedules (0: never; default 1)", (EXPLORE,),
            "exploration", ints(0, 1000), default=1, kwargs={"type": int}),
+    Option("--workers", "split the search across N workers of an embedded Dask cluster, each "
+           "with its own processes (1..64; dfs with sleep-sets or none)", (EXPLORE,),
+           "exploration", ints(1, 64), unset=0, exclusive="dask", kwargs={"type": int, "metavar": "N"}),
+    Option("--scheduler", "split the search across the workers of the Dask scheduler at "
+           "tcp://HOST:PORT", (EXPLORE,), "exploration", dask_address, unset="", exclusive="dask",
+           kwargs={"metavar": "tcp://HOST:PORT"}),
     Option("--max-steps", "steps a schedule may take (default 10000)", (EXPLORE,),
            "exploration", ints(1, 10**6), default=10_000, kwargs={"type": int}),
     Option("--json", {STRESS: "write the result document (- for stdout)",
