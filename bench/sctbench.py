@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import sys
 
+from testbed import explore, run
 from testbed.bench import harness
 from testbed.bench.harness import Bench, Log, Params, Table
-from testbed.scenarios.sctbench import PROGRAMS
-from testbed import explore, run
 from testbed.explorer.strategies import STRATEGIES
+from testbed.scenarios.sctbench import PROGRAMS
 
 NAMES = tuple(p.name for p in PROGRAMS)
 

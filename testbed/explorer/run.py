@@ -112,10 +112,10 @@ def explore(opts: ExploreOptions) -> dict[str, Any]:
     if opts.workers or opts.scheduler:  # the same search, split across Dask workers
         from testbed.explorer.distributed import explore_distributed
 
-        return explore_distributed(opts)
-    run_opts = run_options(opts)
-    spec = prepare(run_opts, reuse=True)
-    doc = Explorer(spec, run_opts, opts).go()
+        doc = explore_distributed(opts)
+    else:
+        run_opts = run_options(opts)
+        doc = Explorer(prepare(run_opts, reuse=True), run_opts, opts).go()
     if opts.verify and doc["trace_files"]:
         from testbed.harness.replay import verify
 
@@ -138,13 +138,6 @@ def run_options(opts: ExploreOptions) -> RunOptions:
         trace_dir=opts.trace_dir,
         point_level=opts.point_level,
     )
-    spec = prepare(run_opts, reuse=True)
-    doc = Explorer(spec, run_opts, opts).go()
-    if opts.verify and doc["trace_files"]:
-        from testbed.harness.replay import verify
-
-        verify(doc, opts.verify, opts.lock_timeout_s)
-    return doc
 
 
 class Explorer(Supervisor):
