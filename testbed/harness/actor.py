@@ -53,7 +53,9 @@ class Env:
         self._failure = {o.name: o.failure for o in scenario.outcomes}
         self._locks: dict[str, Any] = {}
         self._client = None
+        self.boxes = None  # this actor's own mailbox page (it maps no other)
         if spec.has_core:
+            self.boxes = mailbox.Boxes(spec.mailbox_name, len(spec.actors), actor.index)
             self._client = mailbox.Client(
                 seg,
                 actor.index,
@@ -61,6 +63,7 @@ class Env:
                 spec.reply_sem(actor.index),
                 spec.reply_spin(actor.index),
                 spec.lock_timeout,
+                boxes=self.boxes,
             )
         self._grades = scenario.grades(spec.variant)
         self.regions = dict(scenario.regions(spec.config))  # name -> words

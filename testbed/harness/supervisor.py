@@ -31,9 +31,10 @@ from testbed.harness import (
 from testbed.harness.history import History
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.script import Script
-from testbed.ipc import control
-from testbed.ipc.locks import create_semaphore
-from testbed.ipc.segment import Segment
+from testbed.ipc import control, mailbox
+from testbed.ipc.locks import create_semaphore, unlink_semaphore
+from testbed.ipc.segment import NoSpace, Segment, unlink_shm
+from testbed.scenario import ConfigError
 
 if TYPE_CHECKING:
     from testbed.harness.run import RunOptions
@@ -90,7 +91,10 @@ class Supervisor:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
         error = None
         try:
-            self._create()
+            try:
+                self._create()
+            except NoSpace as e:  # /dev/shm filled up since prepare() looked (exit 2)
+                raise ConfigError(e.strerror) from None
             try:
                 self._start()
                 elapsed = self._supervise()
@@ -118,6 +122,8 @@ class Supervisor:
         for sem, value in spec.semaphores().items():
             create_semaphore(sem, value)
         self.seg = Segment.create(spec.segment_name, spec.layout)
+        if spec.has_core:
+            mailbox.create(spec.mailbox_name, len(spec.actors))
         self.ctl = self.seg.words("control")
         self.stats = self.seg.words("stats")
         for a in spec.actors:
@@ -142,6 +148,7 @@ class Supervisor:
             p.start()
             self.procs[a.name] = p
         self._await_ready()
+        self._unlink_private_names()
         plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
         for i in range(self.opts.hogs):
             p = ctx.Process(
@@ -164,6 +171,15 @@ class Supervisor:
             if time.monotonic() > deadline:
                 raise Aborted(f"processes not ready after {READY_TIMEOUT_S:g} s")
             time.sleep(0.001)
+
+    def _unlink_private_names(self) -> None:
+        """Every process has mapped the mailboxes and opened its reply semaphore: their names
+        go now, so no actor can open another's mailbox or post another's reply later (and
+        nothing of them can be left behind)."""
+        if self.spec.has_core:
+            unlink_shm(self.spec.mailbox_name)
+            for a in self.spec.actors:
+                unlink_semaphore(self.spec.reply_sem(a.index))
 
     # -- supervision -----------------------------------------------------------------------
     def _elapsed(self) -> float:
