@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from testbed.harness.run import RunOptions, prepare
 from testbed.harness.loader import load
+from testbed.harness.run import RunOptions, prepare
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 

@@ -103,7 +103,8 @@ def summary(doc: dict, console: Console) -> None:
         )  # fmt: skip
         for line in f.get("cycle", []):
             console.print(f"  {line}")
-        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}",
+        flags = loader.replay_flags(doc.get("source", ""))
+        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}{flags}",
                       soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     for reason in doc["reasons"]:
         if not doc["failures"]:

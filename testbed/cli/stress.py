@@ -96,6 +96,7 @@ def summary(doc: dict[str, Any], console: Console) -> None:
     traces = doc.get("traces") or [
         {"file": f, "replayable": True} for f in doc.get("trace_files", [])
     ]
+    flags = loader.replay_flags(doc.get("source", ""))
     for t in traces:  # whole lines, never wrapped: they are copied
         path = t["file"]
         q = shlex.quote(path)
@@ -109,7 +110,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             )
             continue
         console.print(
-            f"  replay: testbed replay {q}   (also: testbed show {q}, testbed minimize {q})",
+            f"  replay: testbed replay {q}{flags}   (also: testbed show {q}, "
+            f"testbed minimize {q}{flags})",
             soft_wrap=True,
             markup=False,
             highlight=False,

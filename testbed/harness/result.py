@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.harness import environment
+from testbed.harness import environment, loader
 from testbed.scenario import Grade, Scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
@@ -112,7 +112,8 @@ class Result:
         lines += [f"  - {r}" for r in d["reasons"]]
         for path in self.trace_files:
             lines.append(f"trace: {path}")
-            lines.append(f"replay: testbed replay {shlex.quote(path)}")
+            flags = loader.replay_flags(d.get("source", ""))
+            lines.append(f"replay: testbed replay {shlex.quote(path)}{flags}")
         if not self.trace_files and d["verdict"] == "fail":
             lines.append(
                 f"no trace (recording off or --max-traces 0); run again with seed {d['seed']} "

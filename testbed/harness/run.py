@@ -72,7 +72,7 @@ PREPARE_CHECKS = (
     "--pin",
     "--lock-timeout",
 )
-MAX_ACTORS = 512  # processes a run starts (a PD's threads, all PDs): each is 15-30 MB
+MAX_ACTORS = 256  # processes a run starts (every PD's threads): 512 did not start in 400 s here
 MAX_REGION_WORDS = 1 << 28  # 2 GiB a region: more than /dev/shm holds on any machine here
 
 

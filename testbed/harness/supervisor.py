@@ -141,9 +141,15 @@ class Supervisor:
         )
         spec = self.spec
         core = ctx.Process(target=core_server.main, args=(spec,), name="core", daemon=True)
+        self._start_deadline = time.monotonic() + READY_TIMEOUT_S
         core.start()
         self.procs["core"] = core
         for a in spec.actors:
+            if time.monotonic() > self._start_deadline:  # memory or CPUs ran short
+                raise Aborted(
+                    f"only {len(self.procs)} of {len(spec.actors) + 1} processes started within "
+                    f"{READY_TIMEOUT_S:g} s (too many actors for this machine?)"
+                )
             p = ctx.Process(target=actor.main, args=(spec, a.index), name=a.name, daemon=True)
             p.start()
             self.procs[a.name] = p
@@ -165,11 +171,14 @@ class Supervisor:
     def _await_ready(self) -> None:
         """Start the clock only when core and every actor are up: process start-up is
         tens of milliseconds and would otherwise count as time to the first failure."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = self._start_deadline
         while self.ctl[control.READY] < len(self.procs):
             self._check_children()
             if time.monotonic() > deadline:
-                raise Aborted(f"processes not ready after {READY_TIMEOUT_S:g} s")
+                raise Aborted(
+                    f"{self.ctl[control.READY]} of {len(self.procs)} processes ready after "
+                    f"{READY_TIMEOUT_S:g} s (the start did not finish)"
+                )
             time.sleep(0.001)
 
     def _unlink_private_names(self) -> None:
@@ -205,7 +214,9 @@ class Supervisor:
         failures = []
         for name, p in self.procs.items():
             code = p.exitcode
-            if code is None or (code == 0 and name != "core") or name.startswith("hog"):
+            if code is None or name.startswith("hog"):
+                continue
+            if code == 0 and name != "core" and self._returned(name):
                 continue
             seen = self._ended.setdefault(name, time.monotonic_ns())
             index = self._index(name)
@@ -214,6 +225,8 @@ class Supervisor:
             held = diagnosis.locks_held(self.spec, self.seg, index) if index is not None else []
             where = diagnosis.last_point(self.spec, self.seg, index) if index is not None else None
             text = f"{name} (pid {p.pid}) ended with {how} while the run was going"
+            if code == 0 and name != "core":  # sys.exit(0), os._exit(0) in its body
+                text = f"{name} (pid {p.pid}) ended with {how} before its body returned"
             if reason:
                 text += f": {reason}"
             if where:
@@ -300,8 +313,15 @@ class Supervisor:
             return ""
         return stats.read_error(self.stats[stats.WORDS * index :][: stats.WORDS])
 
+    def _returned(self, name: str) -> bool:
+        """Did actor `name` return from its body (not end the process inside it)?"""
+        index = self._index(name)
+        return index is not None and bool(self.stats[stats.WORDS * index + stats.DONE])
+
     def _actors_done(self) -> bool:
-        done = all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+        done = all(
+            self.procs[a.name].exitcode == 0 and self._returned(a.name) for a in self.spec.actors
+        )
         if done:
             self.ctl[control.STOP] = 1  # hogs go too
         return done
