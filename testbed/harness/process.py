@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import posix_ipc
 import psutil
 import setproctitle
 
@@ -27,4 +28,8 @@ def enter(spec: RunSpec, name: str) -> Segment:
     cpus = spec.cpus.get(name)
     if cpus is not None:
         psutil.Process().cpu_affinity(cpus)
-    return Segment.attach(spec.segment_name, spec.layout)
+    try:
+        return Segment.attach(spec.segment_name, spec.layout)
+    except posix_ipc.ExistentialError:  # removed before this process came up: the runner
+        # names it (its segment is gone); no traceback here
+        raise SystemExit(3) from None

@@ -5,6 +5,7 @@ crashed child)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -31,7 +32,7 @@ from testbed.harness import (
 from testbed.harness.history import History
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.script import Script
-from testbed.ipc import control, mailbox
+from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import create_semaphore, unlink_semaphore
 from testbed.ipc.segment import NoSpace, Segment, unlink_shm
 from testbed.scenario import ConfigError
@@ -78,6 +79,7 @@ class Supervisor:
     def __init__(self, spec: RunSpec, opts: RunOptions):
         self.spec, self.opts = spec, opts
         self.seg: Segment | None = None
+        self._hold: int | None = None  # the flock that tells `testbed clean` the run lives
         self.procs: dict[str, Any] = {}
         self._ended: dict[str, int] = {}  # child -> when the runner saw it end (monotonic ns)
         self._stopped_since: dict[str, float] = {}  # child -> when it was first seen stopped
@@ -111,6 +113,8 @@ class Supervisor:
         finally:
             self._kill_all()
             core_server.cleanup(self.spec)
+            if self._hold is not None:
+                os.close(self._hold)
             if self.seg is not None:
                 self.seg.close()
             if old is not None:
@@ -122,6 +126,7 @@ class Supervisor:
         for sem, value in spec.semaphores().items():
             create_semaphore(sem, value)
         self.seg = Segment.create(spec.segment_name, spec.layout)
+        self._hold = names.hold(spec.segment_name)  # `testbed clean` sees the run alive
         if spec.has_core:
             mailbox.create(spec.mailbox_name, len(spec.actors))
         self.ctl = self.seg.words("control")
@@ -208,6 +213,16 @@ class Supervisor:
             [diagnosis.Failure(0, reason)],
         )
 
+    def _check_objects(self) -> None:
+        """Abort, saying so, if the run's segment was unlinked under it (`testbed clean
+        --force`, by hand): the cause of whatever its processes do next."""
+        path = names.SHM_DIR / self.spec.segment_name.lstrip("/")
+        if not path.exists():
+            raise Aborted(
+                f"the run's shared memory {path} was removed while the run was going "
+                "(testbed clean --force, or by hand)"
+            )
+
     def _check_children(self) -> None:
         """Abort if a child ended badly: every such child, in the order they failed, after
         any stopped process."""
@@ -236,6 +251,7 @@ class Supervisor:
             at = (diagnosis.error_time(self.seg, index) if index is not None else 0) or seen
             failures.append(diagnosis.Failure(at, text))
         if failures:
+            self._check_objects()
             causes = diagnosis.stopped(self.spec, self.seg, self._live_pids())
             raise Aborted(diagnosis.in_order(causes, failures))
 
@@ -245,6 +261,7 @@ class Supervisor:
         if now < self._next_state_check:
             return
         self._next_state_check = now + STATE_CHECK_S
+        self._check_objects()
         limit = self.spec.lock_timeout
         pids = self._live_pids()
         for name, pid in pids.items():
@@ -375,7 +392,10 @@ class Supervisor:
             return
         self.ctl[control.CORE_STOP] = 1
         if self.spec.has_core:
-            posix_ipc.Semaphore(self.spec.doorbell).release()
+            try:
+                posix_ipc.Semaphore(self.spec.doorbell).release()
+            except posix_ipc.ExistentialError:  # removed under the run: core ends on its own
+                pass
         self.procs["core"].join(5)
 
     def _kill_all(self) -> None:
