@@ -462,6 +462,10 @@ class Supervisor:
             path = capture.trace_path(self.spec, n)
             if not path.exists():
                 continue
+            if path.stat().st_size == 0:  # its writing failed (a full disk): nothing to replay
+                why = "the trace file is empty (its writing failed: a full disk?)"
+                traces.append({"file": str(path), "replayable": False, "why": why})
+                continue
             if self.writer is not None:
                 why = self.writer.written.get(n)
             else:
