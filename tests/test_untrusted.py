@@ -118,8 +118,8 @@ def test_an_actor_whose_body_returns_passes(tmp_path):
 @pytest.mark.parametrize(
     "variant, words",
     [
-        ("negative_region", ["'r' of -1 words", "1..268435456"]),
-        ("huge_region", [f"'r' of {1 << 61} words", "1..268435456"]),
+        ("negative_region", ["'r' of -1 words", "0..268435456"]),
+        ("huge_region", [f"'r' of {1 << 61} words", "0..268435456"]),
         ("control_region", ["'control'", "taken"]),
         ("twin_actors", ["actor name 'a' declared twice"]),
         ("too_many_actors", ["100000 actors", "1..256"]),

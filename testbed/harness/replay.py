@@ -72,10 +72,13 @@ def trusted(trace: Trace, path: str, scenario: str | None, trust_source: bool) -
             raise TraceError(f"--scenario {scenario}: no such file")
         trace.source = ref
         return trace
-    if trace.ref in loader.builtin_names() or trust_source:
+    ref = trace.ref
+    if trust_source or ref in loader.builtin_names():
+        return trace
+    if not loader.is_file_ref(ref) and ":" not in ref:  # a name: only entry points load it
         return trace
     raise TraceError(
-        f"trace {path} names the scenario {trace.ref!r}, which is not installed here: a "
+        f"trace {path} names the scenario {ref!r}, which is not installed here: a "
         "replay would run that code, so it runs only a scenario you name. Read it, then pass "
         "--scenario PATH (the file, or package.module:NAME), or --trust-source to run what the "
         "trace names"

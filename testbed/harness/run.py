@@ -157,10 +157,10 @@ def _check_regions(sc: Scenario, kind: str, declared: Any, layout: Layout) -> No
             raise ConfigError(
                 f"scenario {sc.name}: region {name!r} of {nwords!r} words: expected an int"
             )
-        if not 1 <= nwords <= MAX_REGION_WORDS:
+        if not 0 <= nwords <= MAX_REGION_WORDS:
             raise ConfigError(
                 f"scenario {sc.name}: region {name!r} of {nwords} words: expected "
-                f"1..{MAX_REGION_WORDS} (64-bit words)"
+                f"0..{MAX_REGION_WORDS} (64-bit words)"
             )
 
 
