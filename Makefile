@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench clean check-pages docs
 
-$(STAMP): pyproject.toml setup.py testbed/ipc/native.c testbed/ipc/hooks.c kernel_model/genode/_fastcore.c
+# the C sources setup.py builds (its NATIVE, HEADER and _fastcore.c)
+C_SOURCES := $(addprefix testbed/ipc/,bitmap.c atomics.c mailbox.c pagetable.c recorder.c gate.c \
+	hooks.c tb.h) kernel_model/genode/_fastcore.c
+
+$(STAMP): pyproject.toml setup.py $(C_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -1,14 +1,23 @@
 """Builds the C libraries, loaded with ctypes, not imported: the testbed's (bitmaps, atomics,
-the mailbox handshake; hooks.c: builtins for the hot paths, made through ctypes) and the
-Genode model's core in C (kernel_model/genode/fastcore.py)."""
+the mailbox handshake, page tables, recording, the iteration gate; hooks.c: builtins for the
+hot paths, made through ctypes) and the Genode model's core in C
+(kernel_model/genode/fastcore.py). testbed/ipc/tb.h is the header they share."""
 
 from setuptools import Extension, setup
+
+# The Makefile's $(STAMP) rule lists these files too: keep the two in step.
+NATIVE = [
+    f"testbed/ipc/{name}.c"
+    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks")
+]
+HEADER = "testbed/ipc/tb.h"
 
 setup(
     ext_modules=[
         Extension(
             "testbed.ipc._native",
-            sources=["testbed/ipc/native.c", "testbed/ipc/hooks.c"],
+            sources=NATIVE,
+            depends=[HEADER],
             extra_compile_args=["-O2", "-std=c11"],
             extra_link_args=["-pthread"],
             py_limited_api=False,
@@ -16,6 +25,8 @@ setup(
         Extension(
             "kernel_model.genode._fastcore",
             sources=["kernel_model/genode/_fastcore.c"],
+            depends=[HEADER],
+            include_dirs=["testbed/ipc"],
             extra_compile_args=["-O2", "-std=c11"],
             py_limited_api=False,
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,27 @@ import pytest
 from testbed.ipc import names
 
 ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"  # the tests' scenario files
+
+
+def user_files(directory: Path, *names: str) -> Path:
+    """Copy scenario files of tests/scenarios/ into `directory`, a user's directory outside
+    the repository, from where a test runs them by path as a user would; `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(SCENARIOS / name, directory / name)
+    return directory
+
+
+def scenario_text(name: str) -> str:
+    """The text of a scenario file of tests/scenarios/, for a test that writes a variant of it."""
+    return (SCENARIOS / name).read_text()
+
+
+def vary(text: str, old: str, new: str) -> str:
+    """`text` with `old` replaced by `new`; `old` must be there (else the variant is no variant)."""
+    assert old in text, f"{old!r} is not in the scenario's text"
+    return text.replace(old, new)
 
 
 @dataclass

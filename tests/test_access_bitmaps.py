@@ -5,11 +5,10 @@ under `--points named` it stays invisible."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import explore, run_cli
+from conftest import explore, run_cli, user_files
 
 import testbed
 from testbed.harness.access import AccessAtomic, AccessBitmap
@@ -17,59 +16,11 @@ from testbed.ipc.native import address_of
 from testbed.trace import access_points
 from testbed.trace.trace import Event, Trace
 
-RESERVE = '''
-import testbed
-from testbed import Grade, Outcome
-
-class Reserve(testbed.Scenario):
-    """Each actor reserves the first clear bit: `first_clear`, then `set_range`, two C calls
-    with no named point between them (racy) or under a lock (locked)."""
-
-    name = "reserve"
-    variants = {"racy": "find, then set, no lock", "locked": "the same under a lock",
-                "undeclared": "asks for a bitmap of a region it did not declare"}
-    outcomes = (
-        Outcome("reserved", "the actor owns its bit", {v: Grade.ACCEPTABLE for v in variants},
-                failure=False),
-        Outcome("double", "two actors reserved one bit", {v: Grade.FORBIDDEN for v in variants}),
-    )
-    points = ("reserve",)
-
-    def actors(self, config):
-        return [("a", {}), ("b", {})]
-
-    def regions(self, config):
-        return {"bits": 1, "owners": 64}
-
-    def locks(self, config):
-        return ["bits"]
-
-    def run_actor(self, env, actor):
-        variant = env.config["variant"]
-        bits = env.bitmap("bits" if variant != "undeclared" else "bitz", 64)
-        lock = env.lock("bits") if variant == "locked" else None
-        for _ in env.rounds():
-            env.point("reserve")
-            if lock:
-                lock.acquire()
-            slot = bits.first_clear(0, 64)
-            bits.set_range(slot, 1)
-            if lock:
-                lock.release()
-            if env.atomic("owners", slot).fetch_add(1):
-                env.record("double")
-            else:
-                env.record("reserved")
-
-SCENARIO = Reserve()
-'''
-
 
 @pytest.fixture
 def user(tmp_path: Path) -> Path:
     """A user's directory outside the repository, holding the scenario file."""
-    (tmp_path / "reserve.py").write_text(textwrap.dedent(RESERVE))
-    return tmp_path
+    return user_files(tmp_path, "reserve.py")
 
 
 def test_bitmap_and_atomic_operations_are_points_named_after_their_words():
@@ -188,48 +139,13 @@ def test_main_children_out_of_range_is_refused_naming_it(tmp_path):
     assert "Traceback" not in err
 
 
-DRAWS = '''
-import testbed
-from testbed import Grade, Outcome
-
-class Draws(testbed.Scenario):
-    """The body draws from env.rng between points: a replay (no perturbation) must see the
-    same draws as the perturbed run it replays."""
-
-    name = "draws"
-    variants = {"only": "draw four numbers"}
-    outcomes = (Outcome("ok", "drew", {"only": Grade.ACCEPTABLE}, failure=False),)
-    points = ("p",)
-
-    def actors(self, config):
-        return [("a", {})]
-
-    def regions(self, config):
-        return {"drawn": 4}
-
-    def run_actor(self, env, actor):
-        w = env.words("drawn")
-        for _ in env.rounds():
-            for k in range(4):
-                env.point("p")
-                w[k] = env.rng.randrange(2**32)
-            env.record("ok")
-
-    def result_extra(self, shared, config):
-        return {"drawn": list(shared.words("drawn"))}
-
-SCENARIO = Draws()
-'''
-
-
 def test_perturbation_does_not_move_the_bodys_random_draws(tmp_path, no_leftovers):
     """Perturbation draws from its own generator: with or without it, the same seed gives
     the body the same numbers (what a replay, which runs unperturbed, relies on)."""
     from testbed.harness.loader import load
     from testbed.harness.run import RunOptions, run
 
-    path = tmp_path / "draws.py"
-    path.write_text(textwrap.dedent(DRAWS))
+    path = user_files(tmp_path, "draws.py") / "draws.py"
     scenario = load(str(path))
     drawn = {
         perturb: run(

@@ -4,10 +4,8 @@ point in its window, a hand-written access-level trace replays, a recorded one r
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
-from conftest import cli
+from conftest import cli, user_files
 
 import testbed
 from testbed.harness.access import AccessWords
@@ -15,62 +13,11 @@ from testbed.trace import access_points
 from testbed.trace.step import Step
 from testbed.trace.trace import Event, Trace
 
-CLAIM = '''
-import testbed
-from testbed import Grade, Outcome
-
-class Claim(testbed.Scenario):
-    """Each actor claims one word if it reads it free: a check-then-act, no named point."""
-
-    name = "claim"
-    variants = {"racy": "read, then write, no lock", "locked": "the same under a lock"}
-    outcomes = (
-        Outcome("claimed", "the actor claimed the word", {"racy": Grade.ACCEPTABLE,
-                "locked": Grade.ACCEPTABLE}, failure=False),
-        Outcome("taken", "the word was someone else's", {"racy": Grade.ACCEPTABLE,
-                "locked": Grade.ACCEPTABLE}, failure=False),
-        Outcome("lost", "claimed, and then the word was someone else's",
-                {"racy": Grade.FORBIDDEN, "locked": Grade.FORBIDDEN}),
-    )
-
-    def actors(self, config):
-        return [("a", {}), ("b", {})]
-
-    def regions(self, config):
-        return {"slot": 1}
-
-    def locks(self, config):
-        return ["slot"]
-
-    def run_actor(self, env, actor):
-        me = actor.index + 1
-        w = env.words("slot")
-        for _ in env.rounds():
-            lock = env.lock("slot") if env.config["variant"] == "locked" else None
-            if lock:
-                lock.acquire()
-            claimed = w[0] == 0
-            if claimed:
-                w[0] = me
-            if lock:
-                lock.release()
-            if not claimed:
-                env.record("taken")
-            elif w[0] != me:
-                env.record("lost")
-            else:
-                env.record("claimed")
-                w[0] = 0  # given back
-
-SCENARIO = Claim()
-'''
-
 
 @pytest.fixture(scope="module")
 def claim(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("user") / "claim.py"
-    path.write_text(textwrap.dedent(CLAIM))
-    return str(path)
+    """The scenario file in a user's directory outside the repository: its path."""
+    return str(user_files(tmp_path_factory.mktemp("user"), "claim_word.py") / "claim_word.py")
 
 
 def _lost_update_script() -> list[Step]:
@@ -141,7 +88,7 @@ def test_named_points_cannot_reach_the_window(claim, no_leftovers):
 def test_a_hand_written_access_level_trace_replays_and_fails(claim, no_leftovers):
     events = [Event(k, s.actor, "point", s.point) for k, s in enumerate(_lost_update_script())]
     trace = Trace(
-        scenario="claim", source=claim, variant="racy", config={}, seed=1, actors=["a", "b"],
+        scenario="claim-word", source=claim, variant="racy", config={}, seed=1, actors=["a", "b"],
         outcome="lost", detected_by="a", rounds=1, order="stop", points="access", events=events,
     )  # fmt: skip
     r = testbed.replay(trace)

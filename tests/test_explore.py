@@ -3,88 +3,18 @@ Genode variants, replayable failures, deadlocks, and the exit codes."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import explore, run_cli
+from conftest import explore, run_cli, user_files
 
 import testbed
 from testbed.explorer.reduction import Footprint, independent, reads_at
 
-TINY = textwrap.dedent(
-    '''
-    """Two actors, two points each, from a user's own file (it imports only testbed)."""
-    from testbed import Grade, Outcome, Scenario
-
-    ACC, FORB = Grade.ACCEPTABLE, Grade.FORBIDDEN
-
-
-    ITERATIONS = [0]  # kept by the process from one iteration to the next
-
-
-    class Tiny(Scenario):
-        name = "tiny"
-        description = "two actors, two steps each"
-        variants = {
-            "apart": "each actor increments its own word",
-            "shared": "both increment one word: read at a, write at b, no lock",
-            "abba": "two locks taken in opposite orders",
-            "stateful": "an actor that remembers its last iteration",
-        }
-        outcomes = (
-            Outcome("ok", "the count is right", {v: ACC for v in variants}, failure=False),
-            Outcome("lost_update", "one increment lost", {"apart": ACC, "shared": FORB, "abba": ACC, "stateful": ACC}),
-        )
-        points = ("a", "b")
-
-        def actors(self, config):
-            return [("t0", {}), ("t1", {})]
-
-        def locks(self, config):
-            return ["l0", "l1"]
-
-        def regions(self, config):
-            return {"words": 4}
-
-        def run_actor(self, env, actor):
-            w, variant = env.words("words"), env.config["variant"]
-            if variant == "stateful":
-                ITERATIONS[0] += 1
-                env.point("a")
-                if ITERATIONS[0] == 1:
-                    env.point("b")
-                env.record("ok")
-                return
-            if variant == "abba":
-                first, second = (env.lock("l0"), env.lock("l1"))[:: 1 - 2 * actor.index]
-                env.point("a")
-                first.acquire()
-                env.point("b")
-                second.acquire()
-                second.release()
-                first.release()
-                env.record("ok")
-                return
-            word = actor.index if variant == "apart" else 0
-            env.point("a")
-            x = w[word]
-            env.point("b")
-            w[word] = x + 1
-            w[2] += 1
-            if w[2] == 2:
-                env.record("lost_update" if variant == "shared" and w[0] != 2 else "ok")
-
-
-    SCENARIO = Tiny()
-    '''
-)
-
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
-    (tmp_path / "tiny.py").write_text(TINY)
-    return tmp_path
+    return user_files(tmp_path, "tiny.py")
 
 
 def explore_here(cwd: Path, variant: str, **options) -> dict:
@@ -250,56 +180,6 @@ def test_access_points_explore_the_words_and_the_failure_replays(tiny):
     assert doc["schedules"] > 6
 
 
-WORDS = textwrap.dedent(
-    '''
-    """Actors that read a word then write it back plus one; no named point at all."""
-    from testbed import Grade, Outcome, Scenario
-
-    ACC = Grade.ACCEPTABLE
-
-
-    class Words(Scenario):
-        name = "words"
-        description = "reads and writes of words, at access level"
-        variants = {
-            "own": "two actors, each its own word",
-            "same": "two actors, both on word 0",
-            "three": "three actors, each its own word",
-            "twice": "two actors, two increments of word 0 each, then a done counter",
-        }
-        outcomes = (
-            Outcome("ok", "done", {v: ACC for v in variants}, failure=False),
-            Outcome("lost_update", "one increment lost", {v: ACC for v in variants}),
-            Outcome("v2", "twice: word 0 ends at 2", {v: ACC for v in variants}),
-            Outcome("v3", "twice: word 0 ends at 3", {v: ACC for v in variants}),
-        )
-
-        def actors(self, config):
-            return [(f"t{i}", {}) for i in range(3 if config["variant"] == "three" else 2)]
-
-        def regions(self, config):
-            return {"words": 3}
-
-        def run_actor(self, env, actor):
-            w, variant = env.words("words"), env.config["variant"]
-            i = 0 if variant in ("same", "twice") else actor.index
-            for _ in range(2 if variant == "twice" else 1):
-                x = w[i]
-                w[i] = x + 1
-            if variant != "twice":
-                env.record("ok")
-                return
-            done = w[2]
-            w[2] = done + 1
-            if done == 1:  # the second to finish, unless both read 0 (nobody records)
-                env.record({2: "v2", 3: "v3"}.get(w[0], "ok"))
-
-
-    SCENARIO = Words()
-    '''
-)
-
-
 @pytest.mark.parametrize(
     "variant, schedules, pruned, sleep_blocked, steps",
     [("own", 3, 4, 2, 4 + 3 + 2), ("same", 4, 1, 0, 4 * 4)],
@@ -317,7 +197,7 @@ def test_access_points_give_reads_and_the_sleep_sets_prune_by_word(
     the end, sleep-blocked): 3 schedules, 4 pruned, 2 sleep-blocked, 1 run to its end.
     In `same` both read word 0 and write it: only the two reads commute, as with unknown
     reads (a named point), and the counts are those of the test above at K=2: 4, 1, 0."""
-    (tmp_path / "words.py").write_text(WORDS)
+    user_files(tmp_path, "words.py")
     doc = testbed.explore(
         str(tmp_path / "words.py"), variant=variant, points="access", seed=1,
         max_failures=0, trace_dir=str(tmp_path / "traces"),
@@ -364,7 +244,7 @@ def test_dpor_runs_one_schedule_a_class_with_no_bound(
     race of b2 with a1 asks for A where it sleeps (pruned 1). 4 schedules, one a class of
     equivalent orders. `three` (nothing races, 90 orders): DPOR 1 (pruned: 2 + 2 + 1 + 1
     actors never tried on the way), the sleep sets 9, 8 of them sleep-blocked."""
-    (tmp_path / "words.py").write_text(WORDS)
+    user_files(tmp_path, "words.py")
     doc = testbed.explore(
         str(tmp_path / "words.py"), variant=variant, points="access", seed=1,
         preemptions="none", reduction=reduction, max_failures=0,
@@ -391,7 +271,7 @@ def test_dpor_sees_every_outcome_the_sleep_sets_see(tmp_path, no_leftovers):
     """`twice`: 12 steps, 924 orders. Both reductions run one schedule a class of
     equivalent orders (104 classes) and see the same outcomes in as many schedules; the
     sleep sets run 2 sleep-blocked schedules more."""
-    (tmp_path / "words.py").write_text(WORDS)
+    user_files(tmp_path, "words.py")
     docs = {
         r: testbed.explore(
             str(tmp_path / "words.py"), variant="twice", points="access", seed=1,

@@ -39,7 +39,7 @@ class Pair:
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
         want = self.py.serve(op, pd, a0, a1, a2)
         got = self.c.serve(op, pd, a0, a1, a2)
-        assert got == want, (Op(op).name if op in Op._value2member_map_ else op, pd, a0, a1, a2)
+        assert got == want, (Op(op).name if op in {o.value for o in Op} else op, pd, a0, a1, a2)
         assert type(got[0]) is Status
         return want
 
@@ -48,9 +48,9 @@ class Pair:
         assert [self.c.used(pd) for pd in range(self.npds)] == [
             ram.used[pd] for pd in range(self.npds)
         ]
-        assert self.c.next_id() == ram._next_id
+        assert self.c.next_id() == ram.next_id
         assert self.c.count() == len(ram.dataspaces)
-        ids = list(range(ram._next_id + 2))
+        ids = list(range(ram.next_id + 2))
         assert self.c.dataspaces(ids) == {
             ds: (d.owner, d.size, d.attached) for ds, d in ram.dataspaces.items()
         }
@@ -129,7 +129,7 @@ def test_many_create_destroy_cycles_with_churn():
         if step % 2000 == 0:
             pair.assert_same_state()
     pair.assert_same_state()
-    assert pair.py.ram._next_id > 1000
+    assert pair.py.ram.next_id > 1000
 
 
 def test_mailbox_path_answers_in_place():

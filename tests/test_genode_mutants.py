@@ -3,9 +3,7 @@ side, never a timeout), and the correct allocators beside the mutants."""
 
 from __future__ import annotations
 
-import textwrap
-
-from conftest import cli
+from conftest import cli, user_files
 
 from kernel_model.genode import mutants
 from scenarios.genode_mutants import SCENARIO
@@ -33,35 +31,8 @@ def test_the_lock_inversion_ends_as_a_named_deadlock_and_leaves_nothing_behind()
     assert d["reported_by"] in d["actors"]
 
 
-INVERSION = """
-import testbed
-from testbed import Grade, Outcome
-
-class Inversion(testbed.Scenario):
-    name = "inversion"
-    variants = {"v": "a takes x then y, b takes y then x"}
-    outcomes = (Outcome("ok", "both locks taken", {"v": Grade.ACCEPTABLE}, failure=False),)
-
-    def actors(self, config):
-        return [("a", {"order": ("x", "y")}), ("b", {"order": ("y", "x")})]
-
-    def locks(self, config):
-        return ["x", "y"]
-
-    def run_actor(self, env, actor):
-        first, second = (env.lock(n) for n in actor.params["order"])
-        for _ in env.rounds():
-            with first:
-                with second:
-                    env.record("ok")
-
-SCENARIO = Inversion()
-"""
-
-
 def test_a_deadlock_without_a_deadlock_outcome_aborts_naming_the_cycle(tmp_path):
-    path = tmp_path / "inversion.py"
-    path.write_text(textwrap.dedent(INVERSION))
+    path = user_files(tmp_path, "inversion.py") / "inversion.py"
     r = cli(
         "stress", str(path), "--variant", "v", "--duration", "60", "--lock-timeout", "30",
         "--no-record",

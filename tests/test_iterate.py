@@ -10,21 +10,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import explore, run_cli
+from conftest import explore, run_cli, scenario_text, user_files, vary
 
 import testbed
 from testbed.scenario import ConfigError
 
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-
 
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "user"
-    d.mkdir()
-    for name in ("lost_update.py", "two_stage.py", "stuck_body.py"):
-        shutil.copy(SCENARIOS / name, d / name)
-    return d
+    return user_files(tmp_path / "user", "lost_update.py", "two_stage.py", "stuck_body.py")
 
 
 def _stress(cwd: Path, *args: str) -> tuple[int, dict]:
@@ -119,7 +113,7 @@ def test_a_lock_held_at_the_end_of_a_body_is_named(user_dir):
 
 
 def test_arbiter_without_iterations_is_a_config_error(tmp_path):
-    src = (SCENARIOS / "lost_update.py").read_text().replace("iterate = True", "iterate = False")
+    src = vary(scenario_text("lost_update.py"), "iterate = True", "iterate = False")
     path = tmp_path / "continuous.py"
     path.write_text(src)
     with pytest.raises(ConfigError, match="arbiter.*needs iterations"):

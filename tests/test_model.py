@@ -26,7 +26,7 @@ class FreeLock:
 def make_core(npds: int = 2):
     bufs = [bytearray(8 * Bitmap.words(layout.AREA_PAGES)) for _ in range(npds)]
     core = Core(npds, lambda pd: Bitmap(address_of(bufs[pd]), layout.AREA_PAGES), 1 << 30)
-    core._bufs = bufs
+    core._keep = bufs  # the bitmaps' memory lives as long as the core
     return core
 
 
@@ -39,7 +39,7 @@ def make_allocator(variant: str, core: Core, pd: int = 0):
     alloc = VARIANTS[variant](
         threads, FreeLock(), FreeLock(), conn, Bitmap(address_of(slots), layout.NUM_SLOTS)
     )
-    alloc._slots = slots
+    alloc._keep = slots  # the slot bitmap's memory lives as long as the allocator
     return alloc
 
 

@@ -8,148 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import cli, explore, run_cli
+from conftest import cli, explore, run_cli, scenario_text, user_files, vary
 
 import testbed
 from testbed.native import build
-
-CLAIM_C = r"""
-#include "testbed.h"
-
-/* One round: claim the slot if it is free (check, then act), then give it back. */
-void claim(tb_env *env)
-{
-    uint64_t *slot = tb_region(env, "slot");
-    uint64_t me = (uint64_t)tb_actor_index(env) + 1;
-    int locked = (int)tb_param(env, "locked", 0), lock = tb_lock_id(env, "slot");
-    if (locked)
-        tb_lock(env, lock);
-    int free = tb_load(env, &slot[0]) == 0;
-    tb_point(env, tb_point_id(env, "claim.check"));
-    if (free)
-        tb_store(env, &slot[0], me);
-    if (locked)
-        tb_unlock(env, lock);
-    if (!free) {
-        tb_record(env, tb_outcome(env, "busy"));
-        return;
-    }
-    tb_point(env, tb_point_id(env, "claim.set"));
-    if (tb_load(env, &slot[0]) != me) {
-        tb_record(env, tb_outcome(env, "stolen"));
-        return;
-    }
-    tb_record(env, tb_outcome(env, "claimed"));
-    tb_lock(env, lock);
-    if (tb_load(env, &slot[0]) == me)
-        tb_store(env, &slot[0], 0);
-    tb_unlock(env, lock);
-}
-
-/* The Python tiny scenario's increment (tests/test_explore.py): read at a, write at b. */
-void bump(tb_env *env)
-{
-    uint64_t *w = tb_region(env, "slot");
-    int apart = (int)tb_param(env, "apart", 0), word = apart ? tb_actor_index(env) + 1 : 1;
-    tb_point(env, tb_point_id(env, "claim.check"));
-    uint64_t x = tb_load(env, &w[word]);
-    tb_point(env, tb_point_id(env, "claim.set"));
-    tb_store(env, &w[word], x + 1);
-    uint64_t done = tb_load(env, &w[3]) + 1;
-    tb_store(env, &w[3], done);
-    if (done == 2)
-        tb_record(env, tb_outcome(env, apart || tb_load(env, &w[1]) == 2 ? "claimed" : "stolen"));
-}
-
-/* What the harness hands C: identity, params, regions, core, all written where Python reads. */
-void probe(tb_env *env)
-{
-    uint64_t *out = tb_region(env, "probe") + 8 * tb_actor_index(env);
-    uint64_t reply = 0;
-    out[0] = (uint64_t)tb_actor_index(env) + 100;
-    out[1] = (uint64_t)tb_param(env, "weight", -1);
-    out[2] = (uint64_t)tb_param(env, "missing", 77);
-    out[3] = tb_region_words(env, "probe");
-    out[4] = (uint64_t)tb_core_call(env, 5, 1, 2, 3, &reply);
-    out[5] = reply;
-    out[6] = tb_actor_name(env)[1] == '0' + tb_actor_index(env);
-    out[7] = tb_variant(env)[0];
-    uint64_t *slot = tb_region(env, "slot");
-    tb_region(env, "probe")[16 + tb_actor_index(env)] = tb_fetch_add(env, &slot[0], 1) < 2
-                                       && tb_cas(env, &slot[2], 0, 9) + tb_cas(env, &slot[2], 0, 9) == 1;
-    tb_record(env, tb_outcome(env, "claimed"));
-}
-
-void bad_region(tb_env *env) { tb_region(env, "nowhere"); }
-void bad_outcome(tb_env *env) { tb_outcome(env, "nothing"); }
-void bad_address(tb_env *env) { uint64_t local = 0; tb_store(env, &local, 1); }
-"""
-
-CLAIM_PY = '''
-"""Two actors claim one slot in C: read it, then write it (the user's scenario of
-tests/test_user_scenarios.py, its body in C)."""
-from testbed import Grade, Outcome, Scenario
-
-A, F = Grade.ACCEPTABLE, Grade.FORBIDDEN
-
-
-class Claim(Scenario):
-    name = "claim-c"
-    description = "two native actors claim one slot: check, then act"
-    variants = {"racy": "check and claim without the lock", "locked": "under the slot lock",
-                "apart": "bump: each actor its own word", "shared": "bump: one word, no lock"}
-    outcomes = (
-        Outcome("claimed", "claimed it", dict.fromkeys(variants, A), failure=False),
-        Outcome("busy", "taken", dict.fromkeys(variants, A), failure=False),
-        Outcome("stolen", "another actor claimed it too", dict.fromkeys(variants, F)),
-    )
-    points = ("claim.check", "claim.set")
-    native = "claim.c"
-
-    def add_arguments(self, parser):
-        parser.add_argument("--body", default="claim", help="the C function an actor calls")
-
-    def configure(self, args):
-        body = "bump" if args.variant in ("apart", "shared") else args.body
-        return {"locked": args.variant == "locked", "apart": args.variant == "apart",
-                "body": body, "weight": 3}
-
-    def actors(self, config):
-        return [(f"a{i}", {"weight": 10 + i}) for i in range(2)]
-
-    def locks(self, config):
-        return ["slot"]
-
-    def regions(self, config):
-        return {"slot": 4, "probe": 24}
-
-    def run_actor(self, env, actor):
-        for _ in env.rounds():
-            env.native(env.config["body"])
-
-
-class Echo:
-    def serve(self, op, pd, a0, a1, a2):
-        return 7, op * 1000 + a0 + a1 + a2
-
-
-class Probe(Claim):
-    name = "probe-c"
-
-    def core(self, shared, config):
-        return Echo()
-
-    def result_extra(self, shared, config):
-        return {"probe": list(shared.words("probe"))}
-
-
-SCENARIO = Claim()
-PROBE = Probe()
-'''
 
 RACE = ("--pin", "same", "--perturb", "yield:1", "--seed", "3")
 
@@ -167,10 +32,7 @@ def cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def user(tmp_path_factory) -> Path:
     """The user's directory: a scenario file and its C source, nothing else."""
-    d = tmp_path_factory.mktemp("user")
-    (d / "claim.c").write_text(CLAIM_C)
-    (d / "claim.py").write_text(CLAIM_PY)
-    return d
+    return user_files(tmp_path_factory.mktemp("user"), "claim_c.c", "claim_c.py")
 
 
 def _files(d: Path) -> set[str]:
@@ -178,18 +40,18 @@ def _files(d: Path) -> set[str]:
 
 
 def test_a_c_scenario_runs_counts_and_leaves_nothing_in_the_users_directory(user, cache):
-    r = cli("stress", str(user / "claim.py"), "--variant", "locked", "--rounds", "300", *RACE)
+    r = cli("stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "300", *RACE)
     assert r.code == 0, r.err
     assert r.doc["outcomes"]["stolen"] == 0
     assert r.doc["outcomes"]["claimed"] + r.doc["outcomes"]["busy"] == 600
-    assert _files(user) == {"claim.c", "claim.py"}
+    assert _files(user) == {"claim_c.c", "claim_c.py"}
     assert len(list(cache.glob("*.so"))) >= 1 and not list(cache.glob("*.tmp"))
 
 
 def test_the_c_race_is_found_at_access_points_and_its_trace_replays(user, tmp_path):
     traces = tmp_path / "traces"
     r = cli(
-        "stress", str(user / "claim.py"), "--variant", "racy", "--duration", "60",
+        "stress", str(user / "claim_c.py"), "--variant", "racy", "--duration", "60",
         "--max-failures", "1", "--points", "access", "--trace-dir", str(traces), *RACE,
     )  # fmt: skip
     assert r.code == 1, r.err
@@ -203,11 +65,11 @@ def test_the_c_race_is_found_at_access_points_and_its_trace_replays(user, tmp_pa
 
 
 def test_explore_finds_the_c_lost_update_and_counts_as_the_python_one(user):
-    """`bump` is tests/test_explore.py's tiny increment in C: the same schedule counts (by
+    """`bump` is the tiny scenario's increment (tests/scenarios/tiny.py) in C: the same schedule counts (by
     hand there: 1 preemption, no reduction, 4 schedules, 2 lost), and a found failure's
     trace replays."""
     code, doc = explore(
-        user, "claim.py", "--variant", "shared", "--preemptions", "1", "--no-reduce",
+        user, "claim_c.py", "--variant", "shared", "--preemptions", "1", "--no-reduce",
         "--max-failures", "0",
     )  # fmt: skip
     assert (doc["schedules"], doc["complete"], code) == (4, True, 1)
@@ -216,20 +78,22 @@ def test_explore_finds_the_c_lost_update_and_counts_as_the_python_one(user):
         user, "replay", "--trust-source", doc["failures"][0]["trace_file"], "--json", "-"
     )
     assert code == 0 and replayed["replay"]["reproduced"], err
-    code, doc = explore(user, "claim.py", "--variant", "apart", "--preemptions", "2", "--no-reduce")
+    code, doc = explore(
+        user, "claim_c.py", "--variant", "apart", "--preemptions", "2", "--no-reduce"
+    )
     assert (code, doc["complete"], doc["schedules"], doc["failures"]) == (0, True, 6, [])
 
 
 def test_explore_at_access_points_finds_the_claim_race_and_proves_the_lock(user):
-    code, doc = explore(user, "claim.py", "--variant", "racy", "--points", "access")
+    code, doc = explore(user, "claim_c.py", "--variant", "racy", "--points", "access")
     assert code == 1 and doc["failures"][0]["outcome"] == "stolen"
-    code, doc = explore(user, "claim.py", "--variant", "locked", "--points", "access")
+    code, doc = explore(user, "claim_c.py", "--variant", "locked", "--points", "access")
     assert (code, doc["complete"]) == (0, True) and doc["outcomes"].get("stolen", 0) == 0
 
 
 def test_c_sees_identity_params_regions_atomics_and_core(user, no_leftovers):
     result = testbed.run(
-        f"{user / 'claim.py'}:PROBE", variant="racy", rounds=1, body="probe", seed=1
+        f"{user / 'claim_c.py'}:PROBE", variant="racy", rounds=1, body="probe", seed=1
     )
     assert result.exit_code == 0, result.document["reasons"]
     probe = result.document["probe"]
@@ -249,7 +113,7 @@ def test_c_sees_identity_params_regions_atomics_and_core(user, no_leftovers):
 )
 def test_an_undeclared_name_fails_the_actor_naming_it(user, body, message):
     r = cli(
-        "stress", str(user / "claim.py"), "--variant", "locked", "--rounds", "2", "--body", body
+        "stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "2", "--body", body
     )
     assert r.code == 3, r.err
     assert any(message in reason for reason in r.doc["reasons"]), r.doc["reasons"]
@@ -257,29 +121,33 @@ def test_an_undeclared_name_fails_the_actor_naming_it(user, body, message):
 
 def test_an_address_outside_the_regions_fails_at_access_points(user):
     r = cli(
-        "stress", str(user / "claim.py"), "--variant", "locked", "--rounds", "1",
+        "stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "1",
         "--body", "bad_address", "--points", "access",
     )  # fmt: skip
     assert r.code == 3 and any("in no declared region" in x for x in r.doc["reasons"])
 
 
 def test_a_compile_error_exits_2_with_the_compilers_message(tmp_path):
-    (tmp_path / "claim.c").write_text(CLAIM_C.replace("int free =", "int free = undeclared_x +"))
-    (tmp_path / "claim.py").write_text(CLAIM_PY)
-    r = cli("stress", str(tmp_path / "claim.py"), "--variant", "locked", "--rounds", "1")
+    user_files(tmp_path, "claim_c.py")  # and a C source that does not compile beside it
+    (tmp_path / "claim_c.c").write_text(
+        vary(scenario_text("claim_c.c"), "int free =", "int free = undeclared_x +")
+    )
+    r = cli("stress", str(tmp_path / "claim_c.py"), "--variant", "locked", "--rounds", "1")
     assert r.code == 2 and r.doc is None, r.out
-    assert f"native source {tmp_path / 'claim.c'} does not compile" in r.err
+    assert f"native source {tmp_path / 'claim_c.c'} does not compile" in r.err
     assert "undeclared_x" in r.err and "Traceback" not in r.err
-    assert _files(tmp_path) == {"claim.c", "claim.py"}
+    assert _files(tmp_path) == {"claim_c.c", "claim_c.py"}
 
 
 def test_a_missing_compiler_or_source_exits_2_naming_it(user, tmp_path):
     env = dict(os.environ, CC="/nonexistent/cc-xyz")
-    code, _, err = _cli_env(user, env, "stress", "claim.py", "--variant", "locked", "--rounds", "1")
+    code, _, err = _cli_env(
+        user, env, "stress", "claim_c.py", "--variant", "locked", "--rounds", "1"
+    )
     assert code == 2 and "/nonexistent/cc-xyz" in err and "C compiler" in err
-    (tmp_path / "claim.py").write_text(CLAIM_PY)  # and no claim.c beside it
-    r = cli("stress", str(tmp_path / "claim.py"), "--variant", "locked", "--rounds", "1")
-    assert r.code == 2 and f"{tmp_path / 'claim.c'}: no such file" in r.err
+    user_files(tmp_path, "claim_c.py")  # and no claim_c.c beside it
+    r = cli("stress", str(tmp_path / "claim_c.py"), "--variant", "locked", "--rounds", "1")
+    assert r.code == 2 and f"{tmp_path / 'claim_c.c'}: no such file" in r.err
 
 
 def _cli_env(cwd: Path, env: dict, *args: str) -> tuple[int, str, str]:
@@ -294,15 +162,14 @@ def _cli_env(cwd: Path, env: dict, *args: str) -> tuple[int, str, str]:
 
 
 def test_the_cache_compiles_once_and_again_when_a_source_changes(tmp_path, cache):
-    (tmp_path / "claim.c").write_text(CLAIM_C)
-    (tmp_path / "claim.py").write_text(CLAIM_PY)
+    user_files(tmp_path, "claim_c.c", "claim_c.py")
     from testbed.harness import loader
 
-    module = loader.file_module((tmp_path / "claim.py").resolve())
+    module = loader.file_module((tmp_path / "claim_c.py").resolve())
     first = build.library(module.SCENARIO)
     stamp = first.stat().st_mtime_ns
     assert build.library(module.SCENARIO) == first and first.stat().st_mtime_ns == stamp
-    (tmp_path / "claim.c").write_text(CLAIM_C + "\nint extra_symbol;\n")
+    (tmp_path / "claim_c.c").write_text(scenario_text("claim_c.c") + "\nint extra_symbol;\n")
     second = build.library(module.SCENARIO)
     assert second != first and second.parent == cache
 
@@ -337,7 +204,7 @@ def test_litmus_mp_counts_every_iteration():
 
 def test_a_scenario_without_native_sources_compiles_nothing(tmp_path, cache):
     before = set(cache.glob("*.so")) if cache.exists() else set()
-    text = textwrap.dedent(CLAIM_PY).replace('native = "claim.c"', "")
+    text = vary(scenario_text("claim_c.py"), 'native = "claim_c.c"', "")
     (tmp_path / "plain.py").write_text(text)
     from testbed.harness import loader
 

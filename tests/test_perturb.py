@@ -78,7 +78,7 @@ def test_auto_is_seeded_same_seed_same_strategy_sequence():
 
     def sequence(seed: int) -> list[tuple[int, int]]:
         auto = portfolio.Auto(random.Random(seed), 100)  # as an actor's env builds it
-        return list(itertools.islice(auto._phases, 50))
+        return list(itertools.islice(auto.schedule, 50))
 
     a, b, c = sequence(7), sequence(7), sequence(8)
     assert a == b and a != c

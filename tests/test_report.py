@@ -8,7 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
-from conftest import cli, explore, run_cli
+from conftest import cli, explore, run_cli, user_files
 from junitparser import Failure, JUnitXml
 
 
@@ -110,11 +110,9 @@ def test_a_page_leads_with_its_failures_and_embeds_strict_json(tmp_path):
     """A real explore run with two failing schedules: the page's first table lists both, with
     seed, trace and replay command; a replay document of one marks it reproduced; a NaN in a
     document is embedded as null, so the data parses as strict JSON."""
-    from test_explore import TINY
-
     from testbed.report.html import failure_rows, write_html
 
-    (tmp_path / "tiny.py").write_text(TINY)
+    user_files(tmp_path, "tiny.py")
     code, doc = explore(tmp_path, "tiny.py", "--variant", "shared", "--max-failures", "0")
     assert code == 1 and len(doc["failures"]) == 2
     first = doc["failures"][0]["trace_file"]

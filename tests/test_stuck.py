@@ -3,78 +3,13 @@ vanished lock holder (named from the lock's holder word), failures in the order 
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
-from conftest import cli
-
-STUCK = '''
-"""Actors that stop themselves (SIGSTOP) or the core, with or without a lock."""
-import os
-import signal
-
-import psutil
-
-from testbed import Grade, Outcome, Scenario
-
-
-class Stuck(Scenario):
-    name = "stuck"
-    variants = {v: "a fault" for v in ("stop-holder", "stop-idle", "stop-core", "exit-holding")}
-    outcomes = (Outcome("ok", "ended", {v: Grade.ACCEPTABLE for v in variants}),)
-
-    def actors(self, config):
-        return [("pd0.a", {}), ("pd0.b", {})]
-
-    def locks(self, config):
-        return ["L"]
-
-    def regions(self, config):
-        return {"sync": 1}
-
-    def core(self, seg, config):
-        from kernel_model.genode.core import Core
-        return Core(1, lambda pd: None, ram_quota=0)
-
-    def run_actor(self, env, actor):
-        variant, sync = env.config["variant"], env.words("sync")
-        env.core_call(0)(0)  # a null request: core is up
-        if actor.name == "pd0.a":
-            if variant == "stop-idle":
-                os.kill(os.getpid(), signal.SIGSTOP)
-            elif variant == "stop-core":
-                me = psutil.Process()
-                core = min((p for p in me.parent().children() if p.pid != me.pid),
-                           key=lambda p: p.create_time())
-                core.send_signal(signal.SIGSTOP)
-                env.core_call(0)(0)
-            else:
-                env.lock("L").acquire()
-                env.point("hold")
-                sync[0] = 1
-                if variant == "stop-holder":
-                    os.kill(os.getpid(), signal.SIGSTOP)
-            env.record("ok")
-            return
-        if variant in ("stop-holder", "exit-holding"):
-            while not sync[0]:
-                pass
-            with env.lock("L"):
-                pass
-        env.record("ok")
-
-    points = ("hold",)
-
-
-SCENARIO = Stuck()
-'''
+from conftest import cli, user_files
 
 
 @pytest.fixture
 def stuck(tmp_path) -> str:
-    path = tmp_path / "stuck.py"
-    path.write_text(textwrap.dedent(STUCK))
-    return str(path)
+    return str(user_files(tmp_path, "stuck.py") / "stuck.py")
 
 
 def run(ref: str, variant: str, *extra: str):

@@ -1,8 +1,9 @@
 """A user's own scenario file, outside the repository, through every door: the CLI, the
 Python API, the pytest plugin, replay; and bad scenario files refused before anything runs.
 
-The scenario is a check-then-act on one shared word (two actors claim a slot): unlocked, a
-schedule point sits inside the window, so `--pin same --perturb yield:1` exposes it."""
+The scenario (tests/scenarios/claim.py) is a check-then-act on one shared word (two actors
+claim a slot): unlocked, a schedule point sits inside the window, so `--pin same --perturb
+yield:1` exposes it."""
 
 from __future__ import annotations
 
@@ -10,82 +11,19 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import cli, leftovers_of
+from conftest import cli, leftovers_of, scenario_text, user_files, vary
 
 import testbed
-
-CLAIM = '''
-"""Two actors claim one slot: read it, then write it."""
-from testbed import Grade, Outcome, Scenario
-
-A = Grade.ACCEPTABLE
-
-
-class Claim(Scenario):
-    name = "claim"
-    description = "two actors claim one slot: check, then act"
-    variants = {
-        "racy": "check and claim without the lock",
-        "locked": "check and claim under the slot lock",
-    }
-    outcomes = (
-        Outcome("claimed", "claimed the free slot and kept it", {"racy": A, "locked": A}, failure=False),
-        Outcome("busy", "the slot was taken", {"racy": A, "locked": A}, failure=False),
-        Outcome("stolen", "another actor claimed it too",
-                {"racy": Grade.FORBIDDEN, "locked": Grade.FORBIDDEN}),
-    )
-    points = ("claim.check", "claim.set")
-
-    def actors(self, config):
-        return [(f"a{i}", {}) for i in range(2)]
-
-    def locks(self, config):
-        return ["slot"]
-
-    def regions(self, config):
-        assert config["variant"] in self.variants  # the variant is known from the start
-        return {"slot": 1}
-
-    def run_actor(self, env, actor):
-        slot, me, lock = env.words("slot"), actor.index + 1, env.lock("slot")
-        locked = env.config["variant"] == "locked"
-        for _ in env.rounds():
-            if locked:
-                lock.acquire()
-            free = slot[0] == 0
-            env.point("claim.check")
-            if free:
-                slot[0] = me
-            if locked:
-                lock.release()
-            if not free:
-                env.record("busy")
-                continue
-            env.point("claim.set")
-            if slot[0] != me:
-                env.record("stolen", at="claim.set")
-                continue
-            env.record("claimed")
-            with lock:
-                if slot[0] == me:
-                    slot[0] = 0
-
-
-SCENARIO = Claim()
-'''
 
 RACE = ("--pin", "same", "--perturb", "yield:1", "--seed", "3")
 
 
 @pytest.fixture
 def claim(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("user") / "claim.py"
-    path.write_text(CLAIM)
-    return path
+    return user_files(tmp_path_factory.mktemp("user"), "claim.py") / "claim.py"
 
 
 def test_a_file_scenario_runs_from_the_cli(claim):
@@ -171,25 +109,29 @@ def test_the_api_runs_a_scenario_object(no_leftovers):
     assert result.document["scenario"] == SCENARIO.name
 
 
+CLAIM = scenario_text("claim.py")
+# Each case a bad scenario file and the message naming its problem. The first four are tiny
+# inline snippets on purpose: the bad snippet itself is the point (a syntax error, an import
+# that fails, no SCENARIO, a SCENARIO of the wrong type). The others vary the real claim.py.
 BAD = {
     "syntax": ("def broken(:\n", "claim.py"),
     "import": ("import no_such_module_anywhere\n", "no_such_module_anywhere"),
     "no SCENARIO": ("X = 1\n", "SCENARIO"),
     "not a Scenario": ("SCENARIO = 42\n", "int is not a testbed.Scenario"),
     "missing grade": (
-        CLAIM.replace('{"racy": A, "locked": A}, failure=False),\n        Outcome("busy"',
-                      '{"racy": A}, failure=False),\n        Outcome("busy"'),
+        vary(CLAIM, '"claimed the free slot and kept it", {"racy": A, "locked": A}',
+             '"claimed the free slot and kept it", {"racy": A}'),
         "outcome 'claimed' has no grade for variant 'locked'",
     ),
     "outcome twice": (
-        CLAIM.replace('Outcome("busy"', 'Outcome("claimed"'), "outcome 'claimed' declared twice"
+        vary(CLAIM, 'Outcome("busy"', 'Outcome("claimed"'), "outcome 'claimed' declared twice"
     ),
     "point twice": (
-        CLAIM.replace('("claim.check", "claim.set")', '("claim.check", "claim.check")'),
+        vary(CLAIM, '("claim.check", "claim.set")', '("claim.check", "claim.check")'),
         "schedule point 'claim.check' declared twice",
     ),
     "variant without description": (
-        CLAIM.replace('"check and claim under the slot lock"', '""'),
+        vary(CLAIM, '"check and claim under the slot lock"', '""'),
         "variant 'locked' has no description",
     ),
 }  # fmt: skip
@@ -199,7 +141,7 @@ BAD = {
 def test_a_bad_scenario_file_exits_2_naming_the_problem(case, tmp_path):
     text, message = BAD[case]
     path = tmp_path / "claim.py"
-    path.write_text(textwrap.dedent(text))
+    path.write_text(text)
     r = cli("stress", str(path), "--variant", "locked", "--rounds", "1")
     assert r.code == 2, (r.out, r.err)
     assert message in r.err and "Traceback" not in r.err

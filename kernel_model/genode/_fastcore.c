@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "tb.h" /* testbed/ipc/tb.h: the mailbox's layout, the bit-range walker, tb_rec_what_fn */
+
 enum { OK = 0, REGION_CONFLICT = 1, OUT_OF_RAM = 2, INVALID_PD = 3, INVALID_RANGE = 4,
        UNALIGNED = 5, INVALID_SIZE = 6, INVALID_DATASPACE = 7, NOT_ATTACHED = 8,
        DATASPACE_ATTACHED = 9, INVALID_OP = 10, DATASPACE_TOO_SMALL = 11 };
@@ -20,7 +22,6 @@ enum { NULL_OP = 0, RAM_ALLOC = 1, RAM_FREE = 2, ATTACH_AT = 3, DETACH = 4 };
 #define AREA_SIZE (256ull << 20)
 #define PAGE_SIZE 4096ull
 #define AREA_PAGES (AREA_SIZE / PAGE_SIZE)
-#define WORD_BITS 64u
 
 /* Dataspaces: open addressing keyed by id (ids only grow, so an index by id would
  * collide with a long-lived one), linear probing, deletion by backward shift. */
@@ -35,12 +36,10 @@ struct account { uint64_t quota, used, count; };
 struct attachment { uint64_t ds, pages; };
 struct fc_pd { uint64_t *bitmap; struct attachment *at; struct account ram; };
 
-/* Recording a served request, in the testbed's format (testbed/trace/recorder.py): a call of
- * the testbed's own tb_rec_what(event, what_lo, what_hi), handed over as a pointer. */
-typedef uint64_t (*record_fn)(uint32_t event, uint32_t what_lo, uint32_t what_hi);
-
 struct fc_core {
-    record_fn record;
+    /* recording a served request, in the testbed's format (testbed/harness/recorder.py): a
+     * call of the testbed's own tb_rec_what(event, what_lo, what_hi), handed over as a pointer */
+    tb_rec_what_fn record;
     uint64_t event_base;
     uint64_t npds, next_id, count, max_dataspaces, mask;
     uint64_t *sessions, nsessions; /* each client's PD (the core server's sessions) */
@@ -100,39 +99,6 @@ static void ds_remove(struct fc_core *c, struct ds *d)
     c->table[hole].id = 0;
 }
 
-/* ---- the page bitmap, a whole attachment a call (as testbed/ipc/native.c's ranges) ----- */
-static inline uint64_t range_mask(uint64_t lo, uint64_t hi)
-{
-    uint64_t upper = hi >= WORD_BITS ? ~0ull : ((1ull << hi) - 1ull);
-    return upper & ~((1ull << lo) - 1ull);
-}
-
-static int bm_any(const uint64_t *bm, uint64_t start, uint64_t n)
-{
-    for (uint64_t i = start, end = start + n; i < end;) {
-        uint64_t w = i / WORD_BITS, lo = i % WORD_BITS;
-        uint64_t hi = end - w * WORD_BITS < WORD_BITS ? end - w * WORD_BITS : WORD_BITS;
-        if (__atomic_load_n(&bm[w], __ATOMIC_ACQUIRE) & range_mask(lo, hi))
-            return 1;
-        i = w * WORD_BITS + hi;
-    }
-    return 0;
-}
-
-static void bm_apply(uint64_t *bm, uint64_t start, uint64_t n, int set)
-{
-    for (uint64_t i = start, end = start + n; i < end;) {
-        uint64_t w = i / WORD_BITS, lo = i % WORD_BITS;
-        uint64_t hi = end - w * WORD_BITS < WORD_BITS ? end - w * WORD_BITS : WORD_BITS;
-        uint64_t m = range_mask(lo, hi);
-        if (set)
-            __atomic_fetch_or(&bm[w], m, __ATOMIC_ACQ_REL);
-        else
-            __atomic_fetch_and(&bm[w], ~m, __ATOMIC_ACQ_REL);
-        i = w * WORD_BITS + hi;
-    }
-}
-
 /* ---- the requests (ram.py, region_map.py) --------------------------------------------- */
 static int ram_alloc(struct fc_core *c, uint64_t pd, uint64_t size, uint64_t *ds)
 {
@@ -181,9 +147,10 @@ static int attach_at(struct fc_core *c, uint64_t pd, uint64_t id, uint64_t offse
         return DATASPACE_TOO_SMALL;
     struct fc_pd *p = &c->pds[pd];
     uint64_t first = offset / PAGE_SIZE, n = size / PAGE_SIZE;
-    if (bm_any(p->bitmap, first, n))
+    /* the page bitmap, a whole attachment a call (tb.h's range operations, as the testbed's) */
+    if (tb_bits_first(p->bitmap, first, n, 0) >= 0)
         return REGION_CONFLICT;
-    bm_apply(p->bitmap, first, n, 1);
+    tb_bits_apply(p->bitmap, first, n, 1);
     p->at[first] = (struct attachment){id, n};
     d->attached++;
     *address = AREA_BASE + offset;
@@ -199,7 +166,7 @@ static int detach(struct fc_core *c, uint64_t pd, uint64_t offset)
     struct attachment *a = offset % PAGE_SIZE ? NULL : &p->at[offset / PAGE_SIZE];
     if (!a || !a->ds)
         return NOT_ATTACHED;
-    bm_apply(p->bitmap, offset / PAGE_SIZE, a->pages, 0);
+    tb_bits_apply(p->bitmap, offset / PAGE_SIZE, a->pages, 0);
     struct ds *d = ds_lookup(c, pd, a->ds);
     if (d)
         d->attached--;
@@ -284,18 +251,18 @@ uint64_t fc_serve(struct fc_core *c, uint64_t op, uint64_t pd, uint64_t a0, uint
     return value << 8 | (uint64_t)st;
 }
 
-/* Serve the request in a testbed mailbox (words op, pd, a0, a1, a2 at mb[1..5]) and write
- * status and value into mb[6], mb[7]: one call, no conversion of the words to Python.
- * Answers the status. `client` (the mailbox's index) is only for fc_serve_recorded's
- * sake: both have one signature. */
+/* Serve the request in a testbed mailbox (tb.h's layout: op, a0, a1, a2) and write status
+ * and value into it: one call, no conversion of the words to Python. Answers the status.
+ * `client` (the mailbox's index) is only for fc_serve_recorded's sake: both have one
+ * signature, tb.h's tb_serve_fn (but for the core's type), called by tb_server_run. */
 int64_t fc_serve_mailbox(struct fc_core *c, uint64_t *mb, int client)
 {
     /* a client's session decides its PD; without sessions (FastCore.serve's scratch
      * mailbox) the PD is the word the caller wrote */
-    uint64_t pd = !c->sessions ? mb[2]
+    uint64_t pd = !c->sessions ? mb[TB_MB_PD]
                   : (uint64_t)client < c->nsessions ? c->sessions[client] : UINT64_MAX;
-    uint64_t r = fc_serve(c, mb[1], pd, mb[3], mb[4], mb[5]);
-    mb[6] = r & 0xFF, mb[7] = r >> 8;
+    uint64_t r = fc_serve(c, mb[TB_MB_OP], pd, mb[TB_MB_A0], mb[TB_MB_A1], mb[TB_MB_A2]);
+    mb[TB_MB_STATUS] = r & 0xFF, mb[TB_MB_VALUE] = r >> 8;
     return (int64_t)(r & 0xFF);
 }
 
@@ -314,14 +281,14 @@ uint64_t fc_pack(uint64_t op, uint64_t client, uint64_t status, uint64_t key)
 /* The recorder fc_serve_recorded calls: the testbed's tb_rec_what, and its CORE_EVENT. */
 void fc_set_recorder(struct fc_core *c, void *fn, uint64_t event_base)
 {
-    c->record = (record_fn)fn, c->event_base = event_base;
+    c->record = (tb_rec_what_fn)fn, c->event_base = event_base;
 }
 
 /* fc_serve_mailbox, then record the request as the core server does in Python (event
  * CORE_EVENT + op, packed op, client, status, key), before the reply is posted. */
 int64_t fc_serve_recorded(struct fc_core *c, uint64_t *mb, int client)
 {
-    uint64_t op = mb[1], a0 = mb[3], a1 = mb[4];
+    uint64_t op = mb[TB_MB_OP], a0 = mb[TB_MB_A0], a1 = mb[TB_MB_A1];
     int64_t st = fc_serve_mailbox(c, mb, client);
     if (c->record) {
         uint64_t what = fc_pack(op, (uint64_t)client, (uint64_t)st, key_of(op, a0, a1));

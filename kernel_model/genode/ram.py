@@ -29,6 +29,12 @@ class RamService:
         self._next_id = 1
         self.dataspaces: dict[int, Dataspace] = {}
 
+    @property
+    def next_id(self) -> int:
+        """The id the next dataspace allocated gets (ids start at 1 and are never reused);
+        read-only, for comparing this model's state with another core's (the C one's)."""
+        return self._next_id
+
     def alloc(self, pd: int, size: int) -> tuple[Status, int]:
         if size <= 0:
             return Status.INVALID_SIZE, 0

@@ -4,7 +4,7 @@ operation) is a schedule point, and locks whose every operation is one, with no 
 the scenario's code (testbed/trace/access_points.py names them).
 
 A point comes just before its access. Recording takes the ticket in the same C call as the
-access (native.c, tb_acc_*), so a trace orders the accesses as they happened and a replay
+access (recorder.c, tb_acc_*), so a trace orders the accesses as they happened and a replay
 forces that order exactly; perturbation acts before the access; a controlled actor parks
 before it.
 """

@@ -199,6 +199,16 @@ class StartGate:
             else []
         )
         self.released = 0  # releases this actor has passed
+        self.woken = (ctypes.c_uint64 * self.n)()  # who the releaser found asleep
+        self.so.tb_gate_bind(
+            seg.address(REGION),
+            self.n,
+            HIST_BUCKETS,
+            seg.address("control", control.STOP),
+            seg.address("control", control.ABORT),
+            spec.rounds,
+            ctypes.addressof(self.woken),
+        )
 
     def arrive(self) -> bool:
         """Count this actor in; answers whether it is the last of them."""
@@ -219,27 +229,13 @@ class StartGate:
         self.w[body_word(self.n, self.me)] = index + 1
 
     def _release(self) -> None:
-        w, ctl, spec = self.w, self.ctl, self.spec
-        w[DONE] = 0
-        if self.released > 1:  # a body ran: the iteration is complete, its arbiter has run
-            w[COMPLETED] += 1
-            self.so.tb_spread_note(
-                self.seg.address(REGION, HEADER),
-                self.n,
-                self.seg.address(REGION, hist_word(self.n)),
-                HIST_BUCKETS,
-            )
-        if ctl[control.STOP] or ctl[control.ABORT] or (spec.rounds and w[COMPLETED] >= spec.rounds):
-            ctl[control.STOP] = 1
-            w[STOPPED] = 1
-        elif self.released > 1:
+        """The last to arrive: close the iteration just done (gate.c: count it, note its
+        start spread, decide whether another follows), reset the state, open the gate."""
+        released = self.released
+        if not self.so.tb_gate_close(released) and released > 1:
             self._reset()
-        w[start_word(self.me)] = self.so.tb_now_ns()
-        self.so.tb_store(self.gen_addr, self.released)  # everybody goes
-        exchange = self.so.tb_exchange
-        for i in range(self.n):
-            if i != self.me and exchange(self.sleep_addr[i], 0):
-                self.sems[i].release()
+        for k in range(self.so.tb_gate_open(self.me, released)):  # the sleepers, to post
+            self.sems[self.woken[k]].release()
 
     def _reset(self) -> None:
         """The next iteration starts as a new run would (but for the counters, which add up)."""

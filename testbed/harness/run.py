@@ -92,7 +92,7 @@ def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
     return plan
 
 
-def _beside_core(plan: dict[str, list[int] | None], actors: list[Actor]) -> list[int]:
+def beside_core(plan: dict[str, list[int] | None], actors: list[Actor]) -> list[int]:
     """The actors pinned to the one CPU core is pinned to (`--pin spread` with more actors
     than the other CPUs take): the answer to a request of theirs needs their own CPU."""
     core = plan.get("core")
@@ -206,7 +206,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     default_spin = 50.0 if parallel else 0.0
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
     core_spin = default_spin if opts.core_spin_us is None else opts.core_spin_us
-    no_reply_spin = [] if opts.reply_spin_us is not None else _beside_core(plan, actors)
+    no_reply_spin = [] if opts.reply_spin_us is not None else beside_core(plan, actors)
 
     locks = sc.locks(config)
     layout = Layout()

@@ -2,11 +2,12 @@
  *
  * A ctypes call costs 0.3-0.6 us here (argument conversion, the call machinery), more than
  * the work behind a schedule point or a request's handshake. These functions are built into
- * the same library as native.c and loaded the same way (ctypes.PyDLL, testbed/ipc/native.py),
- * but each factory below is called once and answers a Python builtin function (a
- * PyCFunction, METH_O or METH_FASTCALL, bound to its state in a capsule): the hot path then
- * is one call of a builtin, with no ctypes in it. They call native.c's functions, so a
- * recorded event or a request is exactly what the ctypes path does.
+ * the same library as the other C files (tb.h lists them) and loaded the same way
+ * (ctypes.PyDLL, testbed/ipc/native.py), but each factory below is called once and answers a
+ * Python builtin function (a PyCFunction, METH_O or METH_FASTCALL, bound to its state in a
+ * capsule): the hot path then is one call of a builtin, with no ctypes in it. They call the
+ * library's own functions (recorder.c, mailbox.c), so a recorded event or a request is
+ * exactly what the ctypes path does.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -14,13 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* native.c */
-uint64_t tb_rec(uint32_t event);
-uint64_t tb_rec_store(uint32_t event, uint64_t *words, uint32_t index, uint32_t lo, uint32_t hi);
-int tb_rec_find(uint32_t event, const uint64_t *words, uint32_t n, uint32_t lo, uint32_t hi);
-int64_t tb_call(void *client);
-
-enum { OP = 1, A0 = 3, STATUS = 6, VALUE = 7 }; /* the mailbox's words (mailbox.py) */
+#include "tb.h"
 
 static void free_state(PyObject *capsule)
 {
@@ -211,7 +206,7 @@ PyObject *tb_hook_find(uint32_t event, uint64_t *words)
 }
 
 /* ---- A request to core: `call(op, a0=0, a1=0, a2=0) -> (status, value)` ------------------
- * Writes the request into the client's mailbox, does native.c's handshake (tb_call) and
+ * Writes the request into the client's mailbox, does mailbox.c's handshake (tb_call) and
  * answers core's status and value; raises `error(message)` if no reply came (the messages
  * for "aborted" and "timed out" are given, formatted, when the function is made). */
 
@@ -269,14 +264,14 @@ static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, P
         return NULL;
     }
     uint64_t *mb = s->mb;
-    mb[OP] = w[0], mb[A0] = w[1], mb[A0 + 1] = w[2], mb[A0 + 2] = w[3];
+    mb[TB_MB_OP] = w[0], mb[TB_MB_A0] = w[1], mb[TB_MB_A1] = w[2], mb[TB_MB_A2] = w[3];
     int64_t st = tb_call(s->client); /* its first store is sequentially consistent */
     if (st < 0) {
         PyErr_SetObject(s->error, st == -2 ? s->aborted : s->timed_out);
         return NULL;
     }
     PyObject *status = PyLong_FromLongLong(st);
-    PyObject *value = status ? PyLong_FromUnsignedLongLong(mb[VALUE]) : NULL;
+    PyObject *value = status ? PyLong_FromUnsignedLongLong(mb[TB_MB_VALUE]) : NULL;
     if (!value) {
         Py_XDECREF(status);
         return NULL;
@@ -315,10 +310,8 @@ PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *ab
 
 /* ---- Core's loop for a core in Python: `step(status, value)` -----------------------------
  * Writes the answer to the request being served into its mailbox (none with no arguments:
- * it is there already), does native.c's tb_server_step (answer, then wait for the next) and
+ * it is there already), does mailbox.c's tb_server_step (answer, then wait for the next) and
  * answers the next request as (client, op, a0, a1, a2), or None if none came in time. */
-
-int64_t tb_server_step(void *server);
 
 struct step_state {
     void *server;
@@ -344,15 +337,15 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (u64_arg(args[0], &status) || u64_arg(args[1], &value))
             return NULL;
         uint64_t *mb = s->mailboxes + s->stride * (uint64_t)s->current;
-        mb[STATUS] = status, mb[VALUE] = value;
+        mb[TB_MB_STATUS] = status, mb[TB_MB_VALUE] = value;
     }
     int64_t i = s->current = tb_server_step(s->server);
     if (i < 0)
         Py_RETURN_NONE;
     const uint64_t *mb = s->mailboxes + s->stride * (uint64_t)i;
-    return Py_BuildValue("(LKKKK)", (long long)i, (unsigned long long)mb[OP],
-                         (unsigned long long)mb[A0], (unsigned long long)mb[A0 + 1],
-                         (unsigned long long)mb[A0 + 2]);
+    return Py_BuildValue("(LKKKK)", (long long)i, (unsigned long long)mb[TB_MB_OP],
+                         (unsigned long long)mb[TB_MB_A0], (unsigned long long)mb[TB_MB_A1],
+                         (unsigned long long)mb[TB_MB_A2]);
 }
 
 static PyMethodDef step_def = {"step", (PyCFunction)(void (*)(void))step, METH_FASTCALL,

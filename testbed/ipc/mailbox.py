@@ -6,7 +6,7 @@ The runner unlinks the segment's name once every process has mapped it (nobody o
 later), and core serves a client only if its own mailbox holds a request: the pending bits
 are in the shared segment, a hint that any actor could set.
 
-The handshake itself runs in the C library (native.c), one call a side per request.
+The handshake itself runs in the C library (mailbox.c), one call a side per request.
 
 The handshake is futex-like, so a request costs a semaphore operation only when the other
 side is really asleep:
@@ -101,7 +101,7 @@ class Boxes:
 class Client:
     """One process's end of its mailbox. `call(op, a0=0, a1=0, a2=0) -> (status, value)` is
     one request and its reply: a C builtin (testbed/ipc/hooks.c) that writes the request
-    into the mailbox and does the handshake, the spin and the wait (native.c's tb_call),
+    into the mailbox and does the handshake, the spin and the wait (mailbox.c's tb_call),
     with no ctypes call and no Python frame in between (raises CoreUnreachable)."""
 
     def __init__(
@@ -208,7 +208,7 @@ class Server:
         request from the mailbox and writes STATUS and VALUE itself: no word passes through
         Python (about 0.8 us less a request here than `serve` with the same C handler). If
         `serve.c_function` is (address of a C `serve(core, mailbox, client)`, core), the
-        whole batch runs in C (native.c's tb_server_run): no Python between requests."""
+        whole batch runs in C (mailbox.c's tb_server_run): no Python between requests."""
         c_function = getattr(serve, "c_function", None)
         if c_function is not None:
             return self._run(self._s, *c_function, batch)

@@ -1,4 +1,5 @@
-"""Loads the C library (testbed/native.c) with ctypes: bitmap ranges and atomic words.
+"""Loads the C library (testbed/ipc/*.c, tb.h lists its functions) with ctypes: bitmap ranges and
+atomic words, the mailbox handshake, page tables, recording, the iteration gate.
 
 Every call costs 100-300 ns, so callers hand it whole ranges, never one bit at a time.
 """
@@ -70,6 +71,9 @@ def lib() -> ctypes.PyDLL:
         ("tb_pt_check", i64, (vp, u64, u64, ctypes.c_uint8)),
         ("tb_now_ns", u64, ()),
         ("tb_gate_spin", u64, (vp, u64, u64)),
+        ("tb_gate_bind", None, (vp, u64, u64, vp, vp, u64, vp)),
+        ("tb_gate_close", ctypes.c_int, (u64,)),
+        ("tb_gate_open", u64, (u64, u64)),
         ("tb_spread_note", u64, (vp, u64, vp, u64)),
         # hooks.c: each answers a builtin function for a hot path (see `hooks`)
         ("tb_hook_point", obj, (obj, vp, ctypes.c_int)),

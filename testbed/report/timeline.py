@@ -147,7 +147,8 @@ def text(trace: Trace, console: Console, last: int = 60) -> None:
     bad = conflicts(trace.events)
     table = Table(
         title=f"{trace.scenario} / {trace.variant}: {trace.outcome} seen by {trace.detected_by} "
-        f"(seed {trace.seed}; last {len(events)} of {len(trace.events)} events)",
+        f"(seed {trace.seed}{_iteration(trace)}; last {len(events)} of {len(trace.events)} "
+        "events)",
         show_lines=False,
     )
     table.add_column("#", justify="right")
@@ -315,7 +316,8 @@ def draw(trace: Trace, per_lane: int = DEFAULT_WINDOW):
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(
-        f"{trace.scenario} / {trace.variant}: {trace.outcome} (seed {trace.seed}); "
+        f"{trace.scenario} / {trace.variant}: {trace.outcome} (seed {trace.seed}"
+        f"{_iteration(trace)}); "
         f"{len(shown)} of {len(events)} events"
     )
     fig.tight_layout()
@@ -417,3 +419,8 @@ def perfetto(trace: Trace, path: str) -> int:
 def _slice(name: str, cat: str, start: int, end: int) -> dict:
     return {"ph": "X", "pid": 1, "ts": start, "dur": max(1, end - start), "name": name,
             "cat": cat}  # fmt: skip
+
+
+def _iteration(trace: Trace) -> str:
+    """ ", iteration N" for the trace of an iterating run's iteration."""
+    return "" if trace.iteration is None else f", iteration {trace.iteration}"

@@ -30,7 +30,7 @@ _NAME = re.compile(r"(?P<region>.+)\[(?P<start>\d+)(?::(?P<stop>\d+))?\]\.(?P<ki
 
 def bits_what(start: int, n: int) -> int:
     """The `what` of a bitmap operation on bits [start, start+n): the words they cover
-    (as native.c's bm_what computes it)."""
+    (as recorder.c's bm_what computes it)."""
     first = start // 64
     count = (start + n - 1) // 64 + 1 - first if n else 1
     return first if count == 1 else count * SLICE + first

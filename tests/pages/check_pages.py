@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 from PIL import Image
@@ -23,42 +22,8 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND",
 )  # fmt: skip
 WIDTH, HEIGHT = 1400, 2400
-TINY = textwrap.dedent(
-    '''
-    """Two actors increment one word without a lock: the explore page's failing scenario."""
-    from testbed import Grade, Outcome, Scenario
-
-
-    class LostUpdate(Scenario):
-        name = "lost-update"
-        description = "read, then write, one shared word"
-        variants = {"unlocked": "no lock between the read and the write"}
-        outcomes = (
-            Outcome("ok", "both increments landed", {"unlocked": Grade.ACCEPTABLE}, failure=False),
-            Outcome("lost_update", "one increment lost", {"unlocked": Grade.FORBIDDEN}),
-        )
-        points = ("read", "write")
-
-        def actors(self, config):
-            return [("t0", {}), ("t1", {})]
-
-        def regions(self, config):
-            return {"words": 2}
-
-        def run_actor(self, env, actor):
-            w = env.words("words")
-            env.point("read")
-            x = w[0]
-            env.point("write")
-            w[0] = x + 1
-            w[1] += 1
-            if w[1] == 2:
-                env.record("lost_update" if w[0] != 2 else "ok")
-
-
-    SCENARIO = LostUpdate()
-    '''
-)
+# the explore page's failing scenario, a test scenario file copied into OUT and run from there
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "racy_increment.py"
 # each kind of page: the commands that make its documents (run in OUT), and whether its
 # failure table must list at least one failing row
 PAGES = {
@@ -68,7 +33,7 @@ PAGES = {
         ["stress.json"], True,
     ),
     "explore": (
-        [["explore", "lost_update.py", "--variant", "unlocked", "--max-failures", "0",
+        [["explore", "racy_increment.py", "--variant", "unlocked", "--max-failures", "0",
           "--seed", "1", "--json", "explore.json"]],
         ["explore.json"], True,
     ),
@@ -126,7 +91,7 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "lost_update.py").write_text(TINY)
+    shutil.copy(SCENARIO, out / SCENARIO.name)
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     browser, problems = chromium(), []
     for name in args.kinds.split(","):

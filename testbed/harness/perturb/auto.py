@@ -54,7 +54,7 @@ class Auto:
     def __init__(self, rng: random.Random, expected_steps: int):
         # their own generators: the body's use of rng, and the strategies' draws, do not
         # move the phase sequence
-        self._phases = phases(random.Random(rng.random()))
+        self.schedule = phases(random.Random(rng.random()))  # the phases ahead
         self.rng = random.Random(rng.random())
         self.expected_steps = expected_steps
         self.current = -1
@@ -64,7 +64,7 @@ class Auto:
     def _next_phase(self) -> None:
         if self.current >= 0:
             _PHASES[self.current][1].end()
-        self.current, self.left = next(self._phases)
+        self.current, self.left = next(self.schedule)
         _, strategy, setting = _PHASES[self.current]
         self._hook = strategy.hook(setting, self.rng, self.expected_steps)
 
