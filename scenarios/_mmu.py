@@ -22,18 +22,23 @@ MIN_FRAME, MAX_FRAME, FRAME_ALIGN = 16, 64 << 10, 16
 MAX_REPORTS = 32  # fault reports kept in full; the counts go on
 REPORT_WORDS = 4  # pd, thread, address, access
 RESOLVED, UNRESOLVABLE, REPORTS = 0, 1, 2
+MAX_COUNT = (1 << 64) - 1  # what a shared word holds
 
 
 def mmu_regions(npds: int, window_slots: int) -> dict[str, int]:
-    """Per PD: region-map page bitmap, page table (a byte a page), stack memory of the
+    """Per PD: page table (a byte a page: the actors' MMU reads it), stack memory of the
     first `window_slots` slots, barrier word; and the fault reports core writes."""
     out = {"faults": REPORTS + REPORT_WORDS * MAX_REPORTS}
     for pd in range(npds):
-        out[f"pd{pd}.pages"] = Bitmap.words(layout.AREA_PAGES)
         out[f"pd{pd}.pt"] = layout.AREA_PAGES // 8
         out[f"pd{pd}.mem"] = window_slots * layout.SLOT_SIZE // 8
         out[f"pd{pd}.sync"] = 8
     return out
+
+
+def mmu_core_regions(npds: int) -> dict[str, int]:
+    """Core's own: each PD's region-map page bitmap (no actor reads or writes it)."""
+    return {f"pd{pd}.pages": Bitmap.words(layout.AREA_PAGES) for pd in range(npds)}
 
 
 class MmuCore(Core):
@@ -41,6 +46,9 @@ class MmuCore(Core):
 
     def __init__(self, seg, npds: int, flat: bool):
         self.words = seg.words("faults")
+        # the counts are core's own: the shared words are written from them, never read
+        # back (an actor can write them: a count at 2**64 - 1 must not crash core)
+        self.resolved = self.unresolvable = 0
         super().__init__(
             npds,
             lambda pd: Bitmap(seg.address(f"pd{pd}.pages"), layout.AREA_PAGES),
@@ -57,15 +65,17 @@ class MmuCore(Core):
     def serve(self, op: int, pd: int, a0: int, a1: int, a2: int) -> tuple[Status, int]:
         st, value = super().serve(op, pd, a0, a1, a2)
         if op == _FAULT and st == Status.OK:
-            self.words[RESOLVED] += 1
+            self.resolved = min(self.resolved + 1, MAX_COUNT)
+            self.words[RESOLVED] = self.resolved
         return st, value
 
     def _report(self, r: FaultReport) -> None:
-        w, n = self.words, self.words[UNRESOLVABLE]
+        w, n = self.words, self.unresolvable
         if n < MAX_REPORTS:
             i = REPORTS + REPORT_WORDS * n
             w[i], w[i + 1], w[i + 2], w[i + 3] = r.pd, r.thread, r.address, int(r.access)
-        w[UNRESOLVABLE] = n + 1
+        self.unresolvable = min(n + 1, MAX_COUNT)
+        w[UNRESOLVABLE] = self.unresolvable
 
 
 _FAULT = int(Op.FAULT)
@@ -137,6 +147,9 @@ class ThreadsOnStacks(Scenario):
 
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         return mmu_regions(config["pds"], config["threads"] + 1)
+
+    def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
+        return mmu_core_regions(config["pds"])
 
     def core(self, seg, config: dict[str, Any]) -> Core:
         return MmuCore(seg, config["pds"], flat=config["variant"] == "flat")

@@ -55,8 +55,8 @@ class CoreRoundtrip(Scenario):
     def actors(self, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(f"client{k}", {}) for k in range(config["clients"])]
 
-    def regions(self, config: dict[str, Any]) -> dict[str, int]:
-        return {"pages": Bitmap.words(layout.AREA_PAGES)}
+    def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
+        return {"pages": Bitmap.words(layout.AREA_PAGES)}  # core's own
 
     def core(self, seg, config: dict[str, Any]) -> Core | FastCore:
         if config.get("core", "c") == "c":

@@ -143,8 +143,12 @@ class GenodeRace(Scenario):
         for pd in range(config["pds"]):
             out[f"pd{pd}.threads"] = ThreadList.words_needed(RECORDS)
             out[f"pd{pd}.slots"] = Bitmap.words(layout.NUM_SLOTS)
-            out[f"pd{pd}.pages"] = Bitmap.words(layout.AREA_PAGES)
         return out
+
+    def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
+        # each PD's page bitmap of its stack area: core's state (its region maps), which no
+        # PD can read or write (in Genode, core's own memory)
+        return {f"pd{pd}.pages": Bitmap.words(layout.AREA_PAGES) for pd in range(config["pds"])}
 
     def init_shared(self, seg, config: dict[str, Any]) -> None:
         for pd in range(config["pds"]):

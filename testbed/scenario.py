@@ -227,6 +227,13 @@ class Scenario:
         """Shared regions the scenario needs: name -> number of 64-bit words."""
         return {}
 
+    def core_regions(self, config: Mapping[str, Any]) -> dict[str, int]:
+        """Core's own regions (page tables, bitmaps core owns): name -> number of 64-bit
+        words. Core reaches them through `core(shared, ...)`'s `shared` as any region; they
+        are in memory of core's process alone (zeroed, and zeroed again when core's service
+        is rebuilt between iterations), so no actor can read or write them."""
+        return {}
+
     def init_shared(self, shared: Shared, config: Mapping[str, Any]) -> None:
         """Initialise the scenario's regions before any child starts."""
 

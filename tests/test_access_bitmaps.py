@@ -60,7 +60,9 @@ def test_explore_finds_a_double_reservation_between_two_c_calls_and_it_replays(u
     assert failure["outcome"] == "double" and failure["preemptions"] <= 1
     trace = Trace.load(user / failure["trace_file"])
     assert {"bits[0].r", "bits[0].w", "owners[0].w"} <= {e.point for e in trace.events}
-    code, replayed, err = run_cli(user, "replay", failure["trace_file"], "--json", "-")
+    code, replayed, err = run_cli(
+        user, "replay", "--trust-source", failure["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"], err
 
 
@@ -98,7 +100,7 @@ def test_a_recorded_bitmap_failure_replays(user):
     assert code == 1, err
     path = doc["trace_files"][0]
     assert any(e.point == "bits[0].w" for e in Trace.load(user / path).events)
-    code, replayed, err = run_cli(user, "replay", path, "--json", "-")
+    code, replayed, err = run_cli(user, "replay", "--trust-source", path, "--json", "-")
     assert code == 0 and replayed["replay"]["reproduced"], err
 
 

@@ -121,7 +121,7 @@ def test_a_recorded_access_level_failure_replays(claim, tmp_path):
     t = Trace.load(path)
     assert t.points == "access"
     assert any(e.point == "slot[0].w" for e in t.events)
-    again = cli("replay", path, "--json", "-")
+    again = cli("replay", "--trust-source", path, "--json", "-")
     assert '"reproduced": true' in again.out, again.err
     shown = cli("show", path, "--last", "20")
     assert shown.code == 0 and "slot[0]" in shown.out, shown.err

@@ -14,7 +14,7 @@ from kernel_model.genode.status import Status
 from testbed.ipc import names
 from testbed.ipc.native import Bitmap
 from testbed.ipc.segment import Layout, Segment
-from testbed.scenarios._mmu import MmuCore, mmu_regions
+from testbed.scenarios._mmu import MmuCore, mmu_core_regions, mmu_regions
 
 
 @pytest.fixture(params=["c", "python"])
@@ -89,7 +89,7 @@ def test_each_pd_has_its_own_dataspace_limit():
 @pytest.mark.parametrize("bad", [-1, 1 << 64, -(1 << 70)])
 def test_arguments_a_mailbox_cannot_hold_are_refused_before_anything_counts(bad, tmp_path):
     lay = Layout()
-    for name, words in mmu_regions(1, 2).items():
+    for name, words in {**mmu_regions(1, 2), **mmu_core_regions(1)}.items():
         lay.add_words(name, words)
     seg = Segment.create(names.new_prefix() + ".seg", lay)
     try:
@@ -113,3 +113,22 @@ def test_any_op_is_recorded_and_named_in_a_trace():
         packed_op, client, status, _ = recorder.unpack_core(recorder.pack_core(op, 3, 10, 7))
         assert (packed_op, client, status) == (recorder.MAX_CORE_OP, 3, 10)
         assert SCENARIO.core_event(packed_op, status, 0) == {"op": "op255", "status": "invalid_op"}
+
+
+def test_a_fault_count_at_2_64_minus_1_in_shared_memory_does_not_crash_core():
+    """The counts are core's own: an actor writing the shared words changes what the result
+    shows at most, never core (it used to add 1 to the shared word: OverflowError)."""
+    lay = Layout()
+    for name, words in {**mmu_regions(1, 2), **mmu_core_regions(1)}.items():
+        lay.add_words(name, words)
+    seg = Segment.create(names.new_prefix() + ".seg", lay)
+    try:
+        core = MmuCore(seg, 1, flat=True)
+        seg.words("faults")[:2] = memoryview(bytearray(16)).cast("Q")
+        seg.words("faults")[0] = seg.words("faults")[1] = (1 << 64) - 1
+        assert core.serve(Op.FAULT, 0, layout.AREA_BASE, 2, 0)[0] == Status.OK
+        assert core.serve(Op.FAULT, 0, layout.AREA_BASE - 4096, 2, 0)[0] != Status.OK
+        assert list(seg.words("faults")[:2]) == [1, 1]
+    finally:
+        seg.close()
+        seg.unlink()

@@ -63,7 +63,9 @@ def test_a_found_failure_replays_and_the_budget_gives_exit_4(tiny):
         "FORBIDDEN",
         1,
     )
-    code, replayed, _ = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    code, replayed, _ = run_cli(
+        tiny, "replay", "--trust-source", failure["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"]
     # steps a second: explore's over its search, replay's over the steps it let actors take
     assert doc["steps_per_s"] == pytest.approx(doc["steps"] / doc["elapsed_s"])
@@ -93,7 +95,9 @@ def test_a_deadlock_is_an_outcome_with_its_cycle_and_replays(tiny):
         "t0 waits for l1, held by t1",
         "t1 waits for l0, held by t0",
     ]
-    code, replayed, err = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    code, replayed, err = run_cli(
+        tiny, "replay", "--trust-source", failure["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"], err
 
 
@@ -113,7 +117,9 @@ def test_genode_race_is_found_and_its_trace_replays(variant, tmp_path):
     assert doc["verified"]["verdict"] == "reproduced"
     (failure,) = doc["failures"]
     assert failure["outcome"] == "region_conflict" and failure["preemptions"] <= 2
-    code, replayed, err = run_cli(tmp_path, "replay", failure["trace_file"], "--json", "-")
+    code, replayed, err = run_cli(
+        tmp_path, "replay", "--trust-source", failure["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"], err
 
 
@@ -167,7 +173,9 @@ def test_access_points_explore_the_words_and_the_failure_replays(tiny):
     assert code == 1 and doc["points"] == "access"
     failure = doc["failures"][0]
     assert failure["outcome"] == "lost_update"
-    code, replayed, _ = run_cli(tiny, "replay", failure["trace_file"], "--json", "-")
+    code, replayed, _ = run_cli(
+        tiny, "replay", "--trust-source", failure["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"]
     code, doc = explore(tiny, "tiny.py", "--variant", "apart", "--points", "access", "--no-reduce")
     assert (code, doc["verdict"], doc["complete"]) == (0, "pass", True)

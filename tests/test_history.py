@@ -34,7 +34,7 @@ def test_a_failure_after_20_s_replays(user_dir, tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
     shutil.copy(user_dir / trace["file"], other / "t.json")
-    code, rdoc, err = run_cli(other, "replay", "t.json", "--json", "-")
+    code, rdoc, err = run_cli(other, "replay", "--trust-source", "t.json", "--json", "-")
     assert code == 0 and rdoc["replay"]["reproduced"], err
 
 

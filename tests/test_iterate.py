@@ -33,7 +33,7 @@ def _replay_elsewhere(trace: Path, tmp_path: Path) -> tuple[int, dict]:
     other.mkdir(exist_ok=True)
     copy = other / trace.name
     shutil.copy(trace, copy)
-    code, doc, err = run_cli(other, "replay", copy.name, "--json", "-")
+    code, doc, err = run_cli(other, "replay", "--trust-source", copy.name, "--json", "-")
     assert doc is not None, err
     return code, doc
 

@@ -59,7 +59,7 @@ def test_the_c_race_is_found_at_access_points_and_its_trace_replays(user, tmp_pa
     (trace,) = r.doc["trace_files"]
     steps = [e["point"] for e in json.loads(Path(trace).read_text())["events"]]
     assert "slot[0].r" in steps and "slot[0].w" in steps  # tb_load/tb_store as points
-    again = cli("replay", trace, "--json", "-")
+    again = cli("replay", "--trust-source", trace, "--json", "-")
     assert again.code == 0, again.err
     assert json.loads(again.out[again.out.index("{") :])["replay"]["reproduced"] == 1
 
@@ -74,7 +74,9 @@ def test_explore_finds_the_c_lost_update_and_counts_as_the_python_one(user):
     )  # fmt: skip
     assert (doc["schedules"], doc["complete"], code) == (4, True, 1)
     assert doc["outcomes"] == {"claimed": 2, "busy": 0, "stolen": 2} and doc["steps"] == 16
-    code, replayed, err = run_cli(user, "replay", doc["failures"][0]["trace_file"], "--json", "-")
+    code, replayed, err = run_cli(
+        user, "replay", "--trust-source", doc["failures"][0]["trace_file"], "--json", "-"
+    )
     assert code == 0 and replayed["replay"]["reproduced"], err
     code, doc = explore(
         user, "claim_c.py", "--variant", "apart", "--preemptions", "2", "--no-reduce"

@@ -116,7 +116,7 @@ def test_a_page_leads_with_its_failures_and_embeds_strict_json(tmp_path):
     code, doc = explore(tmp_path, "tiny.py", "--variant", "shared", "--max-failures", "0")
     assert code == 1 and len(doc["failures"]) == 2
     first = doc["failures"][0]["trace_file"]
-    code, replayed, _ = run_cli(tmp_path, "replay", first, "--json", "-")
+    code, replayed, _ = run_cli(tmp_path, "replay", "--trust-source", first, "--json", "-")
     assert code == 0 and replayed["replay"]["reproduced"]
     doc["elapsed_s"] = float("nan")
     page_path = write_html([doc, replayed], tmp_path / "page.html")

@@ -52,7 +52,7 @@ def test_a_race_in_a_file_is_found_and_its_trace_replays_from_anywhere(claim, tm
     assert f"testbed replay {trace}" in r.out + r.err
     assert json.loads(Path(trace).read_text())["source"] == str(claim)
 
-    again = cli("replay", trace, "--json", "-")
+    again = cli("replay", "--trust-source", trace, "--json", "-")
     assert again.code == 0, again.err
     assert json.loads(again.out[again.out.index("{") :])["replay"]["reproduced"] == 1
 

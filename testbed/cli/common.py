@@ -5,3 +5,7 @@ SCENARIO_FORMS = (
     "or package.module:NAME"
 )
 SIMPLE_EXIT = "exit codes: 0 done, 2 bad usage"
+TRUST_HELP = (
+    'run the scenario file or module the trace names (its "source"): a trace from '
+    "someone else then runs their code"
+)

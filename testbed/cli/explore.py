@@ -114,7 +114,8 @@ def summary(doc: dict, console: Console) -> None:
             if v is not None and v["trace"] == f["trace_file"]
             else "not verified: --verify checks the first failure's trace"
         )
-        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}   ({checked})",
+        flags = loader.replay_flags(doc.get("source", ""))
+        console.print(f"  replay: testbed replay {shlex.quote(f['trace_file'])}{flags}   ({checked})",
                       soft_wrap=True, markup=False, highlight=False)  # fmt: skip
     for reason in doc["reasons"]:
         if not doc["failures"]:

@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from testbed.cli.common import TRUST_HELP
 from testbed.harness import output_paths
 from testbed.harness.options import formatter
 from testbed.harness.result import EXIT_ABORTED
@@ -27,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     mn.add_argument("trace")
     mn.add_argument(
+        "--scenario", metavar="PATH",
+        help="the scenario to run the trace with (PATH.py, PATH.py:NAME, package.module:NAME), "
+        "instead of the one the trace names; needed unless that one is installed",
+    )  # fmt: skip
+    mn.add_argument("--trust-source", action="store_true", help=TRUST_HELP)
+    mn.add_argument(
         "-o", "--output", help="where the smaller trace goes (default: TRACE with .min.json)"
     )
     mn.add_argument(
@@ -36,14 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from testbed.harness.minimize import minimize
-    from testbed.harness.replay import replay
+    from testbed.harness.replay import replay, trusted
     from testbed.trace.trace import Trace
 
     if not 1 <= args.max_replays <= 100_000:
         raise ConfigError(f"--max-replays {args.max_replays}: expected 1..100000")
     out = args.output or str(args.trace).removesuffix(".json") + ".min.json"
     output_paths.check_writable(out, "-o/--output")
-    trace = Trace.load(args.trace)
+    trace = trusted(Trace.load(args.trace), args.trace, args.scenario, args.trust_source)
     console = Console()
     first = replay(trace)
     if first["verdict"] == "aborted":

@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from testbed.cli.common import TRUST_HELP
 from testbed.harness import output_paths
 from testbed.harness.options import formatter
 from testbed.harness.result import EXIT_ABORTED
@@ -27,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     rp.add_argument("trace")
     rp.add_argument(
+        "--scenario", metavar="PATH",
+        help="the scenario to run the trace with (PATH.py, PATH.py:NAME, package.module:NAME), "
+        "instead of the one the trace names; needed unless that one is installed",
+    )  # fmt: skip
+    rp.add_argument("--trust-source", action="store_true", help=TRUST_HELP)
+    rp.add_argument(
         "--repeat", type=int, default=1, help="replays (1..10000); exit 0 only if all reproduce"
     )
     rp.add_argument("--json", metavar="PATH|-", help="write the result document(s)")
@@ -36,13 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from testbed.harness.replay import judged, replay
+    from testbed.harness.replay import judged, replay, trusted
     from testbed.trace.trace import Trace
 
     if not 1 <= args.repeat <= 10000:
         raise ConfigError(f"--repeat {args.repeat}: expected 1..10000")
+    if not 0 < args.lock_timeout <= 3600:  # (nan fails it too)
+        raise ConfigError(f"--lock-timeout {args.lock_timeout:g}: expected 0 < seconds <= 3600")
     output_paths.check_writable(args.json, "--json")
-    trace = Trace.load(args.trace)
+    trace = trusted(Trace.load(args.trace), args.trace, args.scenario, args.trust_source)
     console = Console(stderr=args.json == "-")
     docs = []
     for k in range(args.repeat):

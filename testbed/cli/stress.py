@@ -104,6 +104,7 @@ def summary(doc: dict[str, Any], console: Console) -> None:
     traces = doc.get("traces") or [
         {"file": f, "replayable": True} for f in doc.get("trace_files", [])
     ]
+    flags = loader.replay_flags(doc.get("source", ""))
     for t in traces:  # whole lines, never wrapped: they are copied
         path = t["file"]
         q = shlex.quote(path)
@@ -117,8 +118,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             )
             continue
         console.print(
-            f"  replay: testbed replay {q}   ({verified_label(doc, path)}; also: testbed show "
-            f"{q}, testbed minimize {q})",
+            f"  replay: testbed replay {q}{flags}   ({verified_label(doc, path)}; also: testbed "
+            f"show {q}, testbed minimize {q}{flags})",
             soft_wrap=True,
             markup=False,
             highlight=False,

@@ -59,7 +59,9 @@ class Env:
         self._failure = {o.name: o.failure for o in scenario.outcomes}
         self._locks: dict[str, Any] = {}
         self._client = None
+        self.boxes = None  # this actor's own mailbox page (it maps no other)
         if spec.has_core:
+            self.boxes = mailbox.Boxes(spec.mailbox_name, len(spec.actors), actor.index)
             self._client = mailbox.Client(
                 seg,
                 actor.index,
@@ -67,6 +69,7 @@ class Env:
                 spec.reply_sem(actor.index),
                 spec.reply_spin(actor.index),
                 spec.lock_timeout,
+                boxes=self.boxes,
             )
         self._grades = scenario.grades(spec.variant)
         self.regions = dict(scenario.regions(spec.config))  # name -> words
@@ -458,6 +461,12 @@ def main(spec: RunSpec, index: int) -> None:
         while not ctl[control.START_NS] and not ctl[control.STOP]:
             time.sleep(0.0005)  # all actors start together, when the runner's clock does
         env.gate.live(scenario)
+        slot[stats.DONE] = 1  # the body returned: an exit before this is a failure (exit 3)
+    except SystemExit as e:  # sys.exit() in the body: it never returned
+        slot[stats.ERROR_NS] = time.monotonic_ns()
+        stats.write_error(slot, f"{actor.name}: the body called sys.exit({e.code!r})")
+        ctl[control.ABORT] = 1
+        sys.exit(3)
     except Exception as e:  # every failure ends the run as aborted, with its reason
         slot[stats.ERROR_NS] = time.monotonic_ns()
         stats.write_error(slot, f"{actor.name}: {type(e).__name__}: {e}")

@@ -18,6 +18,7 @@ from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import unlink_semaphore
 from testbed.ipc.native import Atomics, lib
+from testbed.ipc.segment import unlink_shm
 
 OWNER_CHECK_S = 0.5
 
@@ -26,12 +27,9 @@ def cleanup(spec: RunSpec) -> None:
     """Unlink every named object of the run (safe to call twice, from any process)."""
     for sem in spec.semaphores():
         unlink_semaphore(sem)
-    try:
-        import posix_ipc
-
-        posix_ipc.unlink_shared_memory(spec.segment_name)
-    except posix_ipc.ExistentialError:
-        pass
+    unlink_shm(spec.segment_name)
+    if spec.has_core:
+        unlink_shm(spec.mailbox_name)
 
 
 def main(spec: RunSpec) -> None:
@@ -83,12 +81,14 @@ def _server(spec: RunSpec, seg, log) -> tuple[Callable[[], int], Callable[[], No
     # each client's session: the PD it was started for, from the runner's spec (never from
     # shared memory, which every actor can write)
     session = [a.pd for a in spec.actors]
+    seg.map_private()  # core's own regions: in this process's memory alone
     server = mailbox.Server(
         seg,
         len(spec.actors),
         spec.doorbell,
         [spec.reply_sem(a.index) for a in spec.actors],
         spec.core_spin_s,
+        boxes=mailbox.Boxes(spec.mailbox_name, len(spec.actors)),
     )
     rec = None
     if spec.record:  # every request core serves is an event of the trace too
@@ -98,6 +98,7 @@ def _server(spec: RunSpec, seg, log) -> tuple[Callable[[], int], Callable[[], No
     current: list[Callable[[], int]] = []
 
     def build() -> None:
+        seg.zero_private()  # core's own state as a new run has it (an iteration's reset)
         current[:] = [_serving(scenario.core(seg, spec.config), server, rec, session, log)]
 
     build()

@@ -193,3 +193,13 @@ def _same_declaration(loaded: Scenario, given: Scenario, ref: str) -> None:
             f"scenario {given.name!r}: loading it again as {ref} gives another scenario "
             f"({loaded.name!r}); pass its reference instead"
         )
+
+
+def replay_flags(ref: str) -> str:
+    """What a printed replay command adds for a trace of scenario `ref`: nothing for an
+    installed one, else `--scenario REF` (a replay runs only a scenario the user names)."""
+    import shlex
+
+    if not ref or ref in builtin_names():
+        return ""
+    return f" --scenario {shlex.quote(ref)}"

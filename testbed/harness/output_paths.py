@@ -23,8 +23,16 @@ def check_writable(path: str | None, option: str, suffix: str = "") -> None:
         raise ConfigError(f"{option} {path}: expected a file name ending in {suffix}")
     if p.is_dir():
         raise ConfigError(f"{option} {path}: is a directory, expected a file name")
+    if p.exists() and not p.is_file() and str(p) not in STREAMS:
+        raise ConfigError(
+            f"{option} {path}: not a regular file (a device, a FIFO or a socket); expected a "
+            f"file name, or one of {', '.join(STREAMS)}"
+        )
     _check_parent(p, path, option)
     _probe_file(p, path, option)
+
+
+STREAMS = ("/dev/null", "/dev/stdout", "/dev/stderr")  # not files, but written as usual
 
 
 def check_directory(path: str | None, option: str) -> None:
@@ -82,7 +90,12 @@ def write_json(path: str, doc: Any, strict: bool = False) -> None:
     """The document as indented JSON to `path`, or to standard output for "-"; `strict`:
     ValueError rather than a bare NaN or Infinity (which is not JSON)."""
     text = json.dumps(doc, indent=2, allow_nan=not strict)
-    if path == "-":
-        print(text)
-    else:
-        Path(path).write_text(text + "\n")
+    try:
+        if path == "-":
+            print(text)
+        else:
+            Path(path).write_text(text + "\n")
+    except OSError as e:  # a full disk: said, not a traceback (exit 2)
+        raise ConfigError(
+            f"{path}: the result document could not be written: {e.strerror}"
+        ) from None

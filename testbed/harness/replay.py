@@ -60,6 +60,30 @@ def _check_events(scenario: Scenario, trace: Trace) -> None:
             raise TraceError(f"{where}: {trace.scenario} has no outcome {e.point!r}")
 
 
+def trusted(trace: Trace, path: str, scenario: str | None, trust_source: bool) -> Trace:
+    """The trace, with the scenario whose code a replay may run: one the user named
+    (`scenario`: --scenario), an installed one (a built-in or entry-point name), or the
+    trace's own file or module if the user said so (`trust_source`). A trace is data: its
+    "source" alone never makes the testbed import anything (TraceError, exit 2)."""
+    if scenario is not None:
+        ref = loader.canonical(scenario)
+        if loader.is_file_ref(ref) and not Path(ref.rsplit(":", 1)[0]).is_file():
+            raise TraceError(f"--scenario {scenario}: no such file")
+        trace.source = ref
+        return trace
+    ref = trace.ref
+    if trust_source or ref in loader.builtin_names():
+        return trace
+    if not loader.is_file_ref(ref) and ":" not in ref:  # a name: only entry points load it
+        return trace
+    raise TraceError(
+        f"trace {path} names the scenario {ref!r}, which is not installed here: a "
+        "replay would run that code, so it runs only a scenario you name. Read it, then pass "
+        "--scenario PATH (the file, or package.module:NAME), or --trust-source to run what the "
+        "trace names"
+    )
+
+
 def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
     """Run the trace's order; the result document says whether its outcome happened again."""
     if not trace.complete:

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.harness import environment
+from testbed.harness import environment, loader
 from testbed.scenario import Grade, Scenario
 
 # one meaning each, in stress, explore, replay, campaign and the Python API
@@ -154,7 +154,8 @@ class Result:
                 if verified.get("trace") == path
                 else "not verified"
             )
-            lines.append(f"replay: testbed replay {shlex.quote(path)}   ({checked})")
+            flags = loader.replay_flags(d.get("source", ""))
+            lines.append(f"replay: testbed replay {shlex.quote(path)}{flags}   ({checked})")
         if verified.get("label"):
             lines.append(f"trace: {verified['trace']}: {verified['label']}")
         if not self.trace_files and d["verdict"] == "fail":

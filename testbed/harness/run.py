@@ -3,6 +3,7 @@ plan, the shared layout, and the run's spec; the supervisor does the rest."""
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from testbed.harness import options as option_table
 from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
-from testbed.ipc import control, mailbox, names
+from testbed.ipc import control, mailbox, names, segment
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
 from testbed.trace import access_points
@@ -70,7 +71,10 @@ PREPARE_CHECKS = (
     "--ring-events",
     "--hogs",
     "--pin",
+    "--lock-timeout",
 )
+MAX_ACTORS = 256  # processes a run starts (every PD's threads): 512 did not start in 400 s here
+MAX_REGION_WORDS = 1 << 28  # 2 GiB a region: more than /dev/shm holds on any machine here
 
 
 def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
@@ -119,6 +123,60 @@ def _own_cpus(plan: dict[str, list[int] | None], actors: list[Actor], core: bool
     return len({s[0] for s in sets}) == len(names)
 
 
+def _check_actors(sc: Scenario, actors: list[Actor]) -> None:
+    if len(actors) > MAX_ACTORS:
+        raise ConfigError(
+            f"scenario {sc.name}: {len(actors)} actors: expected 1..{MAX_ACTORS} "
+            "(each is a process of its own)"
+        )
+    seen: set[str] = set()
+    for a in actors:
+        if not isinstance(a.name, str) or not a.name or a.name == "core":
+            raise ConfigError(
+                f"scenario {sc.name}: actor name {a.name!r}: expected a non-empty str, not 'core'"
+            )
+        if a.name in seen:
+            raise ConfigError(f"scenario {sc.name}: actor name {a.name!r} declared twice")
+        seen.add(a.name)
+
+
+def _check_regions(sc: Scenario, kind: str, declared: Any, layout: Layout) -> None:
+    """A scenario's regions: str names not the harness's own, 1..MAX_REGION_WORDS words."""
+    if not isinstance(declared, dict):
+        raise ConfigError(
+            f"scenario {sc.name}: {kind}(config) answered {declared!r}: expected a dict"
+        )
+    for name, nwords in declared.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"scenario {sc.name}: {kind} name {name!r}: expected a non-empty str")
+        if name in layout.regions or name in layout.private:
+            raise ConfigError(
+                f"scenario {sc.name}: region {name!r}: the name is taken (the harness's own "
+                f"regions: {', '.join(layout.regions)}; or declared twice)"
+            )
+        if isinstance(nwords, bool) or not isinstance(nwords, int):
+            raise ConfigError(
+                f"scenario {sc.name}: region {name!r} of {nwords!r} words: expected an int"
+            )
+        if not 0 <= nwords <= MAX_REGION_WORDS:
+            raise ConfigError(
+                f"scenario {sc.name}: region {name!r} of {nwords} words: expected "
+                f"0..{MAX_REGION_WORDS} (64-bit words)"
+            )
+
+
+def _check_space(layout: Layout, nclients: int) -> None:
+    """The run's shared memory must fit in /dev/shm: checked before anything is mapped."""
+    need = max(layout.size, mmap.PAGESIZE) + (mailbox.PAGE * nclients if nclients else 0)
+    free = segment.free_shm()
+    if free and need > free:
+        raise ConfigError(
+            f"{segment.SHM_DIR} has {free:,} bytes free; the run needs {need:,} bytes of shared "
+            "memory (a larger /dev/shm, e.g. `docker run --shm-size`, or a smaller run: fewer "
+            "actors, a smaller --ring-events)"
+        )
+
+
 def run(opts: RunOptions) -> dict[str, Any]:
     doc = Supervisor(prepare(opts), opts).go()
     if opts.verify and doc.get("trace_files"):
@@ -140,6 +198,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     actors = [Actor(i, n, p) for i, (n, p) in enumerate(sc.actors(config))]
     if not actors:
         raise ConfigError(f"scenario {sc.name}: actors(config) declared no actor")
+    _check_actors(sc, actors)
     plan = cpu_plan(opts.pin, actors)
     iterate = bool(sc.iterates(config))
     if sc.has_arbiter and not iterate:
@@ -174,10 +233,16 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     elif opts.record:  # traces the runner writes from the run's history (trace/capture.py)
         capture.add_region(layout, opts.max_traces)
     regions = sc.regions(config)
+    own = sc.core_regions(config) if sc.has_core else {}
+    for kind, declared in (("regions", regions), ("core_regions", own)):
+        _check_regions(sc, kind, declared, layout)
     for region, nwords in regions.items():
         layout.add_words(region, nwords)
+    for region, nwords in own.items():
+        layout.add_private_words(region, nwords)
     points = access_points.run_points(sc.points, list(regions), locks, opts.point_level)
 
+    _check_space(layout, len(actors) if sc.has_core else 0)
     spec = RunSpec(
         prefix=names.new_prefix(),
         scenario=ref,

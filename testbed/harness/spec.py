@@ -49,6 +49,11 @@ class RunSpec:
         return self.prefix + ".seg"
 
     @property
+    def mailbox_name(self) -> str:
+        """The mailboxes' segment: a page a client (testbed/ipc/mailbox.py)."""
+        return self.prefix + ".mbox"
+
+    @property
     def doorbell(self) -> str:
         return self.prefix + ".door"
 

@@ -5,6 +5,7 @@ crashed child)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -33,9 +34,10 @@ from testbed.harness import (
 from testbed.harness.history import History
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.script import Script
-from testbed.ipc import control
-from testbed.ipc.locks import create_semaphore
-from testbed.ipc.segment import Segment
+from testbed.ipc import control, mailbox, names
+from testbed.ipc.locks import create_semaphore, unlink_semaphore
+from testbed.ipc.segment import NoSpace, Segment, unlink_shm
+from testbed.scenario import ConfigError
 
 if TYPE_CHECKING:
     from testbed.harness.run import RunOptions
@@ -120,6 +122,7 @@ class Supervisor:
     def __init__(self, spec: RunSpec, opts: RunOptions):
         self.spec, self.opts = spec, opts
         self.seg: Segment | None = None
+        self._hold: int | None = None  # the flock that tells `testbed clean` the run lives
         self.procs: dict[str, Any] = {}
         self._ended: dict[str, int] = {}  # child -> when the runner saw it end (monotonic ns)
         self._stopped_since: dict[str, float] = {}  # child -> when it was first seen stopped
@@ -133,7 +136,10 @@ class Supervisor:
         old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
         error = None
         try:
-            self._create()
+            try:
+                self._create()
+            except NoSpace as e:  # /dev/shm filled up since prepare() looked (exit 2)
+                raise ConfigError(e.strerror) from None
             try:
                 self._start()
                 elapsed = self._supervise()
@@ -150,6 +156,8 @@ class Supervisor:
         finally:
             self._kill_all()
             core_server.cleanup(self.spec)
+            if self._hold is not None:
+                os.close(self._hold)
             if self.seg is not None:
                 self.seg.close()
             if old is not None:
@@ -161,6 +169,9 @@ class Supervisor:
         for sem, value in spec.semaphores().items():
             create_semaphore(sem, value)
         self.seg = Segment.create(spec.segment_name, spec.layout)
+        self._hold = names.hold(spec.segment_name)  # `testbed clean` sees the run alive
+        if spec.has_core:
+            mailbox.create(spec.mailbox_name, len(spec.actors))
         self.ctl = self.seg.words("control")
         self.stats = self.seg.words("stats")
         for a in spec.actors:
@@ -182,13 +193,20 @@ class Supervisor:
         )
         spec = self.spec
         core = ctx.Process(target=core_server.main, args=(spec,), name="core", daemon=True)
+        self._start_deadline = time.monotonic() + READY_TIMEOUT_S
         core.start()
         self.procs["core"] = core
         for a in spec.actors:
+            if time.monotonic() > self._start_deadline:  # memory or CPUs ran short
+                raise Aborted(
+                    f"only {len(self.procs)} of {len(spec.actors) + 1} processes started within "
+                    f"{READY_TIMEOUT_S:g} s (too many actors for this machine?)"
+                )
             p = ctx.Process(target=actor.main, args=(spec, a.index), name=a.name, daemon=True)
             p.start()
             self.procs[a.name] = p
         self._await_ready()
+        self._unlink_private_names()
         plan = [cpus for name, cpus in spec.cpus.items() if name != "core"]
         for i in range(self.opts.hogs):
             p = ctx.Process(
@@ -205,12 +223,24 @@ class Supervisor:
     def _await_ready(self) -> None:
         """Start the clock only when core and every actor are up: process start-up is
         tens of milliseconds and would otherwise count as time to the first failure."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = self._start_deadline
         while self.ctl[control.READY] < len(self.procs):
             self._check_children()
             if time.monotonic() > deadline:
-                raise Aborted(f"processes not ready after {READY_TIMEOUT_S:g} s")
+                raise Aborted(
+                    f"{self.ctl[control.READY]} of {len(self.procs)} processes ready after "
+                    f"{READY_TIMEOUT_S:g} s (the start did not finish)"
+                )
             time.sleep(0.001)
+
+    def _unlink_private_names(self) -> None:
+        """Every process has mapped the mailboxes and opened its reply semaphore: their names
+        go now, so no actor can open another's mailbox or post another's reply later (and
+        nothing of them can be left behind)."""
+        if self.spec.has_core:
+            unlink_shm(self.spec.mailbox_name)
+            for a in self.spec.actors:
+                unlink_semaphore(self.spec.reply_sem(a.index))
 
     # -- supervision -----------------------------------------------------------------------
     def _elapsed(self) -> float:
@@ -230,13 +260,25 @@ class Supervisor:
             [diagnosis.Failure(0, reason)],
         )
 
+    def _check_objects(self) -> None:
+        """Abort, saying so, if the run's segment was unlinked under it (`testbed clean
+        --force`, by hand): the cause of whatever its processes do next."""
+        path = names.SHM_DIR / self.spec.segment_name.lstrip("/")
+        if not path.exists():
+            raise Aborted(
+                f"the run's shared memory {path} was removed while the run was going "
+                "(testbed clean --force, or by hand)"
+            )
+
     def _check_children(self) -> None:
         """Abort if a child ended badly: every such child, in the order they failed, after
         any stopped process."""
         failures = []
         for name, p in self.procs.items():
             code = p.exitcode
-            if code is None or (code == 0 and name != "core") or name.startswith("hog"):
+            if code is None or name.startswith("hog"):
+                continue
+            if code == 0 and name != "core" and self._returned(name):
                 continue
             seen = self._ended.setdefault(name, time.monotonic_ns())
             index = self._index(name)
@@ -245,6 +287,8 @@ class Supervisor:
             held = diagnosis.locks_held(self.spec, self.seg, index) if index is not None else []
             where = diagnosis.last_point(self.spec, self.seg, index) if index is not None else None
             text = f"{name} (pid {p.pid}) ended with {how} while the run was going"
+            if code == 0 and name != "core":  # sys.exit(0), os._exit(0) in its body
+                text = f"{name} (pid {p.pid}) ended with {how} before its body returned"
             if reason:
                 text += f": {reason}"
             if where:
@@ -254,6 +298,7 @@ class Supervisor:
             at = (diagnosis.error_time(self.seg, index) if index is not None else 0) or seen
             failures.append(diagnosis.Failure(at, text))
         if failures:
+            self._check_objects()
             causes = diagnosis.stopped(self.spec, self.seg, self._live_pids())
             raise Aborted(diagnosis.in_order(causes, failures))
 
@@ -263,6 +308,7 @@ class Supervisor:
         if now < self._next_state_check:
             return
         self._next_state_check = now + STATE_CHECK_S
+        self._check_objects()
         limit = self.spec.lock_timeout
         pids = self._live_pids()
         for name, pid in pids.items():
@@ -331,8 +377,15 @@ class Supervisor:
             return ""
         return stats.read_error(self.stats[stats.WORDS * index :][: stats.WORDS])
 
+    def _returned(self, name: str) -> bool:
+        """Did actor `name` return from its body (not end the process inside it)?"""
+        index = self._index(name)
+        return index is not None and bool(self.stats[stats.WORDS * index + stats.DONE])
+
     def _actors_done(self) -> bool:
-        done = all(self.procs[a.name].exitcode == 0 for a in self.spec.actors)
+        done = all(
+            self.procs[a.name].exitcode == 0 and self._returned(a.name) for a in self.spec.actors
+        )
         if done:
             self.ctl[control.STOP] = 1  # hogs go too
         return done
@@ -386,7 +439,10 @@ class Supervisor:
             return
         self.ctl[control.CORE_STOP] = 1
         if self.spec.has_core:
-            posix_ipc.Semaphore(self.spec.doorbell).release()
+            try:
+                posix_ipc.Semaphore(self.spec.doorbell).release()
+            except posix_ipc.ExistentialError:  # removed under the run: core ends on its own
+                pass
         self.procs["core"].join(5)
 
     def _kill_all(self) -> None:
@@ -479,6 +535,10 @@ class Supervisor:
         for n in range(self.spec.max_traces):
             path = capture.trace_path(self.spec, n)
             if not path.exists():
+                continue
+            if path.stat().st_size == 0:  # its writing failed (a full disk): nothing to replay
+                why = "the trace file is empty (its writing failed: a full disk?)"
+                traces.append({"file": str(path), "replayable": False, "why": why})
                 continue
             if self.writer is not None:
                 why = self.writer.written.get(n)

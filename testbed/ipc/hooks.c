@@ -331,6 +331,7 @@ struct step_state {
     void *server;
     uint64_t *mailboxes;
     int64_t current;
+    uint64_t stride; /* words from one mailbox to the next */
 };
 
 static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -349,13 +350,13 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         if (u64_arg(args[0], &status) || u64_arg(args[1], &value))
             return NULL;
-        uint64_t *mb = s->mailboxes + TB_MB_WORDS * (uint64_t)s->current;
+        uint64_t *mb = s->mailboxes + s->stride * (uint64_t)s->current;
         mb[TB_MB_STATUS] = status, mb[TB_MB_VALUE] = value;
     }
     int64_t i = s->current = tb_server_step(s->server);
     if (i < 0)
         Py_RETURN_NONE;
-    const uint64_t *mb = s->mailboxes + TB_MB_WORDS * (uint64_t)i;
+    const uint64_t *mb = s->mailboxes + s->stride * (uint64_t)i;
     return Py_BuildValue("(LKKKK)", (long long)i, (unsigned long long)mb[TB_MB_OP],
                          (unsigned long long)mb[TB_MB_A0], (unsigned long long)mb[TB_MB_A1],
                          (unsigned long long)mb[TB_MB_A2]);
@@ -364,9 +365,10 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef step_def = {"step", (PyCFunction)(void (*)(void))step, METH_FASTCALL,
                                "answer the current request; the next one, or None"};
 
-/* `server` from tb_server_new, `mailboxes` the first client's mailbox. */
-PyObject *tb_hook_step(void *server, uint64_t *mailboxes)
+/* `server` from tb_server_new, `mailboxes` the first client's mailbox, `stride` words
+ * from one mailbox to the next. */
+PyObject *tb_hook_step(void *server, uint64_t *mailboxes, uint64_t stride)
 {
-    struct step_state s = {server, mailboxes, -1};
+    struct step_state s = {server, mailboxes, -1, stride};
     return bind(&step_def, &s, sizeof s, NULL);
 }

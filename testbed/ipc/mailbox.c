@@ -122,6 +122,7 @@ int64_t tb_call(struct tb_client *c)
  * The pending words, the doorbell and every client's reply semaphore. */
 struct tb_server {
     uint64_t *pending, nwords, *core_waiting, *mailboxes, nclients;
+    uint64_t stride; /* words from one client's mailbox to the next's (a page each) */
     sem_t *doorbell;
     double spin_s, timeout_s;
     uint64_t word, bits; /* requests taken from `pending` and not served yet */
@@ -131,13 +132,13 @@ struct tb_server {
 
 void *tb_server_new(uint64_t *pending, uint64_t nwords, uint64_t *core_waiting,
                     uint64_t *mailboxes, uint64_t nclients, void *doorbell, double spin_s,
-                    double timeout_s)
+                    double timeout_s, uint64_t stride)
 {
     struct tb_server *s = calloc(1, sizeof *s + nclients * sizeof(sem_t *));
     if (s) {
         s->pending = pending, s->nwords = nwords, s->core_waiting = core_waiting;
         s->mailboxes = mailboxes, s->nclients = nclients, s->doorbell = doorbell;
-        s->spin_s = spin_s, s->timeout_s = timeout_s, s->current = -1;
+        s->spin_s = spin_s, s->timeout_s = timeout_s, s->current = -1, s->stride = stride;
     }
     return s;
 }
@@ -194,12 +195,21 @@ static int64_t next_request(struct tb_server *s)
 int64_t tb_server_step(struct tb_server *s)
 {
     if (s->current >= 0) {
-        uint64_t *mb = s->mailboxes + TB_MB_WORDS * (uint64_t)s->current;
+        uint64_t *mb = s->mailboxes + s->stride * (uint64_t)s->current;
         if (__atomic_exchange_n(&mb[TB_MB_ST], TB_REPLIED, __ATOMIC_SEQ_CST) == TB_WAITING)
             sem_post(s->replies[s->current]);
     }
-    s->current = next_request(s);
-    return s->current;
+    /* a pending bit is only a hint (any process can set it): a client is served only if its
+     * own mailbox holds a request, so a stray bit never replays a client's last request */
+    for (;;) {
+        s->current = next_request(s);
+        if (s->current < 0)
+            return s->current;
+        uint64_t st = __atomic_load_n(
+            &s->mailboxes[s->stride * (uint64_t)s->current + TB_MB_ST], __ATOMIC_ACQUIRE);
+        if (st == TB_REQUEST || st == TB_WAITING)
+            return s->current;
+    }
 }
 
 /* Core's loop for a core in C that serves a request in its mailbox in place (`serve(core,
@@ -214,7 +224,7 @@ int64_t tb_server_run(struct tb_server *s, void *serve, void *core, int64_t batc
         int64_t i = tb_server_step(s);
         if (i < 0)
             return n;
-        fn(core, s->mailboxes + TB_MB_WORDS * (uint64_t)i, (int)i);
+        fn(core, s->mailboxes + s->stride * (uint64_t)i, (int)i);
     }
     return batch;
 }

@@ -7,6 +7,7 @@ live one even after the pid is reused.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import posix_ipc
 import psutil
 
 TAG = "tbrun"
+BENCH_TAG = "tbbench"  # bench/pingpong.py's objects: /tbbench.PID.TOKEN.WHAT
 SHM_DIR = Path("/dev/shm")
 
 
@@ -32,12 +34,41 @@ def new_prefix() -> str:
 
 
 def owner_alive(prefix: str) -> bool:
-    """Is the process that created `prefix` still running (same pid and start time)?"""
+    """Is the process that created `prefix` still running (same pid and start time; a
+    bench's objects carry no start time: the pid alone)?"""
     try:
+        if prefix.lstrip("/").startswith(BENCH_TAG + "."):
+            return psutil.pid_exists(int(prefix.lstrip("/").split(".")[1]))
         _, pid, start, _ = prefix.lstrip("/").split(".")[:4]
         return _start_time(int(pid)) == int(start, 16)
     except ValueError:
         return False
+
+
+def hold(segment: str) -> int:
+    """The runner's claim on its run: a shared flock on the run's segment file, held for the
+    run's life (an fd to close at the end). `in_use` sees it from any PID namespace, where
+    the owner's pid says nothing."""
+    fd = os.open(SHM_DIR / segment.lstrip("/"), os.O_RDONLY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def in_use(prefix: str) -> bool:
+    """Is the run of `prefix` held by a live runner (its segment's flock, see `hold`)?"""
+    try:
+        fd = os.open(SHM_DIR / (prefix.lstrip("/") + ".seg"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -65,9 +96,12 @@ def leftovers(prefix: str | None = None) -> list[Leftover]:
         return []
     for entry in entries:
         kind, base = ("sem", entry[4:]) if entry.startswith("sem.") else ("shm", entry)
-        if not base.startswith(TAG + "."):
+        if base.startswith(TAG + "."):
+            run = "/" + ".".join(base.split(".")[:4])
+        elif base.startswith(BENCH_TAG + "."):
+            run = "/" + ".".join(base.split(".")[:3])
+        else:
             continue
-        run = "/" + ".".join(base.split(".")[:4])
         if prefix is None or run == prefix:
             try:
                 uid = (SHM_DIR / entry).stat().st_uid
@@ -91,9 +125,17 @@ def clean(
     fails); `dry_run`: decide, remove nothing."""
     me = os.getuid()
     removed, kept = [], []
+    held: dict[str, bool] = {}
     for obj in leftovers():
+        if obj.prefix not in held:
+            held[obj.prefix] = in_use(obj.prefix)
         if obj.uid != me and not all_users:
             kept.append(Kept(obj, f"owned by uid {obj.uid}; --all removes it"))
+        elif held[obj.prefix] and not force:
+            kept.append(
+                Kept(obj, "its run is alive (its runner holds it, perhaps from another PID "
+                     "namespace); --force removes it")
+            )  # fmt: skip
         elif owner_alive(obj.prefix) and not force:
             kept.append(Kept(obj, "its run is alive; --force removes it"))
         elif dry_run or obj.unlink():

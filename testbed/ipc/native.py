@@ -49,7 +49,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_sem_open", vp, (ctypes.c_char_p,)),
         ("tb_client_new", vp, (vp, vp, u64, vp, vp, vp, dbl, dbl, vp)),
         ("tb_call", i64, None),
-        ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl)),
+        ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl, u64)),
         ("tb_server_set_reply", None, (vp, u64, vp)),
         ("tb_server_step", i64, None),
         ("tb_recorder_bind", None, (vp, u64, vp)),
@@ -81,7 +81,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_hook_store", obj, (ctypes.c_uint32, vp, u64)),
         ("tb_hook_find", obj, (ctypes.c_uint32, vp, u64)),
         ("tb_hook_call", obj, (vp, vp, obj, obj, obj)),
-        ("tb_hook_step", obj, (vp, vp)),
+        ("tb_hook_step", obj, (vp, vp, u64)),
     ):
         fn = getattr(so, name)
         fn.restype = res

@@ -145,7 +145,7 @@ void *tb_client_new(uint64_t *mb, uint64_t *pending, uint64_t bit, uint64_t *cor
 int64_t tb_call(struct tb_client *c);
 void *tb_server_new(uint64_t *pending, uint64_t nwords, uint64_t *core_waiting,
                     uint64_t *mailboxes, uint64_t nclients, void *doorbell, double spin_s,
-                    double timeout_s);
+                    double timeout_s, uint64_t stride);
 void tb_server_set_reply(struct tb_server *s, uint64_t client, void *sem);
 int64_t tb_server_step(struct tb_server *s);
 int64_t tb_server_run(struct tb_server *s, void *serve, void *core, int64_t batch);
@@ -198,7 +198,7 @@ PyObject *tb_hook_store(uint32_t event, uint64_t *words, uint64_t nwords);
 PyObject *tb_hook_find(uint32_t event, uint64_t *words, uint64_t nwords);
 PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *aborted,
                        PyObject *timed_out);
-PyObject *tb_hook_step(void *server, uint64_t *mailboxes);
+PyObject *tb_hook_step(void *server, uint64_t *mailboxes, uint64_t stride);
 #endif
 
 #endif /* TB_PRIVATE_H */

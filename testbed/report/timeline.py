@@ -75,12 +75,15 @@ def spans(events: list[Event], pairs: tuple[tuple[str, str, str], ...]) -> list[
 
 
 def scenario_spans(trace: Trace) -> tuple[tuple[str, str, str], ...]:
-    """The trace's scenario's `spans`, if it can be loaded here."""
+    """The trace's scenario's `spans`, if it is installed here (a built-in or entry-point
+    name). A trace is data: drawing it never imports a file or module the trace names."""
     from testbed.harness import loader
 
+    if trace.ref not in loader.builtin_names():
+        return ()
     try:
         return tuple(loader.load(trace.ref).spans)
-    except Exception:  # show draws a trace of a scenario not installed here, without spans
+    except Exception:  # an installed scenario that does not load: drawn without spans
         return ()
 
 

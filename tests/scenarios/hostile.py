@@ -56,8 +56,8 @@ class Hostile(Scenario):
                 env.record("refused" if st == 10 else "ok")  # INVALID_OP
             if variant == "stray-bit":  # a pending bit for client 40, which does not exist
                 env.words("pending")[0] |= 1 << 40
-            if variant == "forged-word":  # the old PD word of the mailbox says PD 1
-                env.words("mailboxes")[2] = 1
+            if variant == "forged-word":  # the old PD word of its mailbox says PD 1
+                env.boxes.words(actor.index)[2] = 1  # its own mailbox: the only one it maps
             st, ds = call(int(Op.RAM_ALLOC), layout.SLOT_SIZE)
             call(int(Op.ATTACH_AT), ds, OFFSET, layout.SLOT_SIZE)
             sync[0] = 1
