@@ -86,7 +86,9 @@ def test_a_found_failure_replays_and_the_budget_gives_exit_4(tiny):
 
 def test_a_deadlock_is_an_outcome_with_its_cycle_and_replays(tiny):
     code, doc = explore(tiny, "tiny.py", "--variant", "abba", "--preemptions", "0")
-    assert code == 0 and doc["schedules"] == 2  # without a preemption each takes both locks
+    # without a preemption each takes both locks: two orders, one run to its end and the
+    # other shown equivalent by the sleep sets (counted apart)
+    assert code == 0 and doc["schedules"] + doc["sleep_blocked"] == 2
     code, doc = explore(tiny, "tiny.py", "--variant", "abba", "--preemptions", "1")
     assert code == 1
     (failure,) = doc["failures"]
@@ -392,4 +394,5 @@ def test_dpor_proves_genode_race_fixed_in_few_schedules(tmp_path, no_leftovers):
         "genode-race", variant="racy", children=1, preemptions="none", seed=1,
         require=["region_conflict"], trace_dir=str(tmp_path / "traces"),
     ).document  # fmt: skip
-    assert racy["exit_code"] == 1 and racy["failures"][0]["outcome"] == "region_conflict"
+    # the required INTERESTING outcome found: exit 0 (one meaning an exit code)
+    assert racy["exit_code"] == 0 and racy["failures"][0]["outcome"] == "region_conflict"
