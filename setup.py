@@ -8,7 +8,7 @@ from setuptools import Extension, setup
 # The Makefile's $(STAMP) rule lists these files too: keep the two in step.
 NATIVE = [
     f"testbed/ipc/{name}.c"
-    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks")
+    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks", "access_hooks")
 ]
 HEADER = "testbed/ipc/tb.h"
 

@@ -23,7 +23,13 @@ from testbed.harness import (
     reuse,
     stats,
 )
-from testbed.harness.access import AccessAtomic, AccessBitmap, AccessWords, PointedLock
+from testbed.harness.access import (
+    AccessAtomic,
+    AccessBitmap,
+    AccessWords,
+    PointedLock,
+    access_words,
+)
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
 from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
@@ -98,7 +104,7 @@ class Env:
     def _access_words(self, region: str) -> AccessWords:
         if access_points.read_family(region) not in self.point_index:
             raise ConfigError(f"region {region!r} is not declared by regions(config)")
-        return AccessWords(
+        return access_words(
             self.seg.words(region),
             self.seg.address(region),
             self.point_index[access_points.read_family(region)],
