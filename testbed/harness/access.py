@@ -59,9 +59,10 @@ class AccessWords(MutableSequence):
 
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
-            picked = range(*i.indices(self._n))
-            if picked.step == 1:
-                return self._read_slice(picked.start, max(picked.start, picked.stop))
+            start, stop, step = i.indices(self._n)
+            if step == 1:
+                return self._read_slice(start, max(start, stop))
+            picked = range(start, stop, step)
             if not picked:
                 return []
             lo, hi = min(picked[0], picked[-1]), max(picked[0], picked[-1])
