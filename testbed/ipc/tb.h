@@ -194,6 +194,7 @@ PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *ab
                        PyObject *timed_out);
 PyObject *tb_hook_step(void *server, uint64_t *mailboxes);
 PyObject *tb_hook_record_request(uint64_t base, uint64_t max_op);
+PyObject *tb_hook_lock(void *sem, uint64_t *holder, uint64_t me);
 /* access_hooks.c: the access-level views' operations, recorded (a tuple of builtins) */
 PyObject *tb_hook_words(uint32_t read, uint32_t write, uint64_t *words, Py_ssize_t n);
 PyObject *tb_hook_bits(uint32_t read, uint32_t write, uint64_t *bm, Py_ssize_t nbits);

@@ -79,7 +79,8 @@ class Free:
         holder = Holder(
             env.ctl, control.holder_word(k), env.actor.index + 1, [a.name for a in spec.actors]
         )
-        lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder)
+        address = env.seg.address("control", control.holder_word(k))
+        lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder, address)
         return deadlock.WatchedLock(lock, k, self._wait_for, env.actor.index, env.deadlocked)
 
     def core_call(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
