@@ -404,9 +404,9 @@ PyObject *tb_hook_record_request(uint64_t base, uint64_t max_op)
 
 /* ---- A named lock's uncontended path: `try_now()`, `release()` ----------------------------
  * locks.NamedLock's: take the semaphore if it is free now (sem_trywait) and write the holder
- * word; clear the holder word and post the semaphore. Through posix_ipc and Python each pair
- * cost 1.5-1.7 us here, two pairs a creation of genode-race bitalloc; the waits with a
- * timeout stay posix_ipc's. */
+ * word; clear the holder word and post the semaphore (a watched pair: 3,253 instructions
+ * against 4,535 through posix_ipc; two pairs a creation of genode-race bitalloc). The waits
+ * with a timeout stay posix_ipc's. */
 
 struct lock_state {
     sem_t *sem;

