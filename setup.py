@@ -13,7 +13,7 @@ PACKAGES = find_packages(include=["testbed", "testbed.*", "kernel_model", "kerne
 # The Makefile's $(STAMP) rule lists these files too: keep the two in step.
 NATIVE = [
     f"testbed/ipc/{name}.c"
-    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks")
+    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks", "access_hooks")
 ]
 HEADER = "testbed/ipc/tb.h"
 

@@ -27,7 +27,7 @@ from kernel_model.genode.core import Core, Op
 from kernel_model.genode.fastcore import FastCore
 from testbed.bench import harness
 from testbed.bench.harness import Bench, Log, Params, Table
-from testbed.bench.pingpong import round_trip_us
+from testbed.bench.pingpong import cpu_s, round_trip
 from testbed.harness.run import RunOptions, run
 from testbed.harness.supervisor import Snapshot
 from testbed.ipc.native import Bitmap, address_of
@@ -40,9 +40,10 @@ VARIANTS = ("bitalloc", *(v for v in RACE.variants if v != "bitalloc"))
 
 
 class CpuMeter:
-    """CPU time (user + system) of the run's processes a creation, between the run's first
-    and last progress snapshots (every 0.25 s): what a setting costs, which the load of other
-    work on the machine changes far less than the creations it leaves a second."""
+    """CPU time of the run's processes a creation (to the nanosecond, bench.pingpong.cpu_s),
+    between the run's first and last progress snapshots (every 0.25 s): what a setting
+    costs, which the load of other work on the machine changes far less than the creations
+    it leaves a second."""
 
     def __init__(self):
         self.points: list[tuple[int, float]] = []
@@ -54,11 +55,9 @@ class CpuMeter:
             return
         times = {}
         for proc in psutil.Process().children(recursive=True):  # core, actors, forkserver
-            try:
-                t = proc.cpu_times()
-            except psutil.Error:
-                continue
-            times[proc.pid] = t.user + t.system
+            t = cpu_s(proc.pid)
+            if t is not None:
+                times[proc.pid] = t
         if self._pids is None:
             self._pids = set(times)
         elif not self._pids <= set(times):  # one has ended: the run is ending, stop here
@@ -67,23 +66,16 @@ class CpuMeter:
         self.points.append((snap.attempts, sum(times[pid] for pid in self._pids)))
 
     def us_a_creation(self) -> float | None:
-        """CPU us a creation over the samples; None when there were fewer than two samples
-        or no creation between them (nothing measured)."""
+        """None if fewer than two snapshots counted creations (a run too short to tell)."""
         if len(self.points) < 2:
             return None
         (n0, c0), (n1, c1) = self.points[0], self.points[-1]
         return (c1 - c0) / (n1 - n0) * 1e6 if n1 > n0 else None
 
 
-def _median_of_measured(xs: list[float | None]) -> float | None:
-    """The median of the trials that measured something; None if none did."""
-    measured = [x for x in xs if x is not None]
-    return statistics.median(measured) if measured else None
-
-
 def creations_per_s(
     variant: str, pin: str, creators: int, core: str, record: bool, s: float
-) -> tuple[float, float]:
+) -> tuple[float, float | None]:
     """Creations a second, and CPU microseconds a creation (all the run's processes)."""
     cfg = {"pds": 1, "creators": creators, "children": 4, "stack_size": 16 * 1024, "core": core}
     meter = CpuMeter()
@@ -125,50 +117,66 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         (pin, k, core, rec) for pin in pins for k in creators for core in CORES for rec in RECORD
     ]
     raw: dict[str, list[float]] = {pin: [] for pin in pins}
+    raw_cpu: dict[str, list[float | None]] = {pin: [] for pin in pins}  # CPU us a round trip
     rates: dict[tuple, list[float]] = {s: [] for s in settings}
-    cpu: dict[tuple, list[float]] = {s: [] for s in settings}  # CPU us a creation
+    cpu: dict[tuple, list[float | None]] = {s: [] for s in settings}  # CPU us a creation
     t0 = time.monotonic()
     for trial in range(p.trials):
         for pin in pins:
-            raw[pin].append(round_trip_us(p["calls"], pin))
+            wall, cpu_us = round_trip(p["calls"], pin)
+            raw[pin].append(wall)
+            raw_cpu[pin].append(cpu_us)
         shift = trial * len(settings) // max(p.trials, 1)
         for s in settings[shift:] + settings[:shift]:
             rate, us = creations_per_s(p.variant, *s, p.seconds)
             rates[s].append(rate)
             cpu[s].append(us)
-            cpu_text = "CPU not measured" if us is None else f"{us:.1f} us CPU a creation"
-            log(f"trial {trial + 1}/{p.trials}: {s} {rate:,.0f}/s, {cpu_text}")
+            got = f"{us:.1f} us" if us is not None else "no figure of"
+            log(f"trial {trial + 1}/{p.trials}: {s} {rate:,.0f}/s, {got} CPU a creation")
     model = model_us_a_request(p["model_requests"])
     log(f"core's model alone: python {model['python']:.2f} us, C {model['c']:.2f} us")
 
+    def spread(xs: list[float]) -> dict[str, float] | None:
+        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)} if xs else None
+
+    def ratios_of(xs: list, ys: list) -> dict[str, float] | None:
+        """x / y trial by trial (measured next to each other, so a drift of the machine
+        between trials cancels out): median [min-max]; trials missing a figure left out."""
+        return spread([x / y for x, y in zip(xs, ys, strict=True) if x and y])
+
+    def cycle_over_raw(s: tuple) -> dict[str, float] | None:
+        """The trial's cycle (1 / creations a second) / 4 of its raw round trips."""
+        cycles = [1e6 / r if r else None for r in rates[s]]
+        return ratios_of(cycles, [4 * r for r in raw[s[0]]])
+
+    def cpu_over_raw(s: tuple) -> dict[str, float] | None:
+        """The trial's CPU a creation / the CPU of 4 of its raw round trips."""
+        return ratios_of(cpu[s], [4 * r if r else None for r in raw_cpu[s[0]]])
+
     rows = []
     for pin, k, core, rec in settings:
-        rate = statistics.median(rates[(pin, k, core, rec)])
+        s = (pin, k, core, rec)
+        rate = statistics.median(rates[s])
         raw_us = statistics.median(raw[pin])
+        cpus = [c for c in cpu[s] if c is not None]
         cycle_us = 1e6 / rate
         rows.append({
             "pin": pin, "creators": k, "core": core, "record": rec,
-            "creations_per_s": rate, "min": min(rates[(pin, k, core, rec)]),
-            "max": max(rates[(pin, k, core, rec)]), "cycle_us": cycle_us,
-            "raw_round_trip_us": raw_us, "efficiency": cycle_us / (4 * raw_us),
-            "cpu_us_a_creation": _median_of_measured(cpu[(pin, k, core, rec)]),
-            "cpu_why": None if _median_of_measured(cpu[(pin, k, core, rec)]) is not None
-            else "not measured: no trial saw two CPU samples with creations between them "
-            "(the run ended first; give it more --seconds)",
+            "creations_per_s": rate, "min": min(rates[s]), "max": max(rates[s]),
+            "cycle_us": cycle_us, "raw_round_trip_us": raw_us,
+            "efficiency": cycle_us / (4 * raw_us),
+            "efficiency_paired": cycle_over_raw(s),
+            "cpu_us_a_creation": statistics.median(cpus) if cpus else None,
+            "cpu_efficiency_paired": cpu_over_raw(s),
         })  # fmt: skip
     by = {(r["pin"], r["creators"], r["core"], r["record"]): r for r in rows}
 
-    def paired(num: tuple, den: tuple) -> dict[str, float]:
-        """Ratio of two settings trial by trial (run next to each other), then the median:
-        a drift of the machine between trials cancels out."""
-        xs = [a / b for a, b in zip(rates[num], rates[den], strict=True)]
-        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+    def paired(num: tuple, den: tuple) -> dict[str, float] | None:
+        return ratios_of(rates[num], rates[den])
 
     def cpu_paired(num: tuple, den: tuple) -> dict[str, float] | None:
-        xs = [a / b for a, b in zip(cpu[num], cpu[den], strict=True) if a and b]
-        if not xs:  # no trial measured both: null, not NaN
-            return None
-        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+        """CPU a creation den / num: the throughput ratio num / den of a CPU-bound run."""
+        return ratios_of(cpu[den], cpu[num])
 
     ratios = {
         f"{pin}/{k}": {
@@ -176,50 +184,58 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             "c_over_python_on": paired((pin, k, "c", True), (pin, k, "python", True)),
             "on_over_off_python": paired((pin, k, "python", True), (pin, k, "python", False)),
             "on_over_off_c": paired((pin, k, "c", True), (pin, k, "c", False)),
-            # recording's cost in CPU time a creation (on / off), paired
+            # recording's cost in CPU a creation: off / on, as a throughput ratio, paired
+            "cpu_on_over_off_python": cpu_paired(
+                (pin, k, "python", True), (pin, k, "python", False)
+            ),
             "cpu_on_over_off_c": cpu_paired((pin, k, "c", True), (pin, k, "c", False)),
         }
         for pin in pins
         for k in creators
     }
 
+    def cell(r: dict[str, float] | None) -> str:
+        return f"{r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]" if r else "-"
+
+    def us(x: float | None) -> str:
+        return f"{x:.1f}" if x is not None else "-"
+
     cells = []
     for pin in pins:
+        raw_cpus = [c for c in raw_cpu[pin] if c is not None]
+        raw_cpu_us = f" ({statistics.median(raw_cpus):.1f} CPU)" if raw_cpus else ""
         for k in creators:
             for core in CORES:
                 off, on = by[(pin, k, core, False)], by[(pin, k, core, True)]
                 py_off = by[(pin, k, "python", False)]["creations_per_s"]
                 cells.append([
-                    pin, str(k), f"{off['raw_round_trip_us']:.1f} us", core,
+                    pin, str(k), f"{off['raw_round_trip_us']:.1f} us{raw_cpu_us}", core,
                     f"{off['creations_per_s']:,.0f}", f"{on['creations_per_s']:,.0f}",
-                    f"{on['creations_per_s'] / off['creations_per_s']:.2f}",
-                    f"{off['cycle_us']:.1f} us", f"{off['efficiency']:.2f}",
+                    f"{off['cycle_us']:.1f} us", cell(off["efficiency_paired"]),
+                    cell(off["cpu_efficiency_paired"]),
                     f"{off['creations_per_s'] / py_off:.2f}",
-                    " / ".join("-" if x["cpu_us_a_creation"] is None
-                               else f"{x['cpu_us_a_creation']:.1f}" for x in (off, on)),
+                    f"{us(off['cpu_us_a_creation'])} / {us(on['cpu_us_a_creation'])}",
                 ])  # fmt: skip
     load_after = os.getloadavg()
     t1 = Table(
         f"genode-race {p.variant}: cycle / (4 x raw ping-pong), median of "
         f"{p.trials} trials of {p.seconds:g} s",
-        ["pin", "creators", "raw rt", "core", "creations/s off", "creations/s on",
-         "on / off", "cycle off", "cycle / 4 raw (off)", "C / python (off)",
-         "CPU us a creation off / on"],
+        ["pin", "creators", "raw rt (CPU)", "core", "creations/s off", "creations/s on",
+         "cycle off", "cycle / 4 raw, off [paired]", "CPU: cycle / 4 raw, off [paired]",
+         "C / python (off)", "CPU us a creation off / on"],
         cells,
-        f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
-        f"{time.monotonic() - t0:.0f} s",
+        f"paired: the ratio within each trial, median [min-max] of the trials; CPU: the run's "
+        f"processes' CPU a creation against the raw ping-pong's CPU (both processes), which "
+        f"other work on the machine changes far less than wall clock; load average before "
+        f"{load_before[0]:.1f}, after {load_after[0]:.1f}; {time.monotonic() - t0:.0f} s",
     )  # fmt: skip
     t2 = Table(
         "paired ratios of creations/s, median [min-max] of the trials' ratios",
         ["pin", "creators", "C / python, off", "C / python, on", "on / off, python",
-         "on / off, C", "CPU a creation on / off, C"],
-        [
-            [*key.split("/"), *("not measured" if x is None
-                                else f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"
-                                for x in r.values())]
-            for key, r in ratios.items()
-        ],
-        f"core's model alone, CPU time a request: python {model['python']:.2f} us, "
+         "on / off, C", "by CPU: on / off, python", "by CPU: on / off, C"],
+        [[*key.split("/"), *(cell(x) for x in r.values())] for key, r in ratios.items()],
+        f"by CPU: CPU a creation off / on (the throughput ratio of a CPU-bound run); core's "
+        f"model alone, CPU time a request: python {model['python']:.2f} us, "
         f"C {model['c']:.2f} us ({model['python'] / model['c']:.1f}x)",
     )  # fmt: skip
     doc = {
@@ -227,6 +243,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         "trials": p.trials,
         "seconds": p.seconds,
         "raw_round_trip_us": raw,
+        "raw_round_trip_cpu_us": raw_cpu,
         "rates": [
             {"setting": list(s), "creations_per_s": v, "cpu_us_a_creation": cpu[s]}
             for s, v in rates.items()

@@ -104,6 +104,23 @@ def spin_round_trip_us(n: int, pin: str = "spread") -> float:
 
 def round_trip_us(n: int, pin: str) -> float:
     """Microseconds a round trip; `pin` is same (one CPU), spread (two CPUs) or none."""
+    return round_trip(n, pin)[0]
+
+
+def cpu_s(pid: int) -> float | None:
+    """Seconds process `pid` (its main thread) has run, to the nanosecond (Linux's
+    /proc/PID/schedstat; psutil's cpu_times count 10 ms ticks); None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) * 1e-9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def round_trip(n: int, pin: str) -> tuple[float, float | None]:
+    """Microseconds a round trip, wall clock and CPU time (both processes; None if the
+    peer's could not be read): on one CPU the CPU time is what the ping-pong costs
+    whatever else runs there."""
     mine, theirs = _cpus(pin)
     tag = f"/tbbench.{os.getpid()}.{secrets.token_hex(3)}"
     ping = posix_ipc.Semaphore(tag + ".ping", posix_ipc.O_CREX)
@@ -122,13 +139,17 @@ def round_trip_us(n: int, pin: str) -> float:
         for _ in range(99):  # warm-up
             ping.release()
             pong.acquire(10)
-        t = time.perf_counter()
+        c0, m0, t = cpu_s(p.pid), cpu_s(os.getpid()), time.perf_counter()
         for _ in range(n):
             ping.release()
             pong.acquire(10)
         dt = time.perf_counter() - t
+        m1, c1 = cpu_s(os.getpid()), cpu_s(p.pid)  # not reaped yet: a zombie keeps its figure
         p.join(10)
-        return dt / n * 1e6
+        cpu = None
+        if None not in (c0, c1, m0, m1):
+            cpu = (c1 - c0 + m1 - m0) / n * 1e6
+        return dt / n * 1e6, cpu
     finally:
         me.cpu_affinity(old)
         for s in (ping, pong):

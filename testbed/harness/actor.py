@@ -29,6 +29,7 @@ from testbed.harness.access import (
     AccessWords,
     ObservedWords,
     PointedLock,
+    access_words,
 )
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
@@ -128,7 +129,7 @@ class Env:
             )  # fmt: skip
         if access_points.read_family(region) not in self.point_index:
             raise ConfigError(f"region {region!r} is not declared by regions(config)")
-        return AccessWords(
+        return access_words(
             self.seg.words(region),
             self.seg.address(region),
             self.point_index[access_points.read_family(region)],

@@ -134,13 +134,11 @@ def _serving(core, server, rec, session: list[int], log) -> Callable[[], int]:
     if rec is not None:
         inner = handle
         key = getattr(core, "key", lambda op, a0, a1, a2: 0)
+        record = rec.request_hook()  # core_event(op), pack_core(...): one C call
 
         def recorded(client: int, op: int, a0: int, a1: int, a2: int) -> tuple[int, int]:
             status, value = inner(client, op, a0, a1, a2)
-            rec.record_what(
-                recorder.core_event(op),
-                recorder.pack_core(op, client, status, key(op, a0, a1, a2)),
-            )
+            record(op, client, status, key(op, a0, a1, a2))
             return status, value
 
         handle = recorded

@@ -48,7 +48,7 @@ class Recorder:
     """A process's handle on its own ring (one a process): `record(event_id)` and
     `record_what(event_id, what)` answer the event's ticket, one C call each.
 
-    The hot ones (`record`, `point_hook`, `store_at`, `find_at`) are C builtins made by
+    The hot ones (`record`, `point_hook`, `store_at`, `find_at`, `request_hook`) are C builtins made by
     testbed/ipc/hooks.c: a call of one costs 0.05-0.1 us here, a ctypes call 0.3-0.6 us."""
 
     def __init__(self, seg: Segment, region: str, capacity: int, counter_addr: int):
@@ -76,6 +76,11 @@ class Recorder:
         of the `nwords` 64-bit words at address `words`, the ticket taken right before the
         scan, in one C call; IndexError (nothing recorded) for an n above nwords."""
         return self._so.tb_hook_find(event, words, nwords)
+
+    def request_hook(self) -> Callable[[int, int, int, int], None]:
+        """`record_request(op, client, status, key)`: record a request core served, event
+        `core_event(op)` with `pack_core(op, client, status, key)`, in one C call."""
+        return self._so.tb_hook_record_request(CORE_EVENT, MAX_CORE_OP)
 
     def record_what(self, event: int, what: int) -> int:
         return self._what(event, what & 0xFFFFFFFF, what >> 32)

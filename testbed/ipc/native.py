@@ -82,6 +82,11 @@ def lib() -> ctypes.PyDLL:
         ("tb_hook_find", obj, (ctypes.c_uint32, vp, u64)),
         ("tb_hook_call", obj, (vp, vp, obj, obj, obj)),
         ("tb_hook_step", obj, (vp, vp, u64)),
+        ("tb_hook_record_request", obj, (u64, u64)),
+        ("tb_hook_lock", obj, (vp, vp, u64)),
+        # access_hooks.c: a recording access-level view's operations, a tuple of builtins
+        ("tb_hook_words", obj, (ctypes.c_uint32, ctypes.c_uint32, vp, ctypes.c_ssize_t)),
+        ("tb_hook_bits", obj, (ctypes.c_uint32, ctypes.c_uint32, vp, ctypes.c_ssize_t)),
     ):
         fn = getattr(so, name)
         fn.restype = res

@@ -199,6 +199,11 @@ PyObject *tb_hook_find(uint32_t event, uint64_t *words, uint64_t nwords);
 PyObject *tb_hook_call(void *client, uint64_t *mb, PyObject *error, PyObject *aborted,
                        PyObject *timed_out);
 PyObject *tb_hook_step(void *server, uint64_t *mailboxes, uint64_t stride);
+PyObject *tb_hook_record_request(uint64_t base, uint64_t max_op);
+PyObject *tb_hook_lock(void *sem, uint64_t *holder, uint64_t me);
+/* access_hooks.c: the access-level views' operations, recorded (a tuple of builtins) */
+PyObject *tb_hook_words(uint32_t read, uint32_t write, uint64_t *words, Py_ssize_t n);
+PyObject *tb_hook_bits(uint32_t read, uint32_t write, uint64_t *bm, Py_ssize_t nbits);
 #endif
 
 #endif /* TB_PRIVATE_H */

@@ -87,7 +87,8 @@ class Free:
         holder = Holder(
             env.ctl, control.holder_word(k), env.actor.index + 1, [a.name for a in spec.actors]
         )
-        lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder)
+        address = env.seg.address("control", control.holder_word(k))
+        lock = NamedLock(spec.lock_sem(name), spec.lock_timeout, None, holder, address)
         ctl, word = env.ctl, control.DEADLOCK
         return deadlock.WatchedLock(
             lock, k, self._wait_for, env.actor.index, env.deadlocked, lambda: ctl[word] != 0
