@@ -38,7 +38,7 @@ def test_lock_order_bug_found_at_named_points(user_dir):
     assert doc["failures"][0]["preemptions"] >= 1
     # the schedule found replays, from another directory, at the same level
     trace = Path(doc["failures"][0]["trace_file"])
-    code, rdoc, err = run_cli(user_dir, "replay", str(trace), "--json", "-")
+    code, rdoc, err = run_cli(user_dir, "replay", "--trust-source", str(trace), "--json", "-")
     assert code == 0 and rdoc["replay"]["reproduced"], err
 
 
@@ -87,7 +87,7 @@ def test_the_same_wait_at_access_points_is_verified_and_offered(user_dir):
     v = doc["verified"]
     assert (v["replays"], v["reproduced"], v["verdict"]) == (1, 1, "reproduced"), v
     assert doc["trace_files"] == [v["trace"]]
-    code, rdoc, err = run_cli(user_dir, "replay", v["trace"], "--json", "-")
+    code, rdoc, err = run_cli(user_dir, "replay", "--trust-source", v["trace"], "--json", "-")
     assert code == 0 and rdoc["replay"]["reproduced"] and rdoc["verdict"] == "reproduced", err
 
 
@@ -156,7 +156,9 @@ def test_the_python_replay_answers_the_commands_exit_code(user_dir, monkeypatch)
     result = testbed.replay(doc["trace_files"][0])
     assert (result.verdict, result.exit_code) == ("reproduced", 0)
     assert result.document["run_verdict"] == "fail"
-    rcode, rdoc, _ = run_cli(user_dir, "replay", doc["trace_files"][0], "--json", "-")
+    rcode, rdoc, _ = run_cli(
+        user_dir, "replay", "--trust-source", doc["trace_files"][0], "--json", "-"
+    )
     assert (rcode, rdoc["exit_code"], rdoc["verdict"]) == (0, 0, "reproduced")
 
 

@@ -39,6 +39,7 @@ from testbed.explorer.run import (
     ExploreOptions,
     Explorer,
     Progress,
+    covers,
     run_options,
 )
 from testbed.explorer.strategies.dfs import Dfs, Node
@@ -133,7 +134,7 @@ class _WorkerExplorer(Explorer):
         rest: tuple[list[Node], int] | None = None
         while True:
             sched = self._one(strat)
-            self.schedules += 1
+            self.schedules += sched.end != "sleep_blocked"  # as one explorer counts
             self.steps += len(sched.steps)
             self.longest = max(self.longest, len(sched.steps))
             self.distinct.add(tuple(a for a, _, _ in sched.steps))
@@ -430,6 +431,7 @@ class _Coordinator:
             "pruned": t["pruned"],
             "sleep_blocked": t["sleep_blocked"],
             "complete": complete,
+            "covers": covers(x),  # what `complete` means here
             "steps": t["steps"],
             "longest_schedule": self.longest,
             "outcomes": self.outcomes,

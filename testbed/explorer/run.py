@@ -140,6 +140,33 @@ def run_options(opts: ExploreOptions) -> RunOptions:
     )
 
 
+def covers(x: ExploreOptions) -> str:
+    """What a `complete` search has covered: the schedules, where they may switch, and
+    what the reduction leaves out."""
+    bound = (
+        "every schedule"
+        if x.preemptions is None
+        else f"every schedule with at most {x.preemptions} preemptions"
+    )
+    if x.point_level == "access":
+        where = (
+            "switching at named points, every lock acquire and release, and every access "
+            "to shared words through env.words, env.bitmap and env.atomic"
+        )
+    else:
+        where = (
+            "switching at named points and every lock acquire and release only (not "
+            "between two accesses of shared words: --points access)"
+        )
+    method = x.method()
+    reduced = {
+        "sleep-sets": "; one of each set of schedules that differ only in the order of "
+        "independent steps (sleep sets)",
+        "dpor": "; one of each class of equivalent schedules (DPOR)",
+    }.get(method, "")
+    return f"{bound} of one iteration, {where}{reduced}"
+
+
 class Explorer(Supervisor):
     """The supervisor's processes, set-up and clean-up; the exploration instead of a run."""
 
@@ -395,33 +422,6 @@ class Explorer(Supervisor):
                 )
         return out
 
-    def _covers(self) -> str:
-        """What a `complete` search has covered: the schedules, where they may switch, and
-        what the reduction leaves out."""
-        x = self.x
-        bound = (
-            "every schedule"
-            if x.preemptions is None
-            else f"every schedule with at most {x.preemptions} preemptions"
-        )
-        if x.point_level == "access":
-            where = (
-                "switching at named points, every lock acquire and release, and every access "
-                "to shared words through env.words, env.bitmap and env.atomic"
-            )
-        else:
-            where = (
-                "switching at named points and every lock acquire and release only (not "
-                "between two accesses of shared words: --points access)"
-            )
-        method = x.method()
-        reduced = {
-            "sleep-sets": "; one of each set of schedules that differ only in the order of "
-            "independent steps (sleep sets)",
-            "dpor": "; one of each class of equivalent schedules (DPOR)",
-        }.get(method, "")
-        return f"{bound} of one iteration, {where}{reduced}"
-
     def _result(self, elapsed: float, error: str | list[str] | None) -> dict[str, Any]:
         x, strat = self.x, self.strategy
         config = option_table.document_config(self.spec.config)
@@ -476,7 +476,7 @@ class Explorer(Supervisor):
             "pruned": strat.pruned,
             "sleep_blocked": getattr(strat, "sleep_blocked", 0),
             "complete": strat.complete and error is None,
-            "covers": self._covers(),  # what `complete` means here
+            "covers": covers(self.x),  # what `complete` means here
             "schedules_without_outcome": self.unjudged,
             "steps": self.steps,
             "longest_schedule": self.longest,
