@@ -60,7 +60,9 @@ def test_a_failure_found_by_a_worker_comes_home_and_replays(tmp_path):
     (f,) = doc["failures"]
     assert f["outcome"] == "lost_update" and f["trace_file"].startswith("found/")
     assert (tmp_path / f["trace_file"]).exists()
-    rcode, replayed, err = run_cli(tmp_path, "replay", "--trust-source", f["trace_file"], "--json", "-")
+    rcode, replayed, err = run_cli(
+        tmp_path, "replay", "--trust-source", f["trace_file"], "--json", "-"
+    )
     assert rcode == 0 and replayed["replay"]["reproduced"], err
 
 
