@@ -147,8 +147,9 @@ class Writer:
             int, str | None
         ] = {}  # trace n -> why it will not replay (None: it will)
 
-    def poll(self, final: bool = False) -> None:
-        self.history.poll()
+    def poll(self, final: bool = False) -> float:
+        """Drain the rings and write what traces can be; answers the rings' fill (History)."""
+        fill = self.history.poll()
         for n in range(self.spec.max_traces):
             w = self.requests[REQUEST_WORDS * n :][:REQUEST_WORDS]
             if n in self.written or not w[0]:
@@ -174,6 +175,7 @@ class Writer:
                 if complete
                 else lost or f"events before ticket {ticket} were never recorded (a process died)"
             )
+        return fill
 
     def _upto(self, ticket: int, final: bool) -> list[Event] | None:
         """The events up to `ticket`, or None to wait a tick: tickets are dense, and one taken
