@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from testbed.cli.common import TRUST_HELP
+from testbed.cli.common import add_trace_arguments
 from testbed.harness import output_paths
 from testbed.harness.options import formatter
 from testbed.harness.result import EXIT_ABORTED
@@ -26,13 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  testbed minimize T.json\n  testbed minimize T.json -o small.json "
         "--max-replays 100\n\n" + EXIT_CODES,
     )
-    mn.add_argument("trace")
-    mn.add_argument(
-        "--scenario", metavar="PATH",
-        help="the scenario to run the trace with (PATH.py, PATH.py:NAME, package.module:NAME), "
-        "instead of the one the trace names; needed unless that one is installed",
-    )  # fmt: skip
-    mn.add_argument("--trust-source", action="store_true", help=TRUST_HELP)
+    add_trace_arguments(mn)
     mn.add_argument(
         "-o", "--output", help="where the smaller trace goes (default: TRACE with .min.json)"
     )

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from testbed.cli.common import TRUST_HELP
+from testbed.cli.common import add_trace_arguments
 from testbed.harness import output_paths
 from testbed.harness.options import formatter
 from testbed.harness.result import EXIT_ABORTED
@@ -26,13 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  testbed replay traces/genode-race.quickfix.7.ab12cd.0.json\n"
         "  testbed replay T.json --repeat 100 --json -\n\n" + EXIT_CODES,
     )
-    rp.add_argument("trace")
-    rp.add_argument(
-        "--scenario", metavar="PATH",
-        help="the scenario to run the trace with (PATH.py, PATH.py:NAME, package.module:NAME), "
-        "instead of the one the trace names; needed unless that one is installed",
-    )  # fmt: skip
-    rp.add_argument("--trust-source", action="store_true", help=TRUST_HELP)
+    add_trace_arguments(rp)
     rp.add_argument(
         "--repeat", type=int, default=1, help="replays (1..10000); exit 0 only if all reproduce"
     )
