@@ -79,18 +79,27 @@ def test_a_named_trace_through_a_shared_word_wait_is_labelled_not_offered(user_d
 
 
 def test_the_same_wait_at_access_points_is_verified_and_offered(user_dir):
-    code, doc, _ = _stress(
-        user_dir, "handshake.py", "--variant", "spin", "--rounds", "3", "--max-failures", "1",
-        "--points", "access", "--lock-timeout", "5", "--ring-events", "1048576",
-    )  # fmt: skip
-    # (every read of a spinning wait is an event at access level: rings of 2^20 hold an
-    # iteration whose partner was off its CPU for ~0.1 s, as on a loaded CI machine)
-    assert code == 0, doc["reasons"]
-    assert "verified" in doc, doc["traces"]
-    v = doc["verified"]
-    assert (v["replays"], v["reproduced"], v["verdict"]) == (1, 1, "reproduced"), v
-    assert doc["trace_files"] == [v["trace"]]
-    code, rdoc, err = run_cli(user_dir, "replay", "--trust-source", v["trace"], "--json", "-")
+    """At access level every read of the wait is a point, so the trace can be forced; its
+    order is each access's ticket, taken in the access's own C call, which the OS can still
+    preempt between the ticket and the access (rarely; more often on a loaded machine). So:
+    a trace verified is offered, one that did not reproduce is labelled and withheld, and
+    of a few seeded runs at least one trace is verified and replays again from the CLI."""
+    offered = []
+    for seed in ("7", "8", "9", "10", "11"):
+        code, doc, err = run_cli(
+            user_dir, "stress", "handshake.py", "--variant", "spin", "--rounds", "3",
+            "--max-failures", "1", "--points", "access", "--lock-timeout", "5",
+            "--ring-events", "1048576", "--seed", seed, "--json", "-",
+        )  # fmt: skip
+        assert doc is not None and code == 0, err
+        v = doc["verified"]
+        if v["verdict"] == "reproduced":
+            assert (v["replays"], v["reproduced"]) == (1, 1) and doc["trace_files"] == [v["trace"]]
+            offered.append(v["trace"])
+            break
+        assert v["trace"] not in doc["trace_files"] and v["label"], v  # labelled, withheld
+    assert offered, "no access-level trace of five runs was verified"
+    code, rdoc, err = run_cli(user_dir, "replay", "--trust-source", offered[0], "--json", "-")
     assert code == 0 and rdoc["replay"]["reproduced"] and rdoc["verdict"] == "reproduced", err
 
 
