@@ -14,6 +14,7 @@ import psutil
 from testbed.harness import (
     capture,
     deadlock,
+    diagnosis,
     gate,
     iteration,
     loader,
@@ -376,18 +377,10 @@ class Env:
             return False  # the cycle's reporter named this wait
         return True
 
-    def held_locks(self) -> list[str]:
-        me = self.actor.index + 1
-        if self.spec.reuse:
-            owners, word = self.seg.words(reuse.REGION), reuse.owner_word
-        else:
-            owners, word = self.ctl, control.holder_word
-        return [name for k, name in enumerate(self.spec.locks) if owners[word(k)] == me]
-
     def end_body(self) -> bool:
         """After an iteration's body: it may hold no lock; the last actor to get here runs
         the arbiter. Answers whether this actor was the last."""
-        held = self.held_locks() if self._locks else []
+        held = diagnosis.locks_held(self.spec, self.seg, self.actor.index) if self._locks else []
         if held:
             raise BodyError(
                 f"{self.actor.name} returned from its body of iteration {self.iteration} "

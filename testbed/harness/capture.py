@@ -150,12 +150,15 @@ class Writer:
     def poll(self, final: bool = False) -> float:
         """Drain the rings and write what traces can be; answers the rings' fill (History)."""
         fill = self.history.poll()
+        rings: list[list[RingEvent]] | None = None  # the history decoded, once a poll
         for n in range(self.spec.max_traces):
             w = self.requests[REQUEST_WORDS * n :][:REQUEST_WORDS]
             if n in self.written or not w[0]:
                 continue
             actor, outcome, ticket = w[1], w[2], w[3]
-            events = self._upto(ticket, final)
+            if rings is None:
+                rings = [self.history.events(i) for i in range(len(self.spec.actors) + 1)]
+            events = self._upto(rings, ticket, final)
             if events is None:
                 continue  # events before its ticket still in flight: next tick
             # whole iff every ticket up to this one is in (tickets are dense): a history
@@ -177,12 +180,11 @@ class Writer:
             )
         return fill
 
-    def _upto(self, ticket: int, final: bool) -> list[Event] | None:
-        """The events up to `ticket`, or None to wait a tick: tickets are dense, and one taken
-        by a process preempted before it stored its event is still to come."""
-        h = self.history
-        n = len(self.spec.actors)
-        events = _events(self.spec, [h.events(i) for i in range(n)], h.events(n), ticket)
-        if len(events) <= ticket and h.lost is None and not final:
+    def _upto(self, rings: list[list[RingEvent]], ticket: int, final: bool) -> list[Event] | None:
+        """The events up to `ticket` (`rings`: each actor's, then core's), or None to wait a
+        tick: tickets are dense, and one taken by a process preempted before it stored its
+        event is still to come."""
+        events = _events(self.spec, rings[:-1], rings[-1], ticket)
+        if len(events) <= ticket and self.history.lost is None and not final:
             return None
         return events

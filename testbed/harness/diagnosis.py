@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from testbed.harness import recorder, stats
+from testbed.harness import recorder, reuse, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control
 from testbed.ipc.segment import Segment
@@ -57,9 +57,13 @@ def last_point(spec: RunSpec, seg: Segment, index: int) -> str | None:
 
 
 def locks_held(spec: RunSpec, seg: Segment, index: int) -> list[str]:
-    """The locks whose holder word names actor `index`."""
-    ctl = seg.words(control.REGION)
-    return [lock for k, lock in enumerate(spec.locks) if ctl[control.holder_word(k)] == index + 1]
+    """The locks whose holder word names actor `index` (explore's reused processes keep
+    their owners in the `reuse` region, every other run in the control block)."""
+    if spec.reuse:
+        owners, word = seg.words(reuse.REGION), reuse.owner_word
+    else:
+        owners, word = seg.words(control.REGION), control.holder_word
+    return [lock for k, lock in enumerate(spec.locks) if owners[word(k)] == index + 1]
 
 
 def describe(spec: RunSpec, seg: Segment, name: str, pid: int | None) -> str:

@@ -10,6 +10,7 @@ many requests each actor has made to core.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 
 import posix_ipc
@@ -75,15 +76,17 @@ class Reset:
         self.spec, self.seg, self.scenario, self.alive = spec, seg, scenario, alive
         self.ctl = seg.words("control")
         self.stats = seg.words("stats")
-        self.regions = [seg.bytes(r) for r in scenario.regions(spec.config)] + [seg.bytes(REGION)]
-        if spec.iterate:  # who ended its body: the last one runs the arbiter
-            self.regions.append(seg.bytes(iteration.REGION))
+        self.fresh = iteration.FreshState(seg, scenario, spec.config)  # the scenario's regions
+        # the runner's own words: owners, requests, step logs; and, iterating, who ended its
+        # body (the last one runs the arbiter)
+        own = [REGION, iteration.REGION] if spec.iterate else [REGION]
+        self.own = [(seg.address(r), seg.layout.regions[r][1]) for r in own]
         self.locks = [posix_ipc.Semaphore(spec.lock_sem(name)) for name in spec.locks]
         self.doorbell = posix_ipc.Semaphore(spec.doorbell) if spec.has_core else None
 
     def __call__(self, epoch: int) -> None:
-        for region in self.regions:
-            region[:] = bytes(len(region))
+        for addr, nbytes in self.own:
+            ctypes.memset(addr, 0, nbytes)
         for a in self.spec.actors:
             slot = self.stats[stats.WORDS * a.index :][: stats.WORDS]
             pid = slot[stats.PID]
@@ -98,15 +101,13 @@ class Reset:
             sem.release()
         for word in (control.STOP, control.FAILURES, control.ABANDON, control.TRACES):
             self.ctl[word] = 0
-        self.scenario.init_shared(self.seg, self.spec.config)
+        self.fresh()
         if self.doorbell is None:
             self.ctl[control.EPOCH] = epoch
             return
         iteration.reset_core(self.ctl, self.doorbell, epoch, self.alive)
 
     def close(self) -> None:
-        for region in self.regions:
-            region.release()
         for sem in self.locks:
             sem.close()
         if self.doorbell is not None:

@@ -15,7 +15,6 @@ schedules (reorder_10: 10 actors that all commute), DPOR runs about one a class.
 from __future__ import annotations
 
 from testbed.explorer.strategies.base import Setup
-from testbed.explorer.strategies.dfs import Node
 from testbed.explorer.strategies.dpor import Dpor
 
 
@@ -26,31 +25,13 @@ class BoundedDpor(Dpor):
         super().__init__()
         self.limit, self.bound = limit, 0
 
-    def choose(self, depth: int, enabled: list[int]) -> int | None:
-        if depth < len(self.stack):
-            return super().choose(depth, enabled)
-        node = Node(tuple(enabled), self.current, self.preemptions, {})  # no sleep sets
-        awake = [a for a in node.candidates(self.bound) if a not in node.sleep]
-        if not awake:
-            self.sleep_blocked += 1
-            self.pruned += len(enabled)
-            return None
-        node.tried.append(awake[0])
-        node.backtrack = {awake[0]}
-        self.stack.append(node)
-        return awake[0]
+    def _new_sleep(self) -> dict:
+        return {}  # no sleep sets: with them a bounded search misses (Coons et al.)
 
     def next(self) -> bool:
         self._races()
-        while self.stack:
-            node = self.stack[-1]
-            within = set(node.candidates(self.bound))
-            left = sorted((node.backtrack & within) - set(node.tried) - set(node.sleep))
-            if left:
-                node.tried.append(left[0])
-                return True
-            self.pruned += len(within) - len(node.tried)
-            self.stack.pop()
+        if self._backtrack():
+            return True
         if self.bound >= self.limit:
             self.complete = True
             return False

@@ -33,8 +33,8 @@ class Dpor(Dfs):
     def choose(self, depth: int, enabled: list[int]) -> int | None:
         if depth < len(self.stack):
             return super().choose(depth, enabled)  # the prefix: the same choices again
-        node = Node(tuple(enabled), self.current, self.preemptions, self.sleep)
-        awake = [a for a in node.candidates(None) if a not in node.sleep]
+        node = Node(tuple(enabled), self.current, self.preemptions, self._new_sleep())
+        awake = [a for a in node.candidates(self.bound) if a not in node.sleep]
         if not awake:
             self.sleep_blocked += 1
             self.pruned += len(enabled)
@@ -43,6 +43,10 @@ class Dpor(Dfs):
         node.backtrack = {awake[0]}
         self.stack.append(node)
         return awake[0]
+
+    def _new_sleep(self) -> dict[int, Footprint]:
+        """The sleep set a new node starts with (the bounded search keeps none)."""
+        return self.sleep
 
     def stepped(self, depth: int, actor: int, footprint: Footprint | None, reached: str) -> None:
         super().stepped(depth, actor, footprint, reached)
@@ -53,15 +57,23 @@ class Dpor(Dfs):
 
     def next(self) -> bool:
         self._races()
+        if self._backtrack():
+            return True
+        self.complete = True
+        return False
+
+    def _backtrack(self) -> bool:
+        """Move to the deepest node with an actor in its backtrack set (within the bound)
+        not yet tried nor asleep; False when no node has one."""
         while self.stack:
             node = self.stack[-1]
-            left = sorted(node.backtrack - set(node.tried) - set(node.sleep))
+            within = set(node.candidates(self.bound))
+            left = sorted((node.backtrack & within) - set(node.tried) - set(node.sleep))
             if left:
                 node.tried.append(left[0])
                 return True
-            self.pruned += len(node.enabled) - len(node.tried)
+            self.pruned += len(within) - len(node.tried)
             self.stack.pop()
-        self.complete = True
         return False
 
     def _races(self) -> None:
