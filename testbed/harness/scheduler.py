@@ -61,7 +61,6 @@ class Scheduler:
             else (self.ctl, control.holder_word)
         )
         spin = spec.step_spin_s
-        import os; spin = float(os.environ.get('TB_RUNNER_SPIN', spin))  # XXX
         self.go = [Handoff(seg, spec.go_sem(i), i, True, spin) for i in range(self.n)]
         # a wait for a step's end stops spinning when the actor calls core (reused: counted)
         calls = [

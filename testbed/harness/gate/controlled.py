@@ -28,8 +28,7 @@ class Controlled:
         spec, index = env.spec, env.actor.index
         self.ctl = env.ctl
         self._sched = env.seg.words("sched")[SCHED_WORDS * index :][:SCHED_WORDS]
-        import os; spin = float(os.environ.get('TB_ACTOR_SPIN', spec.step_spin_s))  # XXX
-        self._go = Handoff(env.seg, spec.go_sem(index), index, True, spin)
+        self._go = Handoff(env.seg, spec.go_sem(index), index, True, spec.step_spin_s)
         self._arrived = Handoff(env.seg, spec.arrived_sem(index), index, False, 0.0)
         self._point_index = env.point_index
         self._lock_index = {name: k for k, name in enumerate(spec.locks)}
