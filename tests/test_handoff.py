@@ -112,7 +112,7 @@ def _echo(prefix: str, layout: Layout, n: int, spin: float) -> None:
     arrived = Handoff(seg, prefix + ".arrived", ACTOR, False, 0.0)
     ok = go.wait(10.0)
     for _ in range(n - 1):
-        ok = ok and arrived.park(go, 10.0)
+        ok = ok and arrived.give_and_wait(go, 10.0)
     arrived.give()
     go.close()
     arrived.close()

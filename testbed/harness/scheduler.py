@@ -93,9 +93,7 @@ class Scheduler:
         the point it parks at, FINISH, or "" if it found a lock taken."""
         if self.state[i] == FINISHED:
             raise ScheduleError(f"{self.names[i]} has finished; it cannot take another step")
-        seen = self.arrived[i].watched()
-        self.go[i].give()
-        self._wait(i, seen)
+        self._wait(i, lambda t: self.go[i].give_and_wait(self.arrived[i], t))
         return {PARKED: self.at[i], FINISHED: FINISH, WAITING: ""}[self.state[i]]
 
     def release_all(self) -> None:
@@ -166,17 +164,20 @@ class Scheduler:
             h.close()
 
     # -- reports -----------------------------------------------------------------------------
-    def _wait(self, i: int, seen: int | None = None) -> None:
+    def _wait(self, i: int, first: Callable[[float], bool] | None = None) -> None:
         """Wait for actor i's next report: a point, a lock taken, its start or its end
-        (`seen`: its count of requests to core before its go)."""
+        (`first`: the first wait, with the go that starts the step)."""
         timeout, waited = self.spec.lock_timeout, 0.0
-        while not self.arrived[i].wait(min(ALIVE_CHECK_S, timeout - waited), not waited, seen):
+        first = first or self.arrived[i].wait
+        given = first(min(ALIVE_CHECK_S, timeout))
+        while not given:
             self.alive()
             waited += ALIVE_CHECK_S
             if waited >= timeout:
                 raise ScheduleError(
                     f"{self.names[i]} said nothing for {timeout:g} s after {self.where(i)}"
                 )
+            given = self.arrived[i].wait(min(ALIVE_CHECK_S, timeout - waited), spin=False)
         at = self.sched[SCHED_WORDS * i]
         self.steps += at != START
         if at == END:

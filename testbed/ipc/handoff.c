@@ -217,14 +217,15 @@ int64_t tb_handoff_wait(struct tb_handoff *h, uint64_t turn_seen, int spin_first
     return took(h, rc);
 }
 
-/* The actor at a point: say where it stopped (a give on `arrived`), then wait for its next
- * go (`go`, spinning first), the runner's turn word read before the runner can move it.
- * Answers as tb_handoff_wait, or -errno of the give. */
-int64_t tb_handoff_park(struct tb_handoff *arrived, struct tb_handoff *go, double timeout_s)
+/* Give on `give`, then wait on `wait` (spinning first), its watched word read before the
+ * give lets the partner move it: an actor at a point (its arrival, then its next go), or
+ * the runner's step (a go, then the arrival). Answers as tb_handoff_wait, or -errno of the
+ * give. */
+int64_t tb_handoff_pass(struct tb_handoff *give, struct tb_handoff *wait, double timeout_s)
 {
-    uint64_t turn = go->watch ? __atomic_load_n(go->watch, __ATOMIC_SEQ_CST) : 0;
-    int64_t rc = tb_handoff_give(arrived);
-    return rc ? rc : tb_handoff_wait(go, turn, 1, timeout_s);
+    uint64_t seen = wait->watch ? __atomic_load_n(wait->watch, __ATOMIC_SEQ_CST) : 0;
+    int64_t rc = tb_handoff_give(give);
+    return rc ? rc : tb_handoff_wait(wait, seen, 1, timeout_s);
 }
 
 /* What the waiter saw: waits answered while spinning (0) or sleeping (1), its budget (2,

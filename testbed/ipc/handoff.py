@@ -84,9 +84,10 @@ class Handoff:
         seen = self.watched() if seen is None else seen
         return _waited(self._so.tb_handoff_wait(self._h, seen, spin, timeout_s), self, timeout_s)
 
-    def park(self, go: Handoff, timeout_s: float) -> bool:
-        """The actor: give this (its arrival), then wait for `go` (its next step)."""
-        return _waited(self._so.tb_handoff_park(self._h, go._h, timeout_s), go, timeout_s)
+    def give_and_wait(self, other: Handoff, timeout_s: float) -> bool:
+        """Give this, then wait on `other` (spinning first), in one call: an actor's arrival
+        and its next go, or the runner's go and the arrival."""
+        return _waited(self._so.tb_handoff_pass(self._h, other._h, timeout_s), other, timeout_s)
 
     def stats(self) -> dict[str, int]:
         """The waiter's: waits answered while spinning and while blocked."""

@@ -80,7 +80,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_handoff_give", i64, (vp,)),
         ("tb_handoff_bump", None, (vp,)),
         ("tb_handoff_wait", i64, (vp, u64, ctypes.c_int, dbl)),
-        ("tb_handoff_park", i64, (vp, vp, dbl)),
+        ("tb_handoff_pass", i64, (vp, vp, dbl)),
         ("tb_handoff_stat", u64, (vp, ctypes.c_int)),
         ("tb_handoff_announce", i64, (vp,)),
         ("tb_handoff_block", i64, (vp, dbl)),

@@ -197,7 +197,7 @@ void tb_handoff_free(struct tb_handoff *h);
 int64_t tb_handoff_give(struct tb_handoff *h);
 void tb_handoff_bump(uint64_t *turn);
 int64_t tb_handoff_wait(struct tb_handoff *h, uint64_t turn_seen, int spin_first, double timeout_s);
-int64_t tb_handoff_park(struct tb_handoff *arrived, struct tb_handoff *go, double timeout_s);
+int64_t tb_handoff_pass(struct tb_handoff *give, struct tb_handoff *wait, double timeout_s);
 uint64_t tb_handoff_stat(const struct tb_handoff *h, int what);
 int64_t tb_handoff_announce(struct tb_handoff *h);
 int64_t tb_handoff_block(struct tb_handoff *h, double timeout_s);

@@ -49,7 +49,7 @@ class Controlled:
         """An access point: `code` is what << 16 | point id."""
         if self.ctl[control.FREE_RUN]:
             return
-        self._park(code, access_points.name(self.env.spec.points, code & 0xFFFF, code >> 16))
+        self._park(code)  # (its name only if the wait times out)
 
     def _contended(self, lock: str) -> bool:
         """A lock is taken: park as blocked until the runner says try again (True), or,
@@ -80,10 +80,15 @@ class Controlled:
         self._sched[0] = where
         self._arrived.give()
 
-    def _park(self, where: int, name: str) -> None:
-        """Say where this actor stopped, and wait there for its next go."""
+    def _park(self, where: int, name: str = "") -> None:
+        """Say where this actor stopped (an access point's `name` is its code's), and wait
+        there for its next go."""
         self._sched[0] = where
-        self._went(self._arrived.park(self._go, self.env.spec.lock_timeout), name)
+        if not self._arrived.give_and_wait(self._go, self.env.spec.lock_timeout):
+            points = self.env.spec.points
+            self._went(False, name or access_points.name(points, where & 0xFFFF, where >> 16))
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
 
     def _wait_go(self, name: str) -> None:
         self._went(self._go.wait(self.env.spec.lock_timeout), name)
