@@ -32,6 +32,7 @@ class Pair:
         handoff.add_region(layout, 1)
         self.layout = layout
         self.seg = Segment.create(self.prefix + ".seg", layout)
+        self.seg.words(handoff.REGION)[handoff.ALLOW] = 1  # (the runner's Allowance, `spin`)
         self.sem_names = [self.prefix + ".go", self.prefix + ".arrived"]
         for name in self.sem_names:
             create_semaphore(name, 0)

@@ -266,6 +266,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
         step_spin_s=handoff.spin_s(opts.handoff) if controlled else 0.0,
+        handoff=opts.handoff,
         reuse=reuse,
         iterate=iterate,
         first_iteration=opts.first_iteration,

@@ -71,6 +71,7 @@ class Scheduler:
             Handoff(seg, spec.arrived_sem(i), i, False, spin, calls[i]) for i in range(self.n)
         ]
         self._busy = handoff.busy(seg)
+        self._allowance = handoff.Allowance(seg, spec.handoff)
         self.state = [FINISHED if reused else UNSEEN] * self.n
         self.at = [""] * self.n  # the last point each actor reached ("" before its first)
         self.lock = [0] * self.n  # the lock index an actor in WAITING found taken
@@ -184,6 +185,7 @@ class Scheduler:
             self.state[i] = FINISHED
             if self.finished():  # a reset comes next, no step soon: spinners block
                 self._busy()
+                self._allowance()  # and may they spin in the next schedule?
         elif at == START:
             self.state[i] = PARKED
         elif at == BLOCKED:

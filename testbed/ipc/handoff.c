@@ -25,6 +25,7 @@ struct tb_handoff {
     uint64_t *count, *sleeping; /* shared: gives so far; 1 while the waiter sleeps */
     uint64_t *watch;            /* shared, or NULL: a spin stops when it moves */
     uint64_t *bump;             /* shared, or NULL: what every give moves (the runner's turn) */
+    const uint64_t *allow;      /* shared: 0 while the machine has no CPU to spare (the runner's) */
     sem_t *sem;                 /* the waiter's */
     uint64_t seen;              /* the waiter's: gives it has taken */
     double spin_s, budget;      /* the waiter's: the most it spins, what it spins now */
@@ -42,13 +43,15 @@ static double now_s(void)
 /* `count` and `sleeping` are words of a fresh segment (0), `sem` a named semaphore of
  * value 0 (tb_sem_open); a wait's spin stops when `watch` moves (the give went elsewhere, or
  * the giver is busy a while: no use holding a CPU another process needs); every give moves
- * `bump`; `spin_s` the most a wait spins (0: it blocks at once). */
+ * `bump`; a wait spins only while `allow` is set; `spin_s` the most a wait spins (0: it
+ * blocks at once). */
 void *tb_handoff_new(uint64_t *count, uint64_t *sleeping, uint64_t *watch, uint64_t *bump,
-                     void *sem, double spin_s)
+                     const uint64_t *allow, void *sem, double spin_s)
 {
     struct tb_handoff *h = calloc(1, sizeof *h);
     if (h)
-        *h = (struct tb_handoff){count, sleeping, watch, bump, sem, 0, spin_s, spin_s, 0, 0, 0};
+        *h = (struct tb_handoff){count, sleeping, watch, bump, allow, sem, 0, spin_s, spin_s,
+                                 0, 0, 0};
     return h;
 }
 
@@ -196,7 +199,7 @@ int64_t tb_handoff_block(struct tb_handoff *h, double timeout_s)
 int64_t tb_handoff_wait(struct tb_handoff *h, uint64_t turn_seen, int spin_first, double timeout_s)
 {
     int64_t rc = 0;
-    if (spin_first && h->budget > 0) {
+    if (spin_first && h->budget > 0 && __atomic_load_n(h->allow, __ATOMIC_RELAXED)) {
         long before = preempted();
         int r = spin(h, h->watch, turn_seen, h->budget);
         if (preempted() != before)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from testbed.ipc.native import lib, sem_open
 from testbed.ipc.segment import Layout, Segment
@@ -25,6 +27,14 @@ MODES = ("auto", "spin", "sem")  # auto: spin when the runner and an actor can e
 # longer than most steps, short enough to give a busy machine its CPU back soon
 SPIN_S = 200e-6
 TURN = 0  # bumped at every go the runner gives, and when it will be busy (a reset)
+ALLOW = 1  # 1 while waits may spin: the runner clears it while the machine has no CPU to spare
+# Linux's pressure stall information: the share of the last 10 s in which some runnable task
+# waited for a CPU. Above this, a spinner holds a CPU somebody is waiting for: waits block
+# (a 2-CPU machine running other test suites beside: 98%; the run's own third process, core,
+# waiting now and then for a spinner's CPU stays far below)
+PRESSURE = Path("/proc/pressure/cpu")
+BUSY_PRESSURE = 50.0
+PRESSURE_EVERY_S = 0.5  # how often the runner looks again
 LINE = 8  # words a cache line: the header, then one line an actor
 GO, GO_SLEEPING, ARRIVED, ARRIVED_SLEEPING = range(4)  # an actor's words in its line
 
@@ -47,6 +57,32 @@ def busy(seg: Segment) -> Callable[[], None]:
     return partial(lib().tb_handoff_bump, seg.address(REGION, TURN))
 
 
+def cpu_pressure() -> float | None:
+    """Some avg10 of /proc/pressure/cpu (percent), None where the kernel does not say."""
+    try:
+        return float(PRESSURE.read_text().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Allowance:
+    """The runner's side of ALLOW: `auto` lets waits spin while the machine's CPU pressure is
+    below BUSY_PRESSURE (looked at every PRESSURE_EVERY_S, when `__call__`ed), `spin`
+    always. A loaded machine's processes then block, as the semaphore alone had them do:
+    there a spinner only delays the process it waits for."""
+
+    def __init__(self, seg: Segment, mode: str):
+        self.words, self.auto, self.next = seg.words(REGION), mode == "auto", 0.0
+        self.words[ALLOW] = 1
+        self()
+
+    def __call__(self) -> None:
+        if self.auto and time.monotonic() >= self.next:
+            self.next = time.monotonic() + PRESSURE_EVERY_S
+            pressure = cpu_pressure()
+            self.words[ALLOW] = int(pressure is None or pressure < BUSY_PRESSURE)
+
+
 def _word(actor: int, which: int) -> int:
     return LINE * (1 + actor) + which
 
@@ -66,7 +102,7 @@ class Handoff:
         self._watch = turn if go else watch
         h = so.tb_handoff_new(
             seg.address(REGION, count), seg.address(REGION, count + 1), self._watch or None,
-            turn if go else None, sem_open(sem), spin,
+            turn if go else None, seg.address(REGION, ALLOW), sem_open(sem), spin,
         )  # fmt: skip
         if not h:
             raise MemoryError("tb_handoff_new")

@@ -75,7 +75,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_gate_close", ctypes.c_int, (u64,)),
         ("tb_gate_open", u64, (u64, u64)),
         ("tb_spread_note", u64, (vp, u64, vp, u64)),
-        ("tb_handoff_new", vp, (vp, vp, vp, vp, vp, dbl)),
+        ("tb_handoff_new", vp, (vp, vp, vp, vp, vp, vp, dbl)),
         ("tb_handoff_free", None, (vp,)),
         ("tb_handoff_give", i64, (vp,)),
         ("tb_handoff_bump", None, (vp,)),

@@ -192,7 +192,7 @@ uint64_t tb_spread_note(const uint64_t *starts, uint64_t n, uint64_t *hist, uint
 /* handoff.c: the step handoff of a controlled run (testbed/ipc/handoff.py) */
 struct tb_handoff;
 void *tb_handoff_new(uint64_t *count, uint64_t *sleeping, uint64_t *watch, uint64_t *bump,
-                     void *sem, double spin_s);
+                     const uint64_t *allow, void *sem, double spin_s);
 void tb_handoff_free(struct tb_handoff *h);
 int64_t tb_handoff_give(struct tb_handoff *h);
 void tb_handoff_bump(uint64_t *turn);
