@@ -316,7 +316,8 @@ OPTIONS: tuple[Option, ...] = (
            {STRESS: "perturbation and recording", EXPLORE: "exploration"}, ints(0, 100),
            default=1, kwargs={"type": int}),
     Option("--handoff", "how the runner and an actor hand a step over: spin (a while, then "
-           "block), sem (block at once) or auto (spin when there are two CPUs; default)",
+           "block; on two CPUs), sem (block at once) or auto (spin while the machine has a "
+           "CPU to spare; default)",
            (EXPLORE,), "exploration", one_of(HANDOFFS), default="auto"),
     Option("--lock-timeout", {STRESS: "seconds a lock wait may take (default 10)",
                               EXPLORE: "seconds an actor may take a step"},

@@ -22,7 +22,7 @@ from testbed.ipc.native import lib, sem_open
 from testbed.ipc.segment import Layout, Segment
 
 REGION = "handoff"
-MODES = ("auto", "spin", "sem")  # auto: spin when the runner and an actor can each have a CPU
+MODES = ("auto", "spin", "sem")  # spin: on two CPUs; auto: and while the machine has one spare
 # how long a waiter spins before it blocks: the iteration gate's (harness/iteration.py),
 # longer than most steps, short enough to give a busy machine its CPU back soon
 SPIN_S = 200e-6
@@ -44,10 +44,11 @@ def add_region(layout: Layout, nactors: int) -> None:
 
 
 def spin_s(mode: str) -> float:
-    """How long a waiter spins before it blocks: `sem` never; `auto` when this process (the
-    runner, never pinned) and an actor can be on two CPUs at once (an actor's own pinning
-    leaves it that: the runner takes the other CPU)."""
-    if mode == "sem" or (mode == "auto" and len(os.sched_getaffinity(0)) < 2):
+    """How long a waiter spins before it blocks: `sem` never, the others when this process
+    (the runner, never pinned) and an actor can be on two CPUs at once (an actor's own
+    pinning leaves it that: the runner takes the other CPU). On one CPU a spinner only
+    keeps the process it waits for from running."""
+    if mode == "sem" or len(os.sched_getaffinity(0)) < 2:
         return 0.0
     return SPIN_S
 
