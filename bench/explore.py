@@ -3,8 +3,9 @@ schedules a second (processes reused) against a run a schedule (a replay starts 
 processes) and the bare semaphore ping-pong a step costs at least, all in one run; at
 access-level points, the reduction with a step's reads known against unknown; steps a
 second of explore and of replay beside stress's attempts a second on the same scenario;
-the step handoff, spinning against the semaphore alone, on the same search in the same run
-(`handoff_runs` explorations of each, interleaved, with the load average around them); then
+the step handoff, spinning (and auto) against the semaphore alone, on the same search in the
+same run (`handoff_runs` explorations of each, interleaved, with the load average and the CPU
+pressure around them); then
 frontrun on the threads version of the same model (bench/explore_threads.py), if
 installed.
 
@@ -37,6 +38,7 @@ from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.explorer import ExploreOptions, explore
 from testbed.harness.replay import replay
 from testbed.harness.run import RunOptions, run
+from testbed.ipc import handoff
 from testbed.scenarios.genode_race import SCENARIO
 from testbed.trace.trace import Trace
 
@@ -155,16 +157,22 @@ def _loadavg() -> float:
         return 0.0
 
 
+def _pressure(before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "-"
+    return f"{before:.0f}% -> {after:.0f}%"
+
+
 def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
     """Steps a second of variant fixed with each handoff (--handoff sem: block at once; spin:
     spin, then block), explorations interleaved so drift weighs on both alike; the ratio of
     the medians. The searches must agree (same schedules, same steps): else no ratio."""
     rows = []
     for points in ("named", "access"):
-        rates: dict[str, list[float]] = {"sem": [], "spin": []}
+        rates: dict[str, list[float]] = {"sem": [], "spin": [], "auto": []}
         counts: set[tuple[int, int, str]] = set()
         spun = slept = 0
-        load = [_loadavg()]
+        load, pressure = [_loadavg()], [handoff.cpu_pressure()]
         for _ in range(runs):
             for mode in rates:
                 doc = _explore("fixed", k, True, tmp, points, handoff=mode)
@@ -174,18 +182,22 @@ def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
                     spun += doc["handoff"]["spun"]
                     slept += doc["handoff"]["slept"]
         load.append(_loadavg())
-        sem, spin = (statistics.median(rates[m]) for m in ("sem", "spin"))
+        pressure.append(handoff.cpu_pressure())
+        sem, spin, auto = (statistics.median(rates[m]) for m in ("sem", "spin", "auto"))
         same = len(counts) == 1
         row = {
             "points": points, "preemptions": k, "runs": runs, "same_search": same,
             "schedules": min(c[0] for c in counts), "steps": min(c[1] for c in counts),
-            "steps_per_s_sem": sem, "steps_per_s_spin": spin,
+            "steps_per_s_sem": sem, "steps_per_s_spin": spin, "steps_per_s_auto": auto,
             "ratio": spin / sem if same and sem > 0 else None,
+            "ratio_auto": auto / sem if same and sem > 0 else None,
+            "cpu_pressure_before": pressure[0], "cpu_pressure_after": pressure[1],
             "runner_waits_spun": spun / max(1, spun + slept),
             "loadavg_before": load[0], "loadavg_after": load[1],
         }  # fmt: skip
         log(
-            f"handoff at {points} points: sem {sem:,.0f} steps/s, spin {spin:,.0f} "
+            f"handoff at {points} points: sem {sem:,.0f} steps/s, spin {spin:,.0f}, "
+            f"auto {auto:,.0f} "
             f"(load {load[0]:.2f} -> {load[1]:.2f})"
         )
         rows.append(row)
@@ -393,8 +405,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     )
     tables.append(
         Table(
-            "the step handoff: steps a second spinning (then blocking) against blocking at once "
-            f"(the semaphore alone), variant fixed, K={p['handoff_preemptions']}, same run, "
+            "the step handoff: steps a second spinning (then blocking), and auto, against "
+            f"blocking at once (the semaphore alone), variant fixed, K={p['handoff_preemptions']}, same run, "
             "medians",
             [
                 "points",
@@ -404,8 +416,11 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                 "sem steps/s",
                 "spin steps/s",
                 "spin/sem",
+                "auto steps/s",
+                "auto/sem",
                 "runner waits spun",
                 "load avg",
+                "CPU pressure",
             ],
             [
                 [
@@ -416,14 +431,18 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{r['steps_per_s_sem']:,.0f}",
                     f"{r['steps_per_s_spin']:,.0f}",
                     f"{r['ratio']:.2f}x" if r["ratio"] is not None else "searches differ",
+                    f"{r['steps_per_s_auto']:,.0f}",
+                    f"{r['ratio_auto']:.2f}x" if r["ratio_auto"] is not None else "-",
                     f"{r['runner_waits_spun']:.0%}",
                     f"{r['loadavg_before']:.2f} -> {r['loadavg_after']:.2f}",
+                    _pressure(r["cpu_pressure_before"], r["cpu_pressure_after"]),
                 ]
                 for r in handoff_rows
             ],
-            f"{len(os.sched_getaffinity(0))} usable CPUs; --handoff auto spins when there are "
-            "two; a spinner preempted while it spins stops spinning, so a loaded machine "
-            "falls back to blocking",
+            f"{len(os.sched_getaffinity(0))} usable CPUs; spin: spin on two CPUs whatever the "
+            "load (runner waits spun: its share); auto, the default: also only while "
+            f"/proc/pressure/cpu's some avg10 is below {handoff.BUSY_PRESSURE:g}%, else it "
+            "blocks as sem does",
         )  # fmt: skip
     )
     if front:
