@@ -336,7 +336,8 @@ class Env:
                 f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
                 f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
             )
-        return self.gate.core_call(self._client.call)
+        call = self.gate.core_call(self._client.call)
+        return call if self.notes is None else self.notes.around_core(call)
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0

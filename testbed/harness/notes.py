@@ -96,13 +96,26 @@ class Notes:
 
         return point
 
+    def around_core(self, call: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
+        """A request to core, noted with its answer (core's state is its own: the request
+        is what the story can show of it)."""
+
+        def noted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
+            self.settle()
+            status, value = call(op, a0, a1, a2)
+            self._note(
+                {"kind": "core", "op": int(op), "args": [a0, a1, a2],
+                 "status": int(status), "value": value}
+            )  # fmt: skip
+            return status, value
+
+        return noted
+
     def lock(self, lock: Any, name: str) -> NotedLock:
         return NotedLock(lock, name, self)
 
     def outcome(self, name: str) -> None:
-        state = {
-            r: v.tolist() for r, v in self.views.items() if 0 < len(v) <= MAX_STATE_WORDS
-        }
+        state = {r: v.tolist() for r, v in self.views.items() if 0 < len(v) <= MAX_STATE_WORDS}
         self._note({"kind": "outcome", "outcome": name, "state": state})
 
     def opaque(self, native: bool) -> None:

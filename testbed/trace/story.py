@@ -40,13 +40,13 @@ def steps(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the order they ran."""
     out: list[dict[str, Any]] = []
     for (actor, step), group in groupby(notes, key=lambda n: (n["actor"], n["step"])):
-        out.append({"index": len(out), "actor": actor, "step_of_actor": step, "events": list(group)})
+        out.append(
+            {"index": len(out), "actor": actor, "step_of_actor": step, "events": list(group)}
+        )
     return out
 
 
-def tell(
-    notes: list[dict[str, Any]], outcome: str, level: str, grade: str = ""
-) -> dict[str, Any]:
+def tell(notes: list[dict[str, Any]], outcome: str, level: str, grade: str = "") -> dict[str, Any]:
     """The story of `outcome` in `notes` (sorted by `seq`)."""
     cut = next(
         (k for k, n in enumerate(notes) if n["kind"] == "outcome" and n["outcome"] == outcome),
@@ -55,6 +55,7 @@ def tell(
     before = notes if cut is None else notes[:cut]
     held: dict[str, set[str]] = {}
     accesses: list[dict[str, Any]] = []
+    cores: list[dict[str, Any]] = []
     for n in before:
         if n["kind"] == "acquire":
             held.setdefault(n["actor"], set()).add(n["lock"])
@@ -62,6 +63,8 @@ def tell(
             held.setdefault(n["actor"], set()).discard(n["lock"])
         elif n["kind"] in ACCESSES:
             accesses.append({**n, "held": sorted(held.get(n["actor"], ()))})
+        elif n["kind"] == "core":
+            cores.append({**n, "held": sorted(held.get(n["actor"], ()))})
     by_word: dict[tuple[str, int], list[int]] = {}
     for k, a in enumerate(accesses):
         for w in _words(a):
@@ -84,6 +87,9 @@ def tell(
     kind, chosen = next(((g, ws) for g, ws in groups.items() if ws), ("none", []))
     picked = sorted({k for w in chosen for k in by_word[w]})
     lines = [accesses[k] for k in picked]
+    first = lines[0]["seq"] if lines else -1  # core's answers from then on: its state is its own
+    lines += [n for n in cores if n["seq"] >= first]
+    lines.sort(key=lambda n: n["seq"])
     for k, line in enumerate(lines):
         line["n"] = k + 1
     _annotate(lines, set(chosen))
@@ -116,11 +122,11 @@ def _annotate(lines: list[dict[str, Any]], chosen: set[tuple[str, int]]) -> None
     """Why a line matters: a write over another actor's write its actor never read (a lost
     update), a read whose value another actor overwrote before its actor came back (stale)."""
     for k, line in enumerate(lines):
-        for w in _words(line):
+        for w in _words(line) if line["kind"] in ACCESSES else ():
             if w not in chosen:
                 continue
-            earlier = [x for x in lines[:k] if w in _words(x)]
-            later = [x for x in lines[k + 1 :] if w in _words(x)]
+            earlier = [x for x in lines[:k] if x["kind"] in ACCESSES and w in _words(x)]
+            later = [x for x in lines[k + 1 :] if x["kind"] in ACCESSES and w in _words(x)]
             me = line["actor"]
             if line["kind"] == "write" and earlier:
                 last_write = next((x for x in reversed(earlier) if x["kind"] == "write"), None)
@@ -151,7 +157,7 @@ def _annotate(lines: list[dict[str, Any]], chosen: set[tuple[str, int]]) -> None
                     line["why"] = f"stale once {other['actor']} writes it ({other['n']})"
 
 
-def _where(at: dict[str, Any] | None) -> str:
+def where(at: dict[str, Any] | None) -> str:
     if not at:
         return "no source line"
     if at.get("native"):
@@ -178,6 +184,9 @@ def _values(vs: list[int] | None) -> str:
 
 
 def access_text(a: dict[str, Any]) -> str:
+    if a["kind"] == "core":
+        args = ", ".join(_value(v) for v in a["args"])
+        return f"core  request {a['op']}({args}) -> status {a['status']}, {_value(a['value'])}"
     start, stop = a["words"]
     word = f"{a['region']}[{start}]" if stop == start + 1 else f"{a['region']}[{start}:{stop}]"
     text = f"{a['kind']:<5} {word} = {_values(a.get('values'))}"
@@ -201,7 +210,7 @@ def render(story: dict[str, Any], header: str) -> list[str]:
     for a in shown:
         held = f"  holding {', '.join(a['held'])}" if a["held"] else ""
         out.append(
-            f"  {a['n']:>2}. {a['actor']:<{width}}  {access_text(a):<{what}}  {_where(a['at'])}"
+            f"  {a['n']:>2}. {a['actor']:<{width}}  {access_text(a):<{what}}  {where(a['at'])}"
             + (f"  {a['at']['code']}" if a["at"].get("code") else "")
             + held
         )
@@ -215,14 +224,14 @@ def render(story: dict[str, Any], header: str) -> list[str]:
         final = ", ".join(f"{w} = {_value(v)}" for w, v in story["final"].items())
         out.append(
             f"  -> {story['recorded_by']} recorded {story['outcome']}{arbiter} at "
-            f"{_where(at)}" + (f"  {at['code']}" if at.get("code") else "")
+            f"{where(at)}" + (f"  {at['code']}" if at.get("code") else "")
         )
         if final:
             out.append(f"     then {final}")
     if story["kind"].startswith("protected"):
         out.append(
-            "  every access above is under a lock the actors share: the lock was released "
-            "between them (an atomicity violation, not a data race)"
+            f"  every access of {', '.join(story['words'])} is under a lock the actors share, "
+            "released in between: an atomicity violation, not a data race"
         )
     for actor in story["unseen"]:
         out.append(
