@@ -235,7 +235,7 @@ def failure_table(rows: list[FailureRow]) -> str:
     body = []
     for r in rows:
         lines = [
-            f"trace:   {t}\nreplay:  {c}\nexplain: {x}"
+            f"trace:  {t}\nreplay: {c}\nexplain: {x}"
             for t, c, x in zip(r.traces, r.replays, r.explains, strict=True)
         ]
         lines += [f"rerun:  {r.rerun}"] if r.rerun else []
