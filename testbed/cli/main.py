@@ -27,7 +27,20 @@ from testbed.ipc.native import NativeLibraryMissing
 from testbed.scenario import ConfigError
 
 # in the order `testbed --help` lists them
-ORDER = (scenarios, stress, explore, replay, minimize, explain, show, demo, bench, campaign, report, clean)
+ORDER = (
+    scenarios,
+    stress,
+    explore,
+    replay,
+    minimize,
+    explain,
+    show,
+    demo,
+    bench,
+    campaign,
+    report,
+    clean,
+)
 COMMANDS = {m.__name__.rsplit(".", 1)[1]: m for m in ORDER}
 
 
