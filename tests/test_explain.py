@@ -1,7 +1,7 @@
 """`testbed explain` (issue 23): a user's lost update found by explore, shrunk by minimize to
 one forced step, then told as a story: the two actors, the word, the values each saw or
 wrote and the scenario file's own lines, at named and access points; a native actor's
-accesses named by region and word; a trace that no longer reproduces is exit 3; bad input
+accesses named by region and word, and by their C source lines; a trace that no longer reproduces is exit 3; bad input
 exit 2; the story in the JSON and the HTML report."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def test_a_trace_that_no_longer_reproduces_tells_no_story(user, capsys, monkeypa
     assert "did not reproduce" in text and "two" in text and "x[0]" not in text
 
 
-def test_a_native_actor_s_accesses_are_named_by_region_and_word(
+def test_a_native_actor_s_accesses_are_named_by_region_word_and_c_line(
     user, capsys, monkeypatch, no_leftovers
 ):
     code, doc = explore(user, "claim_c.py", "--variant", "racy", "--points", "access")
@@ -119,8 +119,18 @@ def test_a_native_actor_s_accesses_are_named_by_region_and_word(
     actors = {a["actor"] for a in story["accesses"]}
     assert actors == {"a0", "a1"}
     assert any(a["kind"] == "write" for a in story["accesses"])
-    assert all(a["at"] == {"native": True} for a in story["accesses"])
-    assert "slot[0]" in text and "native: no source line" in text
+    # the C lines, from the -g build's debug information (addr2line)
+    check = line_of(user / "claim_c.c", "int free = tb_load(env, &slot[0]) == 0;")
+    claim = line_of(user / "claim_c.c", "tb_store(env, &slot[0], me);")
+    first = story["accesses"][:4]
+    assert [(a["kind"], a["at"]["line"]) for a in first] == [
+        ("read", check), ("read", check), ("write", claim), ("write", claim),
+    ]  # fmt: skip
+    assert all(a["at"]["native"] and a["at"]["file"].endswith("claim_c.c") for a in first)
+    assert f"claim_c.c:{check}" in text and f"claim_c.c:{claim}" in text
+    assert "overwrites" in first[3]["why"]
+    assert story["recorded_at"] == {"native": True}  # tb_record: no line of its own
+    assert "recorded stolen at native: no source line" in text
     assert story["unseen"] == []
 
 

@@ -35,15 +35,16 @@ def notes_file(directory: str, index: int) -> str:
     return os.path.join(directory, f"{index}.jsonl")
 
 
-def source_line() -> dict[str, Any]:
+def source_line(env: Env) -> dict[str, Any]:
     """Where the scenario's code made the call being noted: the first frame outside the
     testbed and the standard library (the scenario's file, or the model it calls). A call
-    that came up from native code (a C actor's tb_load) has no Python line of its own."""
+    that came up from native code (a C actor's tb_load) is where its C code made it, if the
+    library can tell (testbed/native/lines.py)."""
     f = sys._getframe(1)
     while f is not None:
         name = f.f_code.co_filename
         if name == _BRIDGE:
-            return {"native": True}
+            return {"native": True, **_native_line(env)}
         if not (name.startswith((_OWN, _STDLIB, "<"))):
             break
         f = f.f_back
@@ -56,6 +57,15 @@ def source_line() -> dict[str, Any]:
         "function": f.f_code.co_name,
         "code": linecache.getline(name, line).strip(),
     }
+
+
+def _native_line(env: Env) -> dict[str, Any]:
+    bridge = env._native_bridge
+    if bridge is None or not env.access:  # (the return address is kept for an access only)
+        return {}
+    from testbed.native.lines import source_line as c_line
+
+    return c_line(bridge.s.caller or 0)
 
 
 class Notes:
@@ -164,7 +174,7 @@ class Notes:
         self.settle()
         note["seq"] = self.env.atomics.fetch_add(self.ticket, 1)
         note["actor"], note["step"] = self.actor, self.step
-        note["at"] = source_line()
+        note["at"] = source_line(self.env)
         if pending is not None:
             self.pending = (note, *pending)
         else:

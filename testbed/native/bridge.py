@@ -79,6 +79,7 @@ class TbEnv(ctypes.Structure):
         ("core", CoreFn),
         ("fail", FailFn),
         ("unwind", vp),
+        ("caller", vp),
     ]
 
 

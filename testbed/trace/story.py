@@ -158,10 +158,8 @@ def _annotate(lines: list[dict[str, Any]], chosen: set[tuple[str, int]]) -> None
 
 
 def where(at: dict[str, Any] | None) -> str:
-    if not at:
-        return "no source line"
-    if at.get("native"):
-        return "native: no source line"
+    if not at or (at.get("native") and "file" not in at):
+        return "native: no source line" if at else "no source line"
     path = at["file"]
     try:
         rel = os.path.relpath(path)
