@@ -23,7 +23,13 @@ def line_of(path: Path, snippet: str) -> int:
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory) -> Path:
-    return user_files(tmp_path_factory.mktemp("user"), "lost_update.py", "claim_c.c", "claim_c.py")
+    return user_files(
+        tmp_path_factory.mktemp("user"),
+        "lost_update.py",
+        "lock_order.py",
+        "claim_c.c",
+        "claim_c.py",
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -96,6 +102,28 @@ def test_a_minimized_lost_update_is_told_with_the_scenario_s_lines(
     page = (user / "story.html").read_text()
     assert 'href="#story-lost-update-racy-' in page and "explain: testbed explain" in page
     assert f"lost_update.py:{write}" in page and "(was 1)" in page
+
+
+def test_an_atomicity_violation_is_told_across_its_two_words(
+    user, capsys, monkeypatch, no_leftovers
+):
+    """lock_order.py: each stage under its own lock; the checker reads data[1] between the
+    writer's two stages. data[0] no lock protects throughout; data[1] is always under lock2,
+    so it joins the story as a protected word (the lock released in between)."""
+    code, doc = explore(user, "lock_order.py", "--variant", "racy")
+    assert code == 1
+    code, doc, text = explained(user, doc["trace_files"][0], capsys, monkeypatch, "--trust-source")
+    assert code == 0
+    story = doc["explain"]["story"]
+    assert story["words"] == ["data[0]", "data[1]"]
+    assert story["groups"]["protected"] == ["data[1]"]
+    seen = line_of(user / "lock_order.py", "seen[1] = data[1]")
+    (check,) = [a for a in story["accesses"] if a["actor"] == "checker" and a["words"] == [1, 2]]
+    assert check["values"] == [0] and check["at"]["line"] == seen and check["held"] == ["lock2"]
+    (late,) = [a for a in story["accesses"] if a["kind"] == "write" and a["words"] == [1, 2]]
+    assert late["actor"] == "writer" and late["n"] > check["n"] and late["values"] == [2]
+    assert "writer writes it after" in check["why"]
+    assert "every access of data[1] is under a lock" in text
 
 
 def test_a_trace_that_no_longer_reproduces_tells_no_story(user, capsys, monkeypatch, no_leftovers):

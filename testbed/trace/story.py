@@ -3,11 +3,12 @@
 accesses that conflicted, in the order the replay ran them, and the outcome they led to.
 
 Which accesses: those of the words two or more actors touched, at least one writing
-(a conflict), before the outcome was recorded. Of those words, the first group that is not
-empty tells the story: words no lock protects throughout (Eraser's lockset: no lock held at
-every access) whose accesses interleave (an actor, another, the first again: a lost update,
-a check and an act split), then the unprotected ones that do not, then the protected ones
-(an atomicity violation, every access under a lock, the lock released in between).
+(a conflict), before the outcome was recorded, in groups: words no lock protects throughout
+(Eraser's lockset: no lock held at every access) whose accesses interleave (an actor,
+another, the first again: a lost update, a check and an act split), then the unprotected
+ones that do not, then the protected ones (an atomicity violation: every access under a
+lock, released in between), interleaved first. The first group that is not empty tells the
+story, and each next group joins it while the story stays short.
 """
 
 from __future__ import annotations
@@ -84,7 +85,15 @@ def tell(notes: list[dict[str, Any]], outcome: str, level: str, grade: str = "")
             ", interleaved" if _interleaved(actors) else ""
         )
         groups[name].append(w)
-    kind, chosen = next(((g, ws) for g, ws in groups.items() if ws), ("none", []))
+    chosen: list[tuple[str, int]] = []
+    told: dict[str, list[str]] = {}
+    for g, ws in groups.items():
+        if not ws:
+            continue
+        if chosen and len({k for w in chosen + ws for k in by_word[w]}) > TEXT_LINES:
+            break
+        chosen += ws
+        told[g] = [word_name(*w) for w in sorted(ws)]
     picked = sorted({k for w in chosen for k in by_word[w]})
     lines = [accesses[k] for k in picked]
     first = lines[0]["seq"] if lines else -1  # core's answers from then on: its state is its own
@@ -111,7 +120,7 @@ def tell(notes: list[dict[str, Any]], outcome: str, level: str, grade: str = "")
         "recorded_by": end["actor"] if end else None,
         "recorded_at": end["at"] if end else None,
         "words": [word_name(*w) for w in sorted(chosen)],
-        "kind": kind,
+        "groups": told,  # which words, and why they tell the story
         "accesses": lines,
         "final": final,
         "unseen": unseen,
@@ -153,8 +162,12 @@ def _annotate(lines: list[dict[str, Any]], chosen: set[tuple[str, int]]) -> None
                     ),
                     None,
                 )
-                if other is not None and nxt is not None:
-                    line["why"] = f"stale once {other['actor']} writes it ({other['n']})"
+                if other is not None:
+                    line["why"] = (
+                        f"stale once {other['actor']} writes it ({other['n']})"
+                        if nxt is not None
+                        else f"{other['actor']} writes it after ({other['n']})"
+                    )
 
 
 def where(at: dict[str, Any] | None) -> str:
@@ -226,9 +239,10 @@ def render(story: dict[str, Any], header: str) -> list[str]:
         )
         if final:
             out.append(f"     then {final}")
-    if story["kind"].startswith("protected"):
+    protected = [w for g, ws in story["groups"].items() if g.startswith("protected") for w in ws]
+    if protected:
         out.append(
-            f"  every access of {', '.join(story['words'])} is under a lock the actors share, "
+            f"  every access of {', '.join(protected)} is under a lock the actors share, "
             "released in between: an atomicity violation, not a data race"
         )
     for actor in story["unseen"]:
