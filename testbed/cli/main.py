@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
         epilog="examples:\n  testbed scenarios\n  testbed stress genode-race --variant racy\n"
         "  testbed stress ./my_scenario.py --variant broken\n"
-        "  testbed replay traces/T.json\n  testbed show traces/T.json --png T.png\n"
+        "  testbed replay traces/T.json\n  testbed explain traces/T.json\n"
+        "  testbed show traces/T.json --png T.png\n"
         "  testbed demo\n  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
         "2 bad usage, 3 aborted",
     )
