@@ -100,7 +100,9 @@ def test_a_minimized_lost_update_is_told_with_the_scenario_s_lines(
     # the story in the HTML report, linked from the failures table
     assert main(["report", str(user / "story.json"), "--html", str(user / "story.html")]) == 0
     page = (user / "story.html").read_text()
-    assert 'href="#story-lost-update-racy-' in page and "explain: testbed explain" in page
+    assert 'href="#story-lost-update-racy-' in page
+    # the commands it offers name the scenario file, as a trace from a user file needs
+    assert f"explain: testbed explain {trace} --scenario " in page
     assert f"lost_update.py:{write}" in page and "(was 1)" in page
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import matplotlib
 
+from testbed.harness.loader import replay_flags
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
@@ -100,15 +102,16 @@ class FailureRow:
     rerun: str = ""
     verified: str = "not replayed"
     story: str = ""  # the anchor of an explain document's story of this failure, if any
+    flags: str = ""  # what a replay of its traces must add (--scenario for a scenario file)
     key: tuple = ()  # (scenario, variant, seed, outcome): how a replay document matches it
 
     @property
     def replays(self) -> list[str]:
-        return [f"testbed replay {shlex.quote(t)}" for t in self.traces]
+        return [f"testbed replay {shlex.quote(t)}{self.flags}" for t in self.traces]
 
     @property
     def explains(self) -> list[str]:
-        return [f"testbed explain {shlex.quote(t)}" for t in self.traces]
+        return [f"testbed explain {shlex.quote(t)}{self.flags}" for t in self.traces]
 
 
 _OUTCOME_RE = re.compile(r'"outcome"\s*:\s*"([^"]*)"')
@@ -144,7 +147,8 @@ def _run_rows(doc: dict[str, Any], where: str, rerun: str = "") -> list[FailureR
     for name, traces in by_outcome.items():
         rows.append(
             FailureRow(where, name, grades.get(name, "?"), doc["outcomes"].get(name), seed,
-                       traces, rerun, key=(doc.get("scenario"), doc.get("variant"), seed, name))
+                       traces, rerun, key=(doc.get("scenario"), doc.get("variant"), seed, name),
+                       flags=replay_flags(doc.get("source", "")))
         )  # fmt: skip
     if doc.get("verdict") == "fail" and not any(grades.get(n) == "FORBIDDEN" for n in failing):
         for reason in doc.get("reasons", []):
@@ -191,6 +195,7 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
                         f"preemptions", f["outcome"], f.get("grade", "?"),
                         doc.get("outcomes", {}).get(f["outcome"]), doc.get("seed"), traces,
                         key=(doc["scenario"], doc["variant"], doc.get("seed"), f["outcome"]),
+                        flags=replay_flags(doc.get("source", "")),
                     )
                 )  # fmt: skip
         elif k == "campaign":
@@ -211,7 +216,8 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
             rows.append(
                 FailureRow(f"{doc['scenario']} / {doc['variant']} (explained trace)", outcome,
                            doc["grades"].get(outcome, "FORBIDDEN"), None, doc.get("seed"),
-                           [doc["trace_file"]] if doc.get("trace_file") else [], key=key)
+                           [doc["trace_file"]] if doc.get("trace_file") else [], key=key,
+                           flags=replay_flags(doc.get("source", "")))
             )  # fmt: skip
     for row in rows:
         if row.key in replayed:
