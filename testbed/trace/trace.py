@@ -112,6 +112,9 @@ class Trace:
         return other
 
     def save(self, path: str | Path) -> Path:
+        """Write the trace to `path` whole or not at all: into a file beside it, renamed
+        over `path` once written, so a full disk leaves no cut-short trace to be taken for
+        one (OSError, and nothing at `path`)."""
         doc = {"format": FORMAT, "version": VERSION}
         doc.update(
             (k, v)
@@ -121,7 +124,13 @@ class Trace:
         doc["events"] = [_compact(e) for e in self.events]
         path = Path(path)
         path.parent.mkdir(exist_ok=True)  # its parent was checked before the run
-        path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            part.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
