@@ -115,6 +115,10 @@ def summary(doc: dict[str, Any], console: Console) -> None:
     for t in traces:  # whole lines, never wrapped: they are copied
         path = t["file"]
         q = shlex.quote(path)
+        if t.get("written") is False:  # its writing failed: there is no file
+            console.print(f"trace not written: {path}: {t['why']}", soft_wrap=True,
+                          markup=False, highlight=False)  # fmt: skip
+            continue
         console.print(f"trace: {path}", soft_wrap=True, markup=False, highlight=False)
         if not t["replayable"]:
             console.print(

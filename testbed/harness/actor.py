@@ -446,9 +446,12 @@ class Env:
         if claimed >= self.spec.max_traces:
             return
         if self.spec.iterate:  # the iteration's events are all in the rings
-            capture.write_trace(
-                self.spec, self.seg, self.actor.name, outcome, ticket, claimed, self.iteration
-            )
+            try:
+                capture.write_trace(
+                    self.spec, self.seg, self.actor.name, outcome, ticket, claimed, self.iteration
+                )
+            except OSError:  # a full disk: no file, and the runner lists it as not written
+                pass
         else:  # the runner has the run's history: it writes the trace
             k = self._outcome_index[outcome]
             capture.request(self.seg, claimed, self.actor.index, k, ticket)
