@@ -246,8 +246,9 @@ OPTIONS: tuple[Option, ...] = (
            ints(0, MAX_SEED),
            kwargs={"type": int}),
     Option("--reduction",
-           f"dfs: {'|'.join(REDUCTIONS)} (default: dpor with --preemptions none, else "
-           "sleep-sets)", (EXPLORE,), "exploration", one_of(REDUCTIONS)),
+           f"dfs: {'|'.join(REDUCTIONS)} (default dpor: bounded DPOR with a bound; "
+           "sleep-sets may lose schedules under one)", (EXPLORE,), "exploration",
+           one_of(REDUCTIONS)),
     Option("--no-reduce", "dfs without reduction: every schedule is run", (EXPLORE,),
            "exploration", kwargs={"action": "store_true"}),
     Option("--max-failures", "stop after N failure outcomes (default 0: never)", (STRESS,),
