@@ -90,7 +90,8 @@ def test_an_existing_scheduler_gives_the_same_counts(tmp_path):
         with Client(address, timeout=30) as c:
             c.wait_for_workers(2, timeout=60)
         code, doc = explore(tmp_path, str(tmp_path / "words.py"), "--variant", "same",
-                            "--points", "access", "--scheduler", address)  # fmt: skip
+                            "--points", "access", "--reduction", "sleep-sets",
+                            "--scheduler", address)  # fmt: skip
         assert (code, doc["schedules"], doc["pruned"], doc["complete"]) == (0, 4, 1, True)
         assert doc["scheduler"] == address and doc["workers"] == 2
     finally:

@@ -18,7 +18,7 @@ with its failure never run).
 
 from __future__ import annotations
 
-from testbed.explorer.strategies.base import Setup
+from testbed.explorer.strategies.base import NotDeterministic, Setup
 from testbed.explorer.strategies.dpor import Dpor
 
 
@@ -28,22 +28,38 @@ class BoundedDpor(Dpor):
     def __init__(self, limit: int):
         super().__init__()
         self.limit, self.bound = limit, 0
-        self.ran: set[tuple[int, ...]] = set()  # every schedule of the earlier rounds
-        self.round: set[tuple[int, ...]] = set()  # this round's
+        # every schedule of the earlier rounds, and this round's: its choices -> the points
+        # its steps reached (a repeat that reaches others is not deterministic)
+        self.ran: dict[tuple[int, ...], tuple[str, ...]] = {}
+        self.round: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     def _choices(self) -> tuple[int, ...]:
         return tuple(n.tried[-1] for n in self.stack)
 
     @property
     def repeat(self) -> bool:
-        """The schedule just run is one an earlier round ran (asked before `next`)."""
-        return bool(self.ran) and self._choices() in self.ran
+        """The schedule just run is one an earlier round ran (asked before `next`);
+        NotDeterministic if its steps went elsewhere this time."""
+        before = self.ran.get(self._choices()) if self.ran else None
+        if before is None:
+            return False
+        now = self._reached()
+        for depth, (a, b) in enumerate(zip(before, now, strict=True)):
+            if a != b:
+                raise NotDeterministic(
+                    f"step {depth}: actor {self.stack[depth].tried[-1]} reached {b!r}, "
+                    f"an earlier round {a!r}"
+                )
+        return True
+
+    def _reached(self) -> tuple[str, ...]:
+        return tuple(n.reached.get(n.tried[-1], "") for n in self.stack)
 
     def _new_sleep(self) -> dict:
         return {}  # no sleep sets: with them a bounded search misses (Coons et al.)
 
     def next(self) -> bool:
-        self.round.add(self._choices())
+        self.round[self._choices()] = self._reached()
         self._races()
         if self._backtrack():
             return True
@@ -51,8 +67,8 @@ class BoundedDpor(Dpor):
             self.complete = True
             return False
         self.bound += 1  # the next round, from the root
-        self.ran |= self.round
-        self.round = set()
+        self.ran.update(self.round)
+        self.round = {}
         self.sleep, self.events = {}, []
         return True
 
