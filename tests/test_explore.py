@@ -400,3 +400,23 @@ def test_dpor_proves_genode_race_fixed_in_few_schedules(tmp_path, no_leftovers):
     ).document  # fmt: skip
     # the required INTERESTING outcome found: exit 0 (one meaning an exit code)
     assert racy["exit_code"] == 0 and racy["failures"][0]["outcome"] == "region_conflict"
+
+
+@pytest.mark.parametrize("points", ["named", "access"])
+def test_ten_actors_that_starved_the_sleep_sets_are_found_with_the_defaults(
+    tmp_path, points, no_leftovers
+):
+    """reorder_10 (9 setters, a checker last): with observed reads every setter's steps
+    commute with the others', so sleep sets at K=2 ran a sleep-blocked schedule for nearly
+    every order of the setters (named: 95,041 of them, then `complete` with its failure
+    never run: sleep sets lose schedules under a bound). The default now, bounded DPOR,
+    finds the torn read at one preemption within 100 schedules."""
+    user_files(tmp_path, "reorder.py")
+    doc = testbed.explore(
+        str(tmp_path / "reorder.py"), variant="bad", points=points, seed=1,
+        max_schedules=100, trace_dir=str(tmp_path / "traces"),
+    ).document  # fmt: skip
+    assert doc["reduction"] == "dpor" and doc["exit_code"] == 1
+    (failure,) = doc["failures"]
+    assert (failure["outcome"], failure["preemptions"]) == ("torn", 1)
+    assert failure["schedule"] <= 100 and doc["sleep_blocked"] == 0
