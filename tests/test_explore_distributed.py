@@ -119,13 +119,12 @@ def test_a_split_covers_the_untried_siblings_once():
     assert parts[0][0][0].footprints == stack[0].footprints  # t1's sleep set: as in one search
 
 
-def test_dpor_and_the_samplers_split_across_workers(tmp_path):
+def test_dpor_splits_across_workers(tmp_path):
     """The default (bounded DPOR) split: the eager top tried in full, DPOR below each prefix,
     so one worker and two count the same, and the verdict is one explorer's. No bound: DPOR
-    with two workers counts `twice`'s 104 (two actors: the eager top adds nothing). A sampler
-    splits its budget into units of its own seeds: 120 schedules, the verdict one explorer
-    gives (exit 4: samplers never complete)."""
-    user_files(tmp_path, "words.py", "tiny.py")
+    with two workers counts `twice`'s 104 (two actors: the eager top adds nothing). A failure
+    under DPOR and workers: test_a_failure_found_by_a_worker_comes_home_and_replays."""
+    user_files(tmp_path, "words.py")
     args = ("--variant", "twice", "--points", "access", "--max-failures", "0")
     code0, alone = explore(tmp_path, "words.py", *args)
     code1, one = explore(tmp_path, "words.py", *args, "--workers", "1")
@@ -139,13 +138,15 @@ def test_dpor_and_the_samplers_split_across_workers(tmp_path):
                               "--workers", "2")  # fmt: skip
     assert (code, unbounded["schedules"], unbounded["complete"]) == (0, 104, True)
 
-    code, bad = explore(tmp_path, "tiny.py", "--variant", "shared", "--workers", "2")
-    assert (code, bad["verdict"], bad["failures"][0]["outcome"]) == (1, "fail", "lost_update")
 
+def test_a_sampler_splits_its_budget_by_seeds(tmp_path):
+    """A sampler's budget in units of their own seeds: 120 schedules (50 + 50 + 20), the
+    verdict one explorer gives (exit 4: samplers never complete)."""
+    user_files(tmp_path, "words.py")
     sample = ("--variant", "twice", "--points", "access", "--strategy", "pos",
               "--max-schedules", "120")  # fmt: skip
     code_a, alone = explore(tmp_path, "words.py", *sample)
     code_w, split = explore(tmp_path, "words.py", *sample, "--workers", "2")
     assert code_a == code_w == 4 and alone["verdict"] == split["verdict"] == "incomplete"
-    assert split["schedules"] == 120 and split["units"] == 3  # 50 + 50 + 20
+    assert split["schedules"] == 120 and split["units"] == 3
     assert sum(split["per_worker"].values()) == 120 and "seed" in split["split"]
