@@ -246,8 +246,9 @@ OPTIONS: tuple[Option, ...] = (
            ints(0, MAX_SEED),
            kwargs={"type": int}),
     Option("--reduction",
-           f"dfs: {'|'.join(REDUCTIONS)} (default: dpor with --preemptions none, else "
-           "sleep-sets)", (EXPLORE,), "exploration", one_of(REDUCTIONS)),
+           f"dfs: {'|'.join(REDUCTIONS)} (default dpor: bounded DPOR with a bound; "
+           "sleep-sets may lose schedules under one)", (EXPLORE,), "exploration",
+           one_of(REDUCTIONS)),
     Option("--no-reduce", "dfs without reduction: every schedule is run", (EXPLORE,),
            "exploration", kwargs={"action": "store_true"}),
     Option("--max-failures", "stop after N failure outcomes (default 0: never)", (STRESS,),
@@ -261,7 +262,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-failures", "stop at N failing schedules (0: never; default 1)", (EXPLORE,),
            "exploration", ints(0, 1000), default=1, kwargs={"type": int}),
     Option("--workers", "split the search across N workers of an embedded Dask cluster, each "
-           "with its own processes (1..64; dfs with sleep-sets or none)", (EXPLORE,),
+           "with its own processes (1..64)", (EXPLORE,),
            "exploration", ints(1, 64), unset=0, exclusive="dask", kwargs={"type": int, "metavar": "N"}),
     Option("--scheduler", "split the search across the workers of the Dask scheduler at "
            "tcp://HOST:PORT", (EXPLORE,), "exploration", dask_address, unset="", exclusive="dask",
