@@ -32,6 +32,7 @@ lint: $(STAMP)
 # the whole suite, default profile: a JSON result and its HTML report (PROFILE=quick|tough)
 PROFILE ?= default
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'  # frontrun, the peer of the kill-rate and sctbench tables
 	mkdir -p bench/results
 	$(BIN)/testbed bench --profile $(PROFILE) --json bench/results/bench-$(PROFILE).json \
 		--html bench/results/bench-$(PROFILE).html

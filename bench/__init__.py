@@ -21,6 +21,7 @@ NAMES = (
     "iteration",
     "native_cost",
     "sctbench",
+    "trace_load",
 )
 
 

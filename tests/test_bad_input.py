@@ -92,6 +92,11 @@ MALFORMED = {
         dict(TRACE, events=[{"ticket": 0, "actor": "pd0.main", "kind": "x"}]),
         "events[0].kind 'x'",
     ),
+    "detail too big": (
+        dict(TRACE, events=[{"ticket": 0, "actor": "core", "kind": "core",
+                             "detail": {f"k{i}": i for i in range(17)}}]),
+        "events[0].detail: 17 fields, expected at most 16",
+    ),
     "nested config": (dict(TRACE, config=dict(CONFIG, pds=[1])), "config.pds [1]"),
     "actor names": (dict(TRACE, actors=[1, 2]), "actors: expected a list of names"),
     "pds above the CLI's range": (dict(TRACE, config=dict(CONFIG, pds=20)), "--pds 20: expected 1..16"),

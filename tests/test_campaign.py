@@ -5,6 +5,7 @@ while it runs a campaign's run (the run is run again on the other worker, and re
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -94,7 +95,8 @@ def _refuse(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
 
-def test_ctrl_c_stops_every_run_and_cleans_up(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_every_run_and_cleans_up(tmp_path, signum):
     traces = str(tmp_path / "traces")
 
     def runs() -> list[int]:
@@ -113,13 +115,49 @@ def test_ctrl_c_stops_every_run_and_cleans_up(tmp_path):
         time.sleep(0.1)
     started = runs()
     assert started, "no run started"
-    campaign.send_signal(signal.SIGINT)
+    campaign.send_signal(signum)
     _, err = campaign.communicate(timeout=90)
     assert campaign.returncode == 3, err
     doc = json.loads((tmp_path / "i.json").read_text())
     assert doc["stopped"] == "interrupted" and doc["runs_done"] == 0
     assert runs() == []
     for pid in started:
+        assert leftovers_of(pid) == []
+
+
+def test_sigterm_mid_campaign_writes_what_ran_so_far(tmp_path):
+    """SIGTERM once a run is done: the runs still going are stopped and cleaned up, the
+    cluster closed, and the document holds the finished runs and marks the rest skipped,
+    the campaign interrupted (exit 3, as `testbed stress` on SIGTERM)."""
+    traces, out = str(tmp_path / "traces"), tmp_path / "t.json"
+    campaign = subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "campaign", "genode-race", "--variants", "fixed",
+         "--trials", "30", "--duration", "0.2", "--cpus-per-run", "1", "--trace-dir", traces,
+         "--seed", "3", "--json", str(out)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for line in campaign.stderr:  # the progress line, every 2 s off a terminal
+        done = re.search(r"runs (\d+)/30", line)
+        if done and int(done.group(1)) >= 1:
+            break
+    else:
+        pytest.fail("the campaign ended before a run was done")
+    running = [p.pid for p in psutil.process_iter(["cmdline"])
+               if traces in (p.info["cmdline"] or []) and "stress" in p.info["cmdline"]]  # fmt: skip
+    campaign.send_signal(signal.SIGTERM)
+    _, err = campaign.communicate(timeout=90)
+    assert campaign.returncode == 3, err
+    doc = json.loads(out.read_text())
+    assert doc["stopped"] == "interrupted" and doc["verdict"] == "aborted"
+    assert 1 <= doc["runs_done"] < 30 and doc["runs_done"] + doc["runs_skipped"] == 30
+    for run in doc["runs"]:
+        if run["status"] == "done":
+            assert run["document"]["seed"] == 3 + run["trial"]
+        else:
+            assert run["errors"][-1] == "not run: campaign stopped (interrupted)"
+    assert not [p for p in psutil.process_iter(["cmdline"])
+                if traces in (p.info["cmdline"] or []) and "stress" in p.info["cmdline"]]  # fmt: skip
+    for pid in [campaign.pid, *running]:
         assert leftovers_of(pid) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 
 import pytest
-from conftest import cli, scenario_text, vary
+from conftest import cli, scenario_text, user_files, vary
 
 from kernel_model.genode import layout
 from kernel_model.genode.core import Core, Op
@@ -132,3 +132,24 @@ def test_a_fault_count_at_2_64_minus_1_in_shared_memory_does_not_crash_core():
     finally:
         seg.close()
         seg.unlink()
+
+
+@pytest.mark.parametrize("variant, status", [("top-bit", (1 << 64) - 1), ("unknown", 99)])
+def test_a_garbage_status_word_is_named_not_taken_for_a_timeout(tmp_path, variant, status):
+    """A status word with its top bit set once read as tb_call's "no reply" (-1): the
+    client said "no reply from core within 10 s" at once. Now the Genode session names the
+    word and the valid statuses, and the run aborts naming the actor (exit 3)."""
+    path = user_files(tmp_path, "garbage_status.py") / "garbage_status.py"
+    r = stress(str(path), variant)
+    assert r.code == 3, r.out + r.err
+    reason = r.doc["reasons"][0]
+    assert reason.startswith("pd0.main (pid ") and "UnknownStatus" in reason, reason
+    assert f"with status {status} (0x{status:x})" in reason and "expected 0..13" in reason
+    assert "no reply" not in reason
+
+
+def test_a_status_word_with_its_top_bit_set_comes_back_as_it_is(tmp_path):
+    path = user_files(tmp_path, "garbage_status.py") / "garbage_status.py"
+    r = stress(str(path), "raw")
+    assert r.code == 0, r.out + r.err
+    assert r.doc["outcomes"] == {"answered": 1, "misread": 0}

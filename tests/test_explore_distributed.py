@@ -90,7 +90,8 @@ def test_an_existing_scheduler_gives_the_same_counts(tmp_path):
         with Client(address, timeout=30) as c:
             c.wait_for_workers(2, timeout=60)
         code, doc = explore(tmp_path, str(tmp_path / "words.py"), "--variant", "same",
-                            "--points", "access", "--scheduler", address)  # fmt: skip
+                            "--points", "access", "--reduction", "sleep-sets",
+                            "--scheduler", address)  # fmt: skip
         assert (code, doc["schedules"], doc["pruned"], doc["complete"]) == (0, 4, 1, True)
         assert doc["scheduler"] == address and doc["workers"] == 2
     finally:
@@ -116,3 +117,36 @@ def test_a_split_covers_the_untried_siblings_once():
     parts = split(copy.deepcopy(stack), 0, None)
     assert [(len(s), floor, s[-1].tried) for s, floor in parts] == [(1, 0, [0, 1]), (3, 2, [0])]
     assert parts[0][0][0].footprints == stack[0].footprints  # t1's sleep set: as in one search
+
+
+def test_dpor_splits_across_workers(tmp_path):
+    """The default (bounded DPOR) split: the eager top tried in full, DPOR below each prefix,
+    so one worker and two count the same, and the verdict is one explorer's. No bound: DPOR
+    with two workers counts `twice`'s 104 (two actors: the eager top adds nothing). A failure
+    under DPOR and workers: test_a_failure_found_by_a_worker_comes_home_and_replays."""
+    user_files(tmp_path, "words.py")
+    args = ("--variant", "twice", "--points", "access", "--max-failures", "0")
+    code0, alone = explore(tmp_path, "words.py", *args)
+    code1, one = explore(tmp_path, "words.py", *args, "--workers", "1")
+    code2, two = explore(tmp_path, "words.py", *args, "--workers", "2")
+    assert code0 == code1 == code2 == 0 and alone["complete"] and two["complete"]
+    assert alone["verdict"] == one["verdict"] == two["verdict"] == "pass"
+    assert {k: two[k] for k in COUNTED} == {k: one[k] for k in COUNTED}
+    assert two["reduction"] == "dpor" and "one round at the bound" in two["split"]
+    assert sum(two["per_worker"].values()) == two["schedules"]
+    code, unbounded = explore(tmp_path, "words.py", *args, "--preemptions", "none",
+                              "--workers", "2")  # fmt: skip
+    assert (code, unbounded["schedules"], unbounded["complete"]) == (0, 104, True)
+
+
+def test_a_sampler_splits_its_budget_by_seeds(tmp_path):
+    """A sampler's budget in units of their own seeds: 120 schedules (50 + 50 + 20), the
+    verdict one explorer gives (exit 4: samplers never complete)."""
+    user_files(tmp_path, "words.py")
+    sample = ("--variant", "twice", "--points", "access", "--strategy", "pos",
+              "--max-schedules", "120")  # fmt: skip
+    code_a, alone = explore(tmp_path, "words.py", *sample)
+    code_w, split = explore(tmp_path, "words.py", *sample, "--workers", "2")
+    assert code_a == code_w == 4 and alone["verdict"] == split["verdict"] == "incomplete"
+    assert split["schedules"] == 120 and split["units"] == 3
+    assert sum(split["per_worker"].values()) == 120 and "seed" in split["split"]

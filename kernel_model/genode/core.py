@@ -180,28 +180,63 @@ _STATUS = tuple(Status)  # Status(n) costs a microsecond; indexing does not
 Call = Callable[[int, int, int, int], tuple[int, int]]  # (op, a0, a1, a2) -> (status, value)
 
 
+class UnknownStatus(ValueError):
+    """Core answered a status word that is no Status: its reply cannot be read."""
+
+
+def _unknown(op: Op, st: int) -> UnknownStatus:
+    """Named briefly: an actor's error message holds 255 bytes (harness/stats.py)."""
+    first, last = _STATUS[0], _STATUS[-1]
+    return UnknownStatus(
+        f"core answered {op.name.lower()} with status {st} (0x{st:x}), no Status: expected "
+        f"{int(first)}..{int(last)} ({int(first)} {first.name.lower()}, 1 "
+        f"{_STATUS[1].name.lower()}, ..., {int(last)} {last.name.lower()}: "
+        f"kernel_model/genode/status.py)"
+    )
+
+
 class CoreConnection:
-    """A PD's session with core: each method is one request and its reply."""
+    """A PD's session with core: each method is one request and its reply (a status that
+    is no Status is an UnknownStatus naming it, never taken for another answer)."""
 
     __slots__ = ("_call",)
 
     def __init__(self, call: Call):
         self._call = call
 
+    # each answer read by indexing (a call of a checking function costs 0.1 us a request)
     def ram_alloc(self, size: int) -> tuple[Status, int]:
         st, ds = self._call(Op.RAM_ALLOC, size, 0, 0)
-        return _STATUS[st], ds
+        try:
+            return _STATUS[st], ds
+        except IndexError:
+            raise _unknown(Op.RAM_ALLOC, st) from None
 
     def ram_free(self, ds: int) -> Status:
-        return _STATUS[self._call(Op.RAM_FREE, ds, 0, 0)[0]]
+        st = self._call(Op.RAM_FREE, ds, 0, 0)[0]
+        try:
+            return _STATUS[st]
+        except IndexError:
+            raise _unknown(Op.RAM_FREE, st) from None
 
     def attach_at(self, ds: int, offset: int, size: int) -> tuple[Status, int]:
         st, addr = self._call(Op.ATTACH_AT, ds, offset, size)
-        return _STATUS[st], addr
+        try:
+            return _STATUS[st], addr
+        except IndexError:
+            raise _unknown(Op.ATTACH_AT, st) from None
 
     def detach(self, offset: int) -> Status:
-        return _STATUS[self._call(Op.DETACH, offset, 0, 0)[0]]
+        st = self._call(Op.DETACH, offset, 0, 0)[0]
+        try:
+            return _STATUS[st]
+        except IndexError:
+            raise _unknown(Op.DETACH, st) from None
 
     def fault(self, address: int, access: int, thread: int) -> Status:
         """A page fault for core's pager: OK means mapped, retry the access."""
-        return _STATUS[self._call(Op.FAULT, address, access, thread)[0]]
+        st = self._call(Op.FAULT, address, access, thread)[0]
+        try:
+            return _STATUS[st]
+        except IndexError:
+            raise _unknown(Op.FAULT, st) from None

@@ -93,19 +93,45 @@ def execute(
 ) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
     """Run everything; (run records, how it stopped: done|budget|interrupted, cluster info)."""
     sets = cpu_sets(cpus_per_run) if scheduler == "local" else []
-    token = secrets.token_hex(3)
     records: list[dict[str, Any]] = [
         {"cell": r.cell, **r.key, "trial": r.trial, "seed": r.seed, "command": r.command,
          "attempt": 0, "status": "pending", "errors": []}
         for r in runs
     ]  # fmt: skip
-    stopped = "done"
     t0 = time.monotonic()
     task.start()
+    info = {"scheduler": scheduler if scheduler != "local" else "local (embedded)",
+            "workers": 0, "cpu_sets": sets}  # fmt: skip
+    try:
+        stopped = _execute(
+            runs, records, scheduler, sets, budget_s, max_retries, progress, info, t0
+        )
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the cluster started or stopped
+        stopped = "interrupted"
+        task.stop_all()
+    for rec in records:  # what never ran (interrupted before its submission)
+        if rec["status"] == "pending":
+            rec["status"] = "skipped"
+            rec["errors"].append(f"not run: campaign stopped ({stopped})")
+    return records, stopped, info
+
+
+def _execute(
+    runs: list[Run],
+    records: list[dict[str, Any]],
+    scheduler: str,
+    sets: list[list[int]],
+    budget_s: float | None,
+    max_retries: int,
+    progress: Callable[[Progress], None] | None,
+    info: dict[str, Any],
+    t0: float,
+) -> str:
+    """`execute`'s loop on the cluster: fills `records` and `info`; how it stopped."""
+    token = secrets.token_hex(3)
+    stopped = "done"
     with client_for(scheduler, sets) as client:
-        info = {"scheduler": scheduler if scheduler != "local" else "local (embedded)",
-                "workers": len(client.scheduler_info(n_workers=-1)["workers"]),
-                "cpu_sets": sets}  # fmt: skip
+        info["workers"] = len(client.scheduler_info(n_workers=-1)["workers"])
         pending: dict[Any, int] = {}
         finished_keys: list[str] = []
         key_of: dict[int, str] = {}
@@ -169,7 +195,7 @@ def execute(
                 rec["scheduler_retries"] = n
                 if n:
                     rec["errors"].append(f"its worker died {n} time(s); the scheduler ran it again")
-    return records, stopped, info
+    return stopped
 
 
 def aggregates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

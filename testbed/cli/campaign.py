@@ -5,9 +5,12 @@ optionally HTML and JUnit reports."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +152,24 @@ def summary(doc: dict[str, Any], console: Console) -> None:
                               highlight=False)  # fmt: skip
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM stops a campaign as Ctrl-C does: its runs stopped and cleaned up, the cluster
+    closed, its document written, marked interrupted (exit 3), as `testbed stress` does."""
+    if threading.current_thread() is not threading.main_thread():  # handlers are its own
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def run(args: argparse.Namespace) -> int:
     from testbed.campaign import matrix, runner
 
@@ -192,10 +213,11 @@ def run(args: argparse.Namespace) -> int:
     if display is not None:
         display.start()
     try:
-        records, stopped, cluster = runner.execute(
-            runs, ns.scheduler, cpus, ns.budget, ns.max_retries, show
-        )
-    except KeyboardInterrupt:  # before the first run or while the cluster stops
+        with _sigterm_as_ctrl_c():
+            records, stopped, cluster = runner.execute(
+                runs, ns.scheduler, cpus, ns.budget, ns.max_retries, show
+            )
+    except KeyboardInterrupt:  # between the handler's set-up and execute's own
         print("testbed campaign: interrupted", file=sys.stderr)
         return 3
     finally:

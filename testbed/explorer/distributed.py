@@ -13,6 +13,16 @@ and steals queued ones for a worker that runs dry; the coordinator splits only w
 units wait than there are workers. Every schedule, pruned branch and sleep-blocked schedule is
 counted in exactly one unit, so a complete search counts what one worker counts.
 
+DPOR adds backtrack points to nodes above the race it found, which a split subtree cannot
+reach, so under workers the first `EAGER_DEPTH` steps of every schedule try every actor the
+bound allows (their siblings known at once, nothing for a race to add) and only those nodes
+are split; below them each unit runs DPOR of its own (`DporSubtree`), with a bound one round
+at K (bounded DPOR, not deepened K = 0, 1, ...). Its `schedules` are a function of the eager
+top, so any number of workers counts the same, but more than one explorer alone does (the
+document's `split` says so); a complete search's verdict is the same. The samplers split by
+seeds: unit k runs `SAMPLE_UNIT` schedules with a seed of its own (`unit_seed`), and the
+budget is the sum.
+
 Each worker process keeps one `_Session` an exploration: an Explorer whose processes start on
 the first unit and stay up until the coordinator closes the session. Failures' traces are
 written in the worker and sent back whole; the coordinator saves them in `--trace-dir`.
@@ -42,7 +52,10 @@ from testbed.explorer.run import (
     covers,
     run_options,
 )
+from testbed.explorer.strategies import SAMPLERS, Setup, build
+from testbed.explorer.strategies.bounded_dpor import BoundedDpor
 from testbed.explorer.strategies.dfs import Dfs, Node
+from testbed.explorer.strategies.dpor import Dpor
 from testbed.harness import loader
 from testbed.harness.run import prepare
 from testbed.scenario import ConfigError
@@ -50,6 +63,8 @@ from testbed.scenario import ConfigError
 FIRST_SCHEDULES = 8  # the root unit comes back after these, split, so every worker has work
 SLICE_S = 0.5  # a unit hands back what is left after this long (split if a worker is idle)
 SESSION_TIMEOUT_S = 120.0  # a worker's processes start within this
+EAGER_DEPTH = 2  # dpor: the steps of a schedule that try every actor, split across workers
+SAMPLE_UNIT = 50  # samplers: schedules a unit, each unit its own seed
 
 
 @dataclass
@@ -62,6 +77,7 @@ class Unit:
     budget: int
     slice_s: float
     max_failures: int
+    seed: int = 0  # a sampler's unit: its seed (its stack empty)
 
 
 class Subtree(Dfs):
@@ -84,6 +100,76 @@ class Subtree(Dfs):
     def rest(self) -> tuple[list[Node], int]:
         """After `next()` answered True: the search left, as a (stack, floor) unit."""
         return copy.deepcopy(self.stack), self.floor
+
+
+class DporSubtree(BoundedDpor):
+    """DPOR below a unit's floor (bounded: one round at `bound`; None: source sets with
+    sleep sets, as dpor.py); the nodes above EAGER_DEPTH try every actor the bound allows."""
+
+    def __init__(self, bound: int | None, unit: Unit):
+        super().__init__(bound or 0)
+        self.bound = bound
+        self.stack, self.floor = unit.stack, unit.floor
+
+    def _new_sleep(self) -> dict:
+        return self.sleep if self.bound is None else {}
+
+    def _reverse(self, i: int, j: int, hb: list[int]) -> None:
+        if self.bound is None:
+            Dpor._reverse(self, i, j, hb)  # the racer's extra nodes are for a bound only
+        else:
+            super()._reverse(i, j, hb)
+
+    def choose(self, depth: int, enabled: list[int]) -> int | None:
+        new = depth >= len(self.stack)
+        actor = super().choose(depth, enabled)
+        if new and actor is not None and depth < EAGER_DEPTH:
+            self.stack[depth].backtrack = set(enabled)
+        return actor
+
+    def next(self) -> bool:
+        self._races()  # races above the floor add nothing: those nodes try every actor
+        while len(self.stack) > self.floor:
+            choices = dpor_untried(self.stack[-1], self.bound)
+            if choices:
+                self.stack[-1].tried.append(choices[0])
+                return True
+            node = self.stack.pop()
+            self.pruned += len(node.candidates(self.bound)) - len(node.tried)
+        self.complete = True
+        return False
+
+    def rest(self) -> tuple[list[Node], int]:
+        return copy.deepcopy(self.stack), self.floor
+
+
+def dpor_untried(node: Node, bound: int | None) -> list[int]:
+    """The actors of a DPOR node's backtrack set (within the bound) not tried nor asleep."""
+    within = set(node.candidates(bound))
+    return sorted((node.backtrack & within) - set(node.tried) - set(node.sleep))
+
+
+def split_dpor(stack: list[Node], floor: int, bound: int | None) -> list[tuple[list[Node], int]]:
+    """As `split`, at the eager nodes only (depth < EAGER_DEPTH): a deeper node's backtrack
+    set grows with the races found below it, so it stays in its unit."""
+    top = min(len(stack) - 1, EAGER_DEPTH)
+    parts = []
+    for d in range(floor, top):
+        choices = dpor_untried(stack[d], bound)
+        if choices:
+            node = copy.deepcopy(stack[d])
+            node.tried.append(choices[0])
+            parts.append((stack[:d] + [node], d))
+    return [*parts, (stack, max(floor, top))]
+
+
+def unit_seed(seed: int, k: int) -> int:
+    """A sampler's unit k's seed: a stream of its own from the exploration's seed."""
+    import random
+
+    from testbed.harness.options import MAX_SEED
+
+    return random.Random(f"{seed}/{k}").randrange(MAX_SEED + 1)
 
 
 def untried(node: Node, bound: int | None) -> list[int]:
@@ -125,23 +211,31 @@ class _WorkerExplorer(Explorer):
 
     def _unit(self, unit: Unit) -> dict[str, Any]:
         x = self.x
-        strat = Subtree(x.preemptions, x.method() == "sleep-sets", unit)
+        if x.strategy in SAMPLERS:
+            setup = Setup(x.preemptions, "none", unit.seed,
+                          x.scenario.expected_steps(self.spec.config))  # fmt: skip
+            strat = build(x.strategy, setup)
+            if hasattr(strat, "observe"):
+                strat.observe(self.pending)
+        elif x.method() == "dpor":
+            strat = DporSubtree(x.preemptions, unit)
+        else:
+            strat = Subtree(x.preemptions, x.method() == "sleep-sets", unit)
         self.strategy = strat
-        self.schedules = self.steps = self.longest = 0
+        self.schedules = self.steps = self.longest = self.repeated = 0
         self.histogram = dict.fromkeys(self.spec.outcomes, 0)
         self.failures, self.distinct = [], set()
         t0 = time.monotonic()
         rest: tuple[list[Node], int] | None = None
         while True:
-            sched = self._one(strat)
-            self.schedules += sched.end != "sleep_blocked"  # as one explorer counts
-            self.steps += len(sched.steps)
-            self.longest = max(self.longest, len(sched.steps))
-            self.distinct.add(tuple(a for a, _, _ in sched.steps))
-            self._judge(sched)
+            self._tally(self._one(strat))  # as one explorer counts
             stop = unit.max_failures and len(self.failures) >= unit.max_failures
             if not strat.next():
                 break
+            if x.strategy in SAMPLERS:  # a sampler's unit is its budget, never a rest
+                if stop or self.schedules >= unit.budget:
+                    break
+                continue
             if stop or self.schedules >= unit.budget or time.monotonic() - t0 >= unit.slice_s:
                 rest = strat.rest()
                 break
@@ -153,7 +247,7 @@ class _WorkerExplorer(Explorer):
             "longest": self.longest,
             "distinct": len(self.distinct),
             "pruned": strat.pruned,
-            "sleep_blocked": strat.sleep_blocked,
+            "sleep_blocked": getattr(strat, "sleep_blocked", 0),
             "outcomes": self.histogram,
             "failures": self.failures,
             "rest": rest,
@@ -238,14 +332,7 @@ def close_session(token: str) -> None:
 
 # -- the coordinator -----------------------------------------------------------------------
 def check(opts: ExploreOptions) -> None:
-    """What can be split: dfs with sleep sets or no reduction (DPOR adds backtrack points to
-    nodes above where it found a race, which a split subtree cannot reach)."""
-    if opts.strategy != "dfs" or opts.method() == "dpor":
-        what = f"--strategy {opts.strategy}" if opts.strategy != "dfs" else "dpor"
-        raise ConfigError(
-            f"--workers/--scheduler with {what}: only dfs with --reduction sleep-sets or none "
-            "is split across workers (with --preemptions none, add --reduction sleep-sets)"
-        )
+    """What can be split: every strategy, given a scenario the workers can load."""
     if not opts.ref:
         raise ConfigError("--workers/--scheduler: the scenario needs a name or a path to load")
 
@@ -312,12 +399,28 @@ class _Coordinator:
         self.failures: list[dict[str, Any]] = []
         self.per_worker: dict[str, int] = {}
         self.pending: dict[Any, None] = {}
+        self.sampled = 0  # samplers: schedules handed out in units so far
+        self.split = split_dpor if opts.method() == "dpor" else split
 
-    def _submit(self, stack: list[Node], floor: int, slice_s: float, budget: int = 0) -> None:
+    def _sample(self) -> bool:
+        """Samplers: hand out the next unit of the budget, with its own seed; False when
+        the budget is all handed out."""
+        x = self.x
+        n = min(SAMPLE_UNIT, x.max_schedules - self.sampled)
+        if n <= 0:
+            return False
+        seed = unit_seed(x.seed, self.totals["units"])
+        self._submit([], 0, SLICE_S, budget=n, seed=seed)
+        self.sampled += n
+        return True
+
+    def _submit(
+        self, stack: list[Node], floor: int, slice_s: float, budget: int = 0, seed: int = 0
+    ) -> None:
         x = self.x
         left = x.max_failures - len(self.failures) if x.max_failures else 0
         budget = min(budget or x.max_schedules, x.max_schedules - self.totals["schedules"])
-        unit = Unit(stack, floor, max(1, budget), slice_s, left)
+        unit = Unit(stack, floor, max(1, budget), slice_s, left, seed)
         self.totals["units"] += 1
         key = f"testbed-explore-{self.token}-{self.totals['units']}"
         fut = self.client.submit(run_unit, self.token, self.job, unit, key=key, pure=False)
@@ -329,7 +432,11 @@ class _Coordinator:
         x = self.x
         t0 = time.monotonic()
         stopped = ""
-        if not errors:
+        sampling = x.strategy in SAMPLERS
+        if not errors and sampling:
+            for _ in range(2 * self.workers):
+                self._sample()
+        elif not errors:
             self._submit([], 0, SLICE_S, budget=FIRST_SCHEDULES)
         next_progress = t0
         while self.pending and not errors:
@@ -353,6 +460,8 @@ class _Coordinator:
                     stopped = "failures"
                 elif self.totals["schedules"] >= x.max_schedules:
                     stopped = "budget"
+                if sampling and not stopped:
+                    self._sample()
                 if out["rest"] is None:
                     continue
                 if stopped:
@@ -360,7 +469,7 @@ class _Coordinator:
                 stack, floor = out["rest"]
                 parts = [(stack, floor)]
                 if len(self.pending) < self.workers:  # a worker runs dry: give it a part
-                    parts = split(stack, floor, x.preemptions)
+                    parts = self.split(stack, floor, x.preemptions)
                 for stack, floor in parts:
                     self._submit(stack, floor, SLICE_S)
             if stopped and self.pending:
@@ -372,7 +481,7 @@ class _Coordinator:
                     Progress(self.totals["schedules"], x.max_schedules, self.totals["pruned"],
                              len(self.failures), time.monotonic() - t0)
                 )  # fmt: skip
-        complete = not errors and not stopped
+        complete = not errors and not stopped and not sampling
         return self._document(time.monotonic() - t0, complete, errors, stopped)
 
     def _merge(self, out: dict[str, Any]) -> None:
@@ -412,24 +521,31 @@ class _Coordinator:
             verdict, code = "pass", 0
         else:
             verdict, code = "incomplete", EXIT_INCOMPLETE
-            reasons = [f"--max-schedules {x.max_schedules} ran out before every schedule was run"]
+            reasons = [
+                f"{x.strategy} samples schedules: it never completes (--max-schedules "
+                f"{x.max_schedules})"
+                if x.strategy in SAMPLERS
+                else f"--max-schedules {x.max_schedules} ran out before every schedule was run"
+            ]
         from testbed.harness import options as option_table
 
         return {
             "command": "explore",
             "scenario": x.scenario.name,
+            "source": x.ref,  # how to load it again (a replay command names it)
             "variant": x.variant,
             "config": option_table.document_config(x.config),
             "seed": x.seed,
             "strategy": x.strategy,
             "points": x.point_level,
-            "preemption_bound": x.preemptions,
+            "preemption_bound": x.preemptions if x.strategy in ("dfs", "pct", "auto") else None,
             "reduction": x.method(),
             "max_schedules": x.max_schedules,
             "schedules": t["schedules"],
             "distinct_schedules": t["distinct"],
             "pruned": t["pruned"],
             "sleep_blocked": t["sleep_blocked"],
+            "repeated": 0,
             "complete": complete,
             "covers": covers(x),  # what `complete` means here
             "steps": t["steps"],
@@ -446,10 +562,29 @@ class _Coordinator:
             "scheduler": x.scheduler or "local (embedded)",
             "units": t["units"],
             "per_worker": self.per_worker,
+            "split": _split_text(x),
             "verdict": verdict,
             "reasons": reasons,
             "exit_code": code,
         }
 
 
-__all__ = ["Subtree", "Unit", "explore_distributed", "split"]
+def _split_text(x: ExploreOptions) -> str:
+    """What the split search ran, for the document: what its `schedules` count."""
+    if x.strategy in SAMPLERS:
+        return (
+            f"seeds: units of {SAMPLE_UNIT} schedules, each with its own seed from --seed; "
+            "schedules is their sum"
+        )
+    if x.method() == "dpor":
+        rounds = "one round at the bound, " if x.preemptions is not None else ""
+        return (
+            f"dpor: {rounds}the first {EAGER_DEPTH} steps of a schedule try every actor, "
+            "DPOR below each such prefix; schedules counts those run to their end, the same "
+            "for any number of workers, not one explorer's count (the verdict of a complete "
+            "search is the same)"
+        )
+    return "prefixes: each schedule in one unit, as one explorer counts it"
+
+
+__all__ = ["DporSubtree", "Subtree", "Unit", "explore_distributed", "split", "split_dpor"]

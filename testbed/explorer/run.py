@@ -60,7 +60,7 @@ class ExploreOptions:
     point_level: str = "named"  # access: every word access and lock op a point
     seed: int = 0
     reduce: bool = True  # False: no reduction, whatever `reduction` says
-    reduction: str | None = None  # dfs: sleep-sets, dpor, none (None: dpor with no bound)
+    reduction: str | None = None  # dfs: sleep-sets, dpor, none (None: dpor)
     reads: bool = True  # access points give a step's reads (False: unknown, a bench's baseline)
     require: list[str] = field(default_factory=list)  # outcomes to hunt, as if FORBIDDEN
     max_failures: int = 1  # stop at this many failing schedules (0: never)
@@ -78,9 +78,7 @@ class ExploreOptions:
         """The reduction the search uses: sleep-sets, dpor or none."""
         if self.strategy != "dfs" or not self.reduce:
             return "none"
-        if self.reduction is not None:
-            return self.reduction
-        return "dpor" if self.preemptions is None else "sleep-sets"
+        return self.reduction or "dpor"  # sleep sets lose schedules under a bound
 
     def check(self) -> None:
         """Every option in its range (the table's checks), then the options that go together
@@ -101,7 +99,7 @@ class ExploreOptions:
 @dataclass
 class _Schedule:
     steps: list[tuple[int, str, bool]]  # (actor, point reached, ended on a lock)
-    end: str  # "finished", "deadlock" or "sleep_blocked"
+    end: str  # "finished", "deadlock", "sleep_blocked" or "repeated"
     outcomes: list[dict[str, int]]  # per actor
     preemptions: int
     cycle: list[str] = field(default_factory=list)
@@ -163,8 +161,10 @@ def covers(x: ExploreOptions) -> str:
     method = x.method()
     reduced = {
         "sleep-sets": "; one of each set of schedules that differ only in the order of "
-        "independent steps (sleep sets)",
-        "dpor": "; one of each class of equivalent schedules (DPOR)",
+        "independent steps (sleep sets"
+        + (")" if x.preemptions is None else "; under a bound they may lose some)"),
+        "dpor": "; one of each class of equivalent schedules (DPOR"
+        + (")" if x.preemptions is None else ", bounded as Coons et al. 2013)"),
     }.get(method, "")
     return f"{bound} of one iteration, {where}{reduced}"
 
@@ -177,7 +177,7 @@ class Explorer(Supervisor):
         self.x = opts
         self.started = time.monotonic()
         self.strategy = self._strategy()
-        self.schedules = self.steps = self.longest = 0
+        self.schedules = self.steps = self.longest = self.repeated = 0
         self.histogram = {name: 0 for name in spec.outcomes}
         self.failures: list[dict[str, Any]] = []
         self.distinct: set[tuple[int, ...]] = set()
@@ -239,12 +239,7 @@ class Explorer(Supervisor):
         x, strat = self.x, self.strategy
         self.search_t0 = next_progress = time.monotonic()
         while True:
-            sched = self._one(strat)
-            self.schedules += sched.end != "sleep_blocked"  # a repeat: not one of the budget
-            self.steps += len(sched.steps)
-            self.longest = max(self.longest, len(sched.steps))
-            self.distinct.add(tuple(a for a, _, _ in sched.steps))
-            self._judge(sched)
+            self._tally(self._one(strat))
             if x.max_failures and len(self.failures) >= x.max_failures:
                 return
             if not strat.next() or self.schedules >= x.max_schedules:
@@ -252,6 +247,18 @@ class Explorer(Supervisor):
             if x.progress is not None and time.monotonic() >= next_progress:
                 next_progress = time.monotonic() + PROGRESS_EVERY_S
                 x.progress(self._progress())
+
+    def _tally(self, sched: _Schedule) -> None:
+        """Count a schedule run and judge it; a sleep-blocked one, or one an earlier round
+        of bounded DPOR ran (`repeat`), is counted apart, not judged, not of the budget."""
+        if getattr(self.strategy, "repeat", False):
+            sched.end = "repeated"
+            self.repeated += 1
+        self.schedules += sched.end not in ("sleep_blocked", "repeated")
+        self.steps += len(sched.steps)
+        self.longest = max(self.longest, len(sched.steps))
+        self.distinct.add(tuple(a for a, _, _ in sched.steps))
+        self._judge(sched)
 
     def _progress(self) -> Progress:
         return Progress(
@@ -336,7 +343,7 @@ class Explorer(Supervisor):
         return out
 
     def _judge(self, sched: _Schedule) -> None:
-        if sched.end == "sleep_blocked":
+        if sched.end in ("sleep_blocked", "repeated"):
             return
         seen: dict[str, str] = {}  # outcome -> the first actor that recorded it
         for i, counts in enumerate(sched.outcomes):
@@ -467,6 +474,7 @@ class Explorer(Supervisor):
         return {
             "command": "explore",
             "scenario": x.scenario.name,
+            "source": self.spec.scenario,  # how to load it again (a replay command names it)
             "variant": self.spec.variant,
             "config": config,
             "seed": self.spec.seed,
@@ -479,6 +487,7 @@ class Explorer(Supervisor):
             "distinct_schedules": len(self.distinct),
             "pruned": strat.pruned,
             "sleep_blocked": getattr(strat, "sleep_blocked", 0),
+            "repeated": self.repeated,
             "complete": strat.complete and error is None,
             "covers": covers(self.x),  # what `complete` means here
             "schedules_without_outcome": self.unjudged,

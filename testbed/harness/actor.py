@@ -18,6 +18,7 @@ from testbed.harness import (
     gate,
     iteration,
     loader,
+    notes,
     perturb,
     process,
     recorder,
@@ -99,7 +100,10 @@ class Env:
         self._auto = owner if isinstance(owner, perturb.Auto) else None  # --perturb auto
         # explore at named points: accesses are not points but are logged, so the runner
         # knows what a step read (reuse.py's step log); memory reached by address is not
-        self.observe = spec.reuse and not self.access
+        # testbed explain: every access, lock and outcome noted with its line (notes.py)
+        self.notes = notes.Notes(self, spec.explain) if spec.explain else None
+        self.observe = (spec.reuse or self.notes is not None) and not self.access
+        self._observed = self.log_access if spec.reuse else self.notes and self.notes.observed
         self.opaque = False  # this actor reached memory by address: its reads are unknown
         if spec.reuse:
             w = reuse.log_word(len(spec.locks), len(spec.actors), actor.index)
@@ -109,6 +113,17 @@ class Env:
             self._family_id = {f: k for k, f in enumerate(families)}
         self.gate = gate.choose(self)
         self.point: Callable[[str], None] = self.gate.point
+        self._lock_point = self.gate.lock_point
+        if self.notes is not None:
+            self.point = self.notes.around_point(self.gate.point)
+            self._lock_point = self.notes.around_point(self.gate.lock_point)
+
+    def before_access(self) -> Callable[[int], None] | None:
+        """What runs before each access under --points access (the gate's, noted)."""
+        before = self.gate.before_access()
+        if self.notes is not None and before is not None:
+            return self.notes.around_access(before)
+        return before
 
     # -- shared memory ---------------------------------------------------------------------
     def words(self, region: str) -> memoryview | AccessWords:
@@ -125,7 +140,7 @@ class Env:
         if self.observe:
             rid, wid = self._ids(region)
             return ObservedWords(
-                self.seg.words(region), self.seg.address(region), rid, wid, self.log_access,
+                self.seg.words(region), self.seg.address(region), rid, wid, self._observed,
                 None, self.reach_by_address,
             )  # fmt: skip
         if access_points.read_family(region) not in self.point_index:
@@ -135,7 +150,7 @@ class Env:
             self.seg.address(region),
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -175,11 +190,13 @@ class Env:
             log[at + k] = v & (1 << 64) - 1
         log[0] = n + reuse.CORE_ENTRY_WORDS
 
-    def reach_by_address(self) -> None:
+    def reach_by_address(self, native: bool = False) -> None:
         """The actor reaches shared memory by address: from now on its reads are unknown."""
         self.opaque = True
-        if self.observe:
+        if self.observe and self.spec.reuse:
             self.step_log[1] |= reuse.LOG_OPAQUE
+        if self.notes is not None:
+            self.notes.opaque(native)
 
     # -- bitmaps and atomic words: memory reached by address, points under --points access --
     def _declared(self, region: str) -> int:
@@ -212,7 +229,7 @@ class Env:
             )
         if self.observe:
             rid, wid = self._ids(region)
-            return AccessBitmap(self.seg.address(region), nbits, rid, wid, self.log_access, None)
+            return AccessBitmap(self.seg.address(region), nbits, rid, wid, self._observed, None)
         if not self.access:
             return Bitmap(self.seg.address(region), nbits)
         return AccessBitmap(
@@ -220,7 +237,7 @@ class Env:
             nbits,
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -236,7 +253,7 @@ class Env:
             raise ConfigError(f"atomic {region}[{word}]: the region has words 0..{words - 1}")
         if self.observe:
             rid, wid = self._ids(region)
-            return AccessAtomic(self.seg.address(region), word, rid, wid, self.log_access, None)
+            return AccessAtomic(self.seg.address(region), word, rid, wid, self._observed, None)
         if not self.access:
             return AtomicWord(self.seg.address(region, word))
         return AccessAtomic(
@@ -244,7 +261,7 @@ class Env:
             word,
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -292,10 +309,12 @@ class Env:
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
             lock = self.gate.lock(name)
+            if self.notes is not None:
+                lock = self.notes.lock(lock, name)
             if self.access:
                 lock = PointedLock(lock, name, self.point)
             elif self._pointed_locks:
-                lock = PointedLock(lock, name, self.gate.lock_point)
+                lock = PointedLock(lock, name, self._lock_point)
             self._locks[name] = lock
         return self._locks[name]
 
@@ -317,7 +336,8 @@ class Env:
                 f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
                 f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
             )
-        return self.gate.core_call(self._client.call)
+        call = self.gate.core_call(self._client.call)
+        return call if self.notes is None else self.notes.around_core(call)
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
@@ -327,7 +347,7 @@ class Env:
     def native(self, name: str) -> None:
         """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
         this process (testbed/native/bridge.py)."""
-        self.reach_by_address()  # C code reaches the regions by address
+        self.reach_by_address(native=True)  # C code reaches the regions by address
         if self._native_bridge is None:
             from testbed.native.bridge import Bridge
 
@@ -400,6 +420,8 @@ class Env:
             raise ConfigError(
                 f"outcome {outcome!r} is not declared: {', '.join(self.spec.outcomes)}"
             ) from None
+        if self.notes is not None:
+            self.notes.outcome(outcome)
         slot[stats.COUNTS + k] += n
         slot[stats.ATTEMPTS] += n
         if at and not slot[stats.DETECTED + k]:
@@ -424,15 +446,20 @@ class Env:
         if claimed >= self.spec.max_traces:
             return
         if self.spec.iterate:  # the iteration's events are all in the rings
-            capture.write_trace(
-                self.spec, self.seg, self.actor.name, outcome, ticket, claimed, self.iteration
-            )
+            try:
+                capture.write_trace(
+                    self.spec, self.seg, self.actor.name, outcome, ticket, claimed, self.iteration
+                )
+            except OSError:  # a full disk: no file, and the runner lists it as not written
+                pass
         else:  # the runner has the run's history: it writes the trace
             k = self._outcome_index[outcome]
             capture.request(self.seg, claimed, self.actor.index, k, ticket)
 
     def done(self) -> None:
         """The body (or the iterations) ended: the counts the runner reads."""
+        if self.notes is not None:
+            self.notes.close()
         counts = psutil.Process().num_ctx_switches()
         self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
         self.slot[stats.DONE] = 1

@@ -146,6 +146,7 @@ class Writer:
         self.written: dict[
             int, str | None
         ] = {}  # trace n -> why it will not replay (None: it will)
+        self.unwritten: set[int] = set()  # traces whose writing failed (no file)
 
     def poll(self, final: bool = False) -> float:
         """Drain the rings and write what traces can be; answers the rings' fill (History)."""
@@ -165,14 +166,19 @@ class Writer:
             # that stopped being whole after the failure does not matter to its trace
             complete = len(events) == ticket + 1
             lost = self.history.lost
-            _save(
-                self.spec,
-                self.spec.actors[actor].name,
-                self.spec.outcomes[outcome],
-                events,
-                complete,
-                n,
-            )
+            try:
+                _save(
+                    self.spec,
+                    self.spec.actors[actor].name,
+                    self.spec.outcomes[outcome],
+                    events,
+                    complete,
+                    n,
+                )
+            except OSError as e:  # a full disk: the trace is not there, and the run says so
+                self.written[n] = f"its trace could not be written ({e.strerror})"
+                self.unwritten.add(n)
+                continue
             self.written[n] = (
                 None
                 if complete

@@ -248,8 +248,9 @@ OPTIONS: tuple[Option, ...] = (
            ints(0, MAX_SEED),
            kwargs={"type": int}),
     Option("--reduction",
-           f"dfs: {'|'.join(REDUCTIONS)} (default: dpor with --preemptions none, else "
-           "sleep-sets)", (EXPLORE,), "exploration", one_of(REDUCTIONS)),
+           f"dfs: {'|'.join(REDUCTIONS)} (default dpor: bounded DPOR with a bound; "
+           "sleep-sets may lose schedules under one)", (EXPLORE,), "exploration",
+           one_of(REDUCTIONS)),
     Option("--no-reduce", "dfs without reduction: every schedule is run", (EXPLORE,),
            "exploration", kwargs={"action": "store_true"}),
     Option("--max-failures", "stop after N failure outcomes (default 0: never)", (STRESS,),
@@ -263,7 +264,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-failures", "stop at N failing schedules (0: never; default 1)", (EXPLORE,),
            "exploration", ints(0, 1000), default=1, kwargs={"type": int}),
     Option("--workers", "split the search across N workers of an embedded Dask cluster, each "
-           "with its own processes (1..64; dfs with sleep-sets or none)", (EXPLORE,),
+           "with its own processes (1..64)", (EXPLORE,),
            "exploration", ints(1, 64), unset=0, exclusive="dask", kwargs={"type": int, "metavar": "N"}),
     Option("--scheduler", "split the search across the workers of the Dask scheduler at "
            "tcp://HOST:PORT", (EXPLORE,), "exploration", dask_address, unset="", exclusive="dask",
@@ -344,6 +345,17 @@ def add_options(p: argparse.ArgumentParser, command: str) -> None:
                 exclusive[o.exclusive] = g.add_mutually_exclusive_group()
             g = exclusive[o.exclusive]
         o.add_to(g, command)
+
+
+def common_help(command: str) -> str:
+    """The command's own options as its help lists them, for the help of `testbed COMMAND`
+    without a scenario (the scenario's options come with `testbed COMMAND SCENARIO --help`)."""
+    p = argparse.ArgumentParser(
+        prog=f"testbed {command}", add_help=False, formatter_class=formatter
+    )
+    add_options(p, command)
+    text = p.format_help()
+    return "the options of every scenario:\n" + text.split("\n\n", 1)[1].rstrip() + "\n"
 
 
 def check(command: str, values: Mapping[str, Any], scenario: Scenario | None) -> None:

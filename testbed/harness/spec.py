@@ -45,6 +45,7 @@ class RunSpec:
     # actors pinned to core's one CPU while the others spin: spinning for a reply there only
     # holds the CPU core needs to answer, so they block at once (run.py, the default spins)
     no_reply_spin: list[int] = field(default_factory=list)
+    explain: str = ""  # a directory: each actor notes its accesses there (harness/explain.py)
 
     @property
     def segment_name(self) -> str:

@@ -544,9 +544,21 @@ class Supervisor:
         """The trace files written, and of each whether a replay can force its order (a
         trace whose history is not whole is kept, to read, but offers no replay)."""
         files, traces = [], []
+        claimed = self.ctl[control.TRACES]  # traces the actors took a number for
         for n in range(self.spec.max_traces):
             path = capture.trace_path(self.spec, n)
+            if self.writer is not None and n in self.writer.unwritten:
+                why = self.writer.written[n]
+                traces.append(
+                    {"file": str(path), "replayable": False, "why": why, "written": False}
+                )
+                continue
             if not path.exists():
+                if self.spec.iterate and n < claimed:  # its actor writes it, and did not
+                    why = "its trace was not written (a full disk?, or its actor died first)"
+                    traces.append(
+                        {"file": str(path), "replayable": False, "why": why, "written": False}
+                    )
                 continue
             if path.stat().st_size == 0:  # its writing failed (a full disk): nothing to replay
                 why = "the trace file is empty (its writing failed: a full disk?)"
@@ -557,9 +569,9 @@ class Supervisor:
             else:
                 try:
                     whole = json.loads(path.read_text()).get("complete", False)
+                    why = None if whole else "the iteration took more events than --ring-events"
                 except (OSError, ValueError):
-                    whole = False
-                why = None if whole else "the iteration took more events than --ring-events"
+                    why = "the trace file does not read as JSON (its writing failed?)"
             if why is None:
                 files.append(str(path))
             traces.append({"file": str(path), "replayable": why is None, "why": why})

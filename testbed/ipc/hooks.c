@@ -281,12 +281,17 @@ static PyObject *call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, P
     }
     uint64_t *mb = s->mb;
     mb[TB_MB_OP] = w[0], mb[TB_MB_A0] = w[1], mb[TB_MB_A1] = w[2], mb[TB_MB_A2] = w[3];
-    int64_t st = tb_call(s->client); /* its first store is sequentially consistent */
-    if (st < 0) {
-        PyErr_SetObject(s->error, st == -2 ? s->aborted : s->timed_out);
+    int rc = tb_call(s->client); /* its first store is sequentially consistent */
+    if (rc < 0) {
+        if (rc == -3)
+            PyErr_Format(s->error, "waiting for core's reply: semaphore error (%s)",
+                         strerror(errno));
+        else
+            PyErr_SetObject(s->error, rc == -2 ? s->aborted : s->timed_out);
         return NULL;
     }
-    PyObject *status = PyLong_FromLongLong(st);
+    /* any word core wrote, as it wrote it: what a status means is the scenario's to say */
+    PyObject *status = PyLong_FromUnsignedLongLong(mb[TB_MB_STATUS]);
     PyObject *value = status ? PyLong_FromUnsignedLongLong(mb[TB_MB_VALUE]) : NULL;
     if (!value) {
         Py_XDECREF(status);

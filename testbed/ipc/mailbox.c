@@ -90,10 +90,11 @@ void *tb_client_new(uint64_t *mb, uint64_t *pending, uint64_t bit, uint64_t *cor
 }
 
 /* One request and its reply; the caller has written OP..A2 into the mailbox (a ctypes
- * call costs about 0.1 us an argument here, a store into the mailbox far less). Answers the
- * status core gave (VALUE is in the mailbox), or -1 no reply within timeout_s, -2 the run
- * was aborted, -3 a semaphore error. */
-int64_t tb_call(struct tb_client *c)
+ * call costs about 0.1 us an argument here, a store into the mailbox far less). Answers 0
+ * when core replied (STATUS and VALUE are in the mailbox: any word, so never the answer
+ * itself, or a status with its top bit set would read as an error), or -1 no reply within
+ * timeout_s, -2 the run was aborted, -3 a semaphore error. */
+int tb_call(struct tb_client *c)
 {
     uint64_t *mb = c->mb;
     /* the fetch_or (a full barrier) publishes the request and orders the store of ST before
@@ -115,7 +116,7 @@ int64_t tb_call(struct tb_client *c)
         }
     }
     __atomic_store_n(&mb[TB_MB_ST], TB_IDLE, __ATOMIC_RELEASE);
-    return (int64_t)mb[TB_MB_STATUS];
+    return 0;
 }
 
 /* ---- Core ----------------------------------------------------------------------------------

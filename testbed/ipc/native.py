@@ -48,7 +48,7 @@ def lib() -> ctypes.PyDLL:
         ("tb_store", None, (vp, u64)),
         ("tb_sem_open", vp, (ctypes.c_char_p,)),
         ("tb_client_new", vp, (vp, vp, u64, vp, vp, vp, dbl, dbl, vp)),
-        ("tb_call", i64, None),
+        ("tb_call", ctypes.c_int, None),
         ("tb_server_new", vp, (vp, u64, vp, vp, u64, vp, dbl, dbl, u64)),
         ("tb_server_set_reply", None, (vp, u64, vp)),
         ("tb_server_step", i64, None),

@@ -142,7 +142,7 @@ void *tb_sem_open(const char *name);
 void *tb_client_new(uint64_t *mb, uint64_t *pending, uint64_t bit, uint64_t *core_waiting,
                     void *doorbell, void *reply, double spin_s, double timeout_s,
                     const uint64_t *abort);
-int64_t tb_call(struct tb_client *c);
+int tb_call(struct tb_client *c); /* 0: replied (STATUS, VALUE in the mailbox) */
 void *tb_server_new(uint64_t *pending, uint64_t nwords, uint64_t *core_waiting,
                     uint64_t *mailboxes, uint64_t nclients, void *doorbell, double spin_s,
                     double timeout_s, uint64_t stride);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -111,6 +112,9 @@ class Trace:
         return other
 
     def save(self, path: str | Path) -> Path:
+        """Write the trace to `path` whole or not at all: into a file beside it, renamed
+        over `path` once written, so a full disk leaves no cut-short trace to be taken for
+        one (OSError, and nothing at `path`)."""
         doc = {"format": FORMAT, "version": VERSION}
         doc.update(
             (k, v)
@@ -120,47 +124,42 @@ class Trace:
         doc["events"] = [_compact(e) for e in self.events]
         path = Path(path)
         path.parent.mkdir(exist_ok=True)  # its parent was checked before the run
-        path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            part.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
         """The trace in file `path`; TraceError (exit 2) naming the first field that is wrong,
-        before a byte of a file larger than MAX_BYTES is read."""
+        before a byte of a file larger than MAX_BYTES is read. The events are read one at a
+        time, each made an Event as it is read (_Reader): loading takes about the file's
+        size twice (its text and its events), never a list of dicts of the whole document
+        (7 times the file's size), and a trace of too many events stops at the first one
+        over the bound."""
         raw_bytes = _read_regular(path)
         try:
-            doc = json.loads(raw_bytes.decode())
-        except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, digits
+            text = raw_bytes.decode()
+        except UnicodeDecodeError as e:
+            raise TraceError(f"trace {path} does not parse as JSON: {e}") from None
+        del raw_bytes  # the text alone from here on
+        try:
+            doc = _Reader(text, str(path)).document()
+        except TraceError:
+            raise
+        except ValueError as e:  # JSONDecodeError, digits
             raise TraceError(f"trace {path} does not parse as JSON: {e}") from None
         except RecursionError:
             raise TraceError(f"trace {path} does not parse as JSON: nested too deeply") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise TraceError(f'trace {path}: not a testbed trace (no "format": "{FORMAT}")')
-        if doc.get("version") != VERSION:
-            raise TraceError(
-                f"trace {path}: format version {doc.get('version')!r}, this testbed "
-                f"({__version__}) reads version {VERSION}"
-            )
-        doc.pop("format"), doc.pop("version")
+        del text
+        _check_format(doc, path)
         try:
             _check(doc, _FIELDS, "", required=_REQUIRED)
-            raw = doc.pop("events")
-            if len(raw) > MAX_EVENTS:
-                raise TraceError(f"events: {len(raw):,} events, expected at most {MAX_EVENTS:,}")
-            events = []
-            intern = sys.intern  # names repeat: one string each, not one an event
-            for k, e in enumerate(raw):
-                _check(e, _EVENT_FIELDS, f"events[{k}].", required=("ticket", "actor", "kind"))
-                if e["kind"] not in KINDS:
-                    raise TraceError(
-                        f"events[{k}].kind {e['kind']!r}: expected one of {', '.join(KINDS)}"
-                    )
-                for key in ("actor", "kind", "point"):
-                    if key in e:
-                        e[key] = intern(e[key])
-                events.append(Event(**e))
-                raw[k] = None  # the parsed dict goes as its event comes: a lower peak
-            trace = cls(**doc, events=events)
+            trace = cls(**doc)
         except TraceError as e:
             raise TraceError(f"trace {path}: malformed: {e}") from None
         if trace.order not in ORDERS:
@@ -173,6 +172,131 @@ class Trace:
                     f"trace {path}: event {e.ticket} names no actor of the trace: {e.actor!r}"
                 )
         return trace
+
+
+def _check_format(doc: dict[str, Any], path: str | Path) -> None:
+    """TraceError unless `doc` says it is a trace of this format's version; then drops the
+    two fields."""
+    if doc.get("format") != FORMAT:
+        raise TraceError(f'trace {path}: not a testbed trace (no "format": "{FORMAT}")')
+    if doc.get("version") != VERSION:
+        raise TraceError(
+            f"trace {path}: format version {doc.get('version')!r}, this testbed "
+            f"({__version__}) reads version {VERSION}"
+        )
+    doc.pop("format"), doc.pop("version")
+
+
+_SPACE = re.compile(r"[ \t\n\r]*").match  # JSON's whitespace
+_OTHER_VALUES = tuple('[-0123456789"tfnNI')  # how a JSON value other than an object begins
+_NO_DETAIL: dict[str, Any] = {}  # the detail of every event that has none: shared, never written
+_SHARED_DETAILS = 4096  # distinct details kept to be shared (a core event's repeat)
+
+
+class _Reader:
+    """A trace's JSON text, read as the json module reads it but one event at a time: the
+    top-level object's fields each with `json`'s own decoder, and the events' list element
+    by element, each checked and made an Event at once (its dict goes as it came). Names
+    are interned and equal details shared, so an event costs about its object and its
+    ticket (measured: bench/trace_load.py)."""
+
+    def __init__(self, text: str, path: str):
+        self.text, self.path = text, path
+        self.decode = json.JSONDecoder().raw_decode
+        self.details: dict[tuple, dict[str, Any]] = {}
+
+    def _char(self, i: int, expected: str) -> tuple[str, int]:
+        """The character after the whitespace at i (one of `expected`) and the index after it."""
+        i = _SPACE(self.text, i).end()
+        c = self.text[i : i + 1]
+        if not c or c not in expected:
+            what = repr(c) if c else "the end of the text"
+            wanted = " or ".join(repr(x) for x in expected)
+            raise ValueError(f"expected {wanted} at char {i}, found {what}")
+        return c, i + 1
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        text, decode = self.text, self.decode
+        i = _SPACE(text, 0).end()
+        if text[i : i + 1] in _OTHER_VALUES:  # JSON, but no object
+            raise TraceError(
+                f"trace {self.path}: not a testbed trace (its JSON is no object; a trace is an "
+                f'object with "format": "{FORMAT}")'
+            )
+        _, i = self._char(i, "{")
+        c, i = self._char(i, '}"')
+        while c != "}":
+            key, i = decode(text, i - 1)  # the name, from its opening quote
+            _, i = self._char(i, ":")
+            i = _SPACE(text, i).end()
+            if key == "events" and text.startswith("[", i):
+                if "format" in doc:  # not a trace at all: say so before reading its events
+                    _check_format(dict(doc), self.path)
+                doc[key], i = self.events(i + 1)
+            else:
+                doc[key], i = decode(text, i)
+            c, i = self._char(i, ",}")
+            if c == ",":
+                _, i = self._char(i, '"')
+        end = _SPACE(text, i).end()
+        if end != len(text):
+            raise ValueError(f"extra data at char {end}")
+        return doc
+
+    def events(self, i: int) -> tuple[list[Event], int]:
+        """The events' list from just after its `[`; the index after its `]`."""
+        text, decode, out = self.text, self.decode, []
+        i = _SPACE(text, i).end()
+        if text.startswith("]", i):
+            return out, i + 1
+        while True:
+            if len(out) == MAX_EVENTS:
+                raise TraceError(
+                    f"trace {self.path}: malformed: events: more than {MAX_EVENTS:,} events, "
+                    f"expected at most {MAX_EVENTS:,}"
+                )
+            e, i = decode(text, _SPACE(text, i).end())
+            out.append(self._event(e, len(out)))
+            c, i = self._char(i, ",]")
+            if c == "]":
+                return out, i
+
+    def _event(self, e: Any, k: int) -> Event:
+        try:
+            _check(e, _EVENT_FIELDS, f"events[{k}].", required=("ticket", "actor", "kind"))
+            if e["kind"] not in KINDS:
+                raise TraceError(
+                    f"events[{k}].kind {e['kind']!r}: expected one of {', '.join(KINDS)}"
+                )
+            detail = e.get("detail")
+            if detail and len(detail) > MAX_DETAIL:
+                raise TraceError(
+                    f"events[{k}].detail: {len(detail)} fields, expected at most {MAX_DETAIL}"
+                )
+        except TraceError as err:
+            raise TraceError(f"trace {self.path}: malformed: {err}") from None
+        intern = sys.intern  # names repeat: one string each, not one an event
+        return Event(
+            e["ticket"],
+            intern(e["actor"]),
+            intern(e["kind"]),
+            intern(e.get("point", "")),
+            self._detail(detail) if detail else _NO_DETAIL,
+            e.get("optional", False),
+        )
+
+    def _detail(self, detail: dict[str, Any]) -> dict[str, Any]:
+        """`detail` with its names interned, or an equal one read before (core events repeat
+        a few details: their client, op and status)."""
+        intern = sys.intern
+        items = tuple((intern(k), intern(v) if type(v) is str else v) for k, v in detail.items())
+        shared = self.details.get(items)
+        if shared is None:
+            shared = dict(items)
+            if len(self.details) < _SHARED_DETAILS:
+                self.details[items] = shared
+        return shared
 
 
 def _read_regular(path: str | Path) -> bytes:
@@ -198,16 +322,19 @@ def _read_regular(path: str | Path) -> bytes:
                 f"({MAX_BYTES >> 20} MiB; a trace of {MAX_EVENTS:,} events is well below)"
             )
         try:
-            data = f.read(MAX_BYTES + 1)
+            data = f.read(st.st_size + 1)  # a buffer of its size (one more byte: it grew)
+            if len(data) > st.st_size:  # it grew while read: the rest, up to the bound
+                data += f.read(MAX_BYTES + 1 - len(data))
         except OSError as e:
             raise TraceError(f"trace {path}: {e.strerror}") from None
-    if len(data) > MAX_BYTES:  # it grew while read
+    if len(data) > MAX_BYTES:
         raise TraceError(f"trace {path}: more than {MAX_BYTES:,} bytes")
     return data
 
 
-MAX_BYTES = 128 << 20  # a trace read whole takes about 7 times its size in memory
-MAX_EVENTS = 1_000_000  # about 600 MB to load (measured: 605 MB peak for 1M events, 85 MB of JSON)
+MAX_BYTES = 128 << 20
+MAX_EVENTS = 1_000_000  # a recorded trace of as many: 86 MB of JSON (bench/trace_load.py)
+MAX_DETAIL = 16  # fields of an event's detail (the testbed writes the client and core_event's)
 MAX_INT = (1 << 64) - 1  # tickets, seeds, config values: what a shared word holds
 KINDS = ("point", "outcome", "core")
 _SCALAR = (str, int, float, bool)

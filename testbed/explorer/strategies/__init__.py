@@ -1,8 +1,9 @@
 """The order in which `testbed explore` tries schedules: a protocol (`Strategy`, base.py),
 one file a strategy, and a registry from `--strategy` names to builders.
 
-- `dfs` (dfs.py): every schedule with at most K preemptions, pruned with sleep sets; with
-  no bound, source-set DPOR (dpor.py).
+- `dfs`: every schedule with at most K preemptions, reduced by bounded DPOR
+  (bounded_dpor.py, the default), sleep sets (dfs.py, iterative.py) or nothing; with no
+  bound, source-set DPOR (dpor.py).
 - `random` (random_walk.py): a uniformly random enabled actor each step.
 - `pct` (controlled_pct.py): the controlled PCT sampler, with PCT's bound (not the
   perturbation `--perturb pct:D`, which only moves OS priorities).
@@ -29,8 +30,8 @@ Builder = Callable[[Setup], Strategy]
 
 
 def _dfs(setup: Setup) -> Strategy:
-    """dfs reduces with DPOR when asked (no bound), else sleep sets or nothing; with a bound
-    it deepens the bound one preemption at a time (iterative.py)."""
+    """dfs reduces with DPOR (the default; bounded DPOR under a bound), else sleep sets or
+    nothing; with a bound either deepens it one preemption at a time."""
     if setup.reduction == "dpor":
         return Dpor.build(setup) if setup.preemptions is None else BoundedDpor.build(setup)
     if setup.preemptions is None:

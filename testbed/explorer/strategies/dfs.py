@@ -1,8 +1,9 @@
 """`--strategy dfs`: every schedule with at most K preemptions (CHESS's preemption bounding,
 Musuvathi and Qadeer 2007), pruning with sleep sets. The search is stateless (as in CHESS and
 Loom): each schedule runs from the initial state, replaying its prefix of choices, then goes
-on with the first choice that costs no preemption. With no bound and no `--reduction` asked
-for, the registry builds `Dpor` (dpor.py), a subclass, instead.
+on with the first choice that costs no preemption. Unless `--reduction sleep-sets` or
+`none` is asked for, the registry builds a subclass instead: `Dpor` (dpor.py) with no
+bound, `BoundedDpor` (bounded_dpor.py) with one.
 """
 
 from __future__ import annotations
