@@ -7,9 +7,10 @@
  *
  *   shared memory  tb_region, tb_region_words, tb_load, tb_store, tb_cas, tb_fetch_add
  *   identity       tb_actor_index, tb_actor_name, tb_variant, tb_param
- *   outcomes       tb_outcome, tb_record
+ *   outcomes       tb_outcome, tb_record, tb_record_at
  *   points, locks  tb_point_id, tb_point, tb_lock_id, tb_lock, tb_unlock, tb_stopping
  *   core           tb_core_call
+ *   errors         tb_fail
  *
  * At `--points named` tb_load/tb_store are plain relaxed accesses (no fence: a store may sit
  * in the store buffer) and a tb_point with nothing to do costs a load and a branch. At
@@ -26,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_ABI 1
+#define TB_ABI 2
 
 typedef struct tb_env tb_env;
 
@@ -68,6 +69,11 @@ struct tb_env {
     int64_t (*core)(uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *reply);
     void (*fail)(const char *what, const char *name);
     void *unwind; /* the shim's jmp_buf */
+    /* locks the shim may take and release itself (a free run at named level): lock k's
+     * semaphore (sem_t *) and holder word, NULL where the harness must act */
+    void *const *lock_sem;
+    uint64_t *const *lock_holder;
+    uint64_t lock_me; /* what the holder word names: the actor's index + 1 */
 };
 
 /* ---- the shim (testbed/native/shim.c, compiled into every native library) -------------- */
@@ -82,6 +88,8 @@ uint64_t tb__access_load(tb_env *env, const uint64_t *p);
 void tb__access_store(tb_env *env, uint64_t *p, uint64_t v);
 int tb__access_cas(tb_env *env, uint64_t *p, uint64_t expected, uint64_t desired);
 uint64_t tb__access_fetch_add(tb_env *env, uint64_t *p, uint64_t v);
+int tb__lock_now(tb_env *env, int lock);
+void tb__unlock_now(tb_env *env, int lock);
 
 static inline void tb__check(tb_env *env)
 {
@@ -141,6 +149,13 @@ static inline void tb_record(tb_env *env, int outcome)
     tb__check(env);
 }
 
+/* The same, detected at schedule point `point` (as `env.record(outcome, at=point)`). */
+static inline void tb_record_at(tb_env *env, int outcome, int point)
+{
+    env->record((int32_t)((uint32_t)outcome | (uint32_t)(point + 1) << 16));
+    tb__check(env);
+}
+
 /* ---- schedule points, locks, stopping --------------------------------------------------- */
 int tb_point_id(tb_env *env, const char *name); /* a declared point's id */
 
@@ -157,15 +172,25 @@ static inline void tb_point(tb_env *env, int point)
 int tb_lock_id(tb_env *env, const char *name); /* a declared lock's id */
 
 /* The same locks as `env.lock(name)`: holder words, deadlock watch, and at --points access
- * their `L.acquire`, `L.acquired`, `L.release` points. */
+ * their `L.acquire`, `L.acquired`, `L.release` points. Where nothing but the lock itself
+ * acts (a free run at named level) a free lock is taken, and a lock released, in C: a
+ * release is a few instructions, as in the C the documents describe; a lock that is not
+ * free waits in the harness (timeout, deadlock watch). */
 static inline void tb_lock(tb_env *env, int lock)
 {
+    if (env->lock_sem && (unsigned)lock < (unsigned)env->nlocks && env->lock_sem[lock]
+        && tb__lock_now(env, lock))
+        return;
     env->lock(lock, 1);
     tb__check(env);
 }
 
 static inline void tb_unlock(tb_env *env, int lock)
 {
+    if (env->lock_sem && (unsigned)lock < (unsigned)env->nlocks && env->lock_sem[lock]) {
+        tb__unlock_now(env, lock);
+        return;
+    }
     env->lock(lock, 0);
     tb__check(env);
 }
@@ -184,6 +209,13 @@ static inline int tb_core_call(tb_env *env, uint64_t op, uint64_t a0, uint64_t a
     if (reply)
         *reply = value;
     return status;
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+/* End the actor with `message` (a bug in the C, not an outcome: the run is aborted, exit 3). */
+static inline TB_NORETURN void tb_fail(tb_env *env, const char *message)
+{
+    tb__fail(env, "error", message);
 }
 
 #endif /* TESTBED_H */

@@ -18,9 +18,10 @@ import ctypes
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from testbed.harness import loader
+from testbed.harness import deadlock, loader
 from testbed.ipc import control
-from testbed.ipc.native import lib
+from testbed.ipc.locks import NamedLock
+from testbed.ipc.native import lib, sem_open
 from testbed.native import build
 from testbed.scenario import ConfigError
 from testbed.trace import access_points
@@ -38,6 +39,10 @@ RecordFn = ctypes.CFUNCTYPE(i64, i32)
 LockFn = ctypes.CFUNCTYPE(i64, i32, i32)
 CoreFn = ctypes.CFUNCTYPE(i64, u64, u64, u64, u64, P(u64))
 FailFn = ctypes.CFUNCTYPE(None, cp, cp)
+
+
+class NativeError(RuntimeError):
+    """A native actor's own `tb_fail(env, message)`: a bug in the C, the run aborted."""
 
 
 class TbEnv(ctypes.Structure):
@@ -79,6 +84,9 @@ class TbEnv(ctypes.Structure):
         ("core", CoreFn),
         ("fail", FailFn),
         ("unwind", vp),
+        ("lock_sem", P(vp)),
+        ("lock_holder", P(vp)),
+        ("lock_me", u64),
     ]
 
 
@@ -151,6 +159,29 @@ class Bridge:
         s.stop = env.seg.address("control", control.STOP)
         self._recording(s)
         self._callbacks(s)
+        self._locks_in_c(s)
+
+    def _locks_in_c(self, s: TbEnv) -> None:
+        """The locks C may take when free, and release, itself: those where the harness adds
+        nothing to the lock (a free run's watched lock; not a pointed or controlled one)."""
+        env, spec = self.env, self.env.spec
+        if not spec.locks:
+            return
+        sems, holders = [], []
+        for k, name in enumerate(spec.locks):
+            held = self._locks[k] = env.lock(name)
+            plain = getattr(held, "lock", None) if type(held) is deadlock.WatchedLock else None
+            if isinstance(plain, NamedLock) and plain.contended is None and plain.holder:
+                sems.append(sem_open(plain.name))
+                holders.append(env.seg.address("control", control.holder_word(k)))
+            else:
+                sems.append(None)
+                holders.append(None)
+        if any(sems):
+            self._keep += [(vp * len(sems))(*sems), (vp * len(holders))(*holders)]
+            s.lock_sem = ctypes.cast(self._keep[-2], P(vp))
+            s.lock_holder = ctypes.cast(self._keep[-1], P(vp))
+            s.lock_me = env.actor.index + 1
 
     def _family_ids(self, regions: list[str], family: Callable[[str], str]) -> list[int]:
         if not self.env.access:
@@ -181,12 +212,18 @@ class Bridge:
             env.point(points[k])
             return 0
 
-        def record(k: int) -> int:
+        def record(code: int) -> int:
+            k, at = code & 0xFFFF, (code >> 16) - 1  # tb_record_at: the point's id + 1 above
             if not 0 <= k < len(outcomes):
                 raise ConfigError(
                     f"tb_record({k}): not an outcome id (tb_outcome answers 0..{len(outcomes) - 1})"
                 )
-            env.record(outcomes[k])
+            if not -1 <= at < len(points):
+                raise ConfigError(
+                    f"tb_record_at(..., {at}): not a point id (tb_point_id answers "
+                    f"0..{len(points) - 1})"
+                )
+            env.record(outcomes[k], points[at] if at >= 0 else None)
             return 0
 
         def lock(k: int, acquire: int) -> int:
@@ -201,8 +238,13 @@ class Bridge:
                 held.release()
             return 0
 
+        call = None
+
         def core(op: int, a0: int, a1: int, a2: int, reply: Any) -> int:
-            status, value = env.core_call(env.actor.pd)(op, a0, a1, a2)
+            nonlocal call
+            if call is None:
+                call = env.core_call(env.actor.pd)
+            status, value = call(op, a0, a1, a2)
             reply[0] = value & 0xFFFFFFFFFFFFFFFF
             return status
 
@@ -240,6 +282,9 @@ class Bridge:
             "lock": ("locks(config)", spec.locks),
         }
         kind = what.decode()
+        if kind == "error":  # tb_fail: the C's own message
+            self.error = NativeError(f"{self.env.actor.name}: {name_s}")
+            return
         if kind in declared:
             where, names = declared[kind]
             message = f"{kind} {name_s!r} is not declared by {where}: {', '.join(names) or 'none'}"
