@@ -98,7 +98,8 @@ def test_a_narrow_mutant_is_killed_at_access_points_and_its_trace_replays(tmp_pa
 def test_the_outcome_table_is_genode_races_and_genode_mutants():
     from testbed.scenarios.genode_mutants import SCENARIO as mutants
     from testbed.scenarios.genode_race import SCENARIO as race
-    from testbed.scenarios.genode_race_c import MUTANTS, SCENARIO as c
+    from testbed.scenarios.genode_race_c import MUTANTS
+    from testbed.scenarios.genode_race_c import SCENARIO as c
 
     for o in race.outcomes:
         assert {v: c.outcome(o.name).grades[v] for v in race.variants} == o.grades
