@@ -74,6 +74,11 @@ struct tb_env {
     void *const *lock_sem;
     uint64_t *const *lock_holder;
     uint64_t lock_me; /* what the holder word names: the actor's index + 1 */
+    /* requests to core the shim may make itself (a free run): the actor's mailbox words and
+     * the testbed's tb_call; NULL where the harness must act (replay, explore) */
+    void *core_client;
+    int64_t (*core_now)(void *client);
+    uint64_t *core_op, *core_args, *core_status, *core_value;
 };
 
 /* ---- the shim (testbed/native/shim.c, compiled into every native library) -------------- */
@@ -89,6 +94,8 @@ void tb__access_store(tb_env *env, uint64_t *p, uint64_t v);
 int tb__access_cas(tb_env *env, uint64_t *p, uint64_t expected, uint64_t desired);
 uint64_t tb__access_fetch_add(tb_env *env, uint64_t *p, uint64_t v);
 int tb__lock_now(tb_env *env, int lock);
+int tb__core_now(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+                 uint64_t *reply);
 void tb__unlock_now(tb_env *env, int lock);
 
 static inline void tb__check(tb_env *env)
@@ -199,10 +206,13 @@ static inline int tb_stopping(tb_env *env) { return __atomic_load_n(env->stop, _
 
 /* ---- core --------------------------------------------------------------------------------- */
 /* One request to the scenario's core as the actor's PD: answers the status, *reply the
- * value (reply may be NULL). */
+ * value (reply may be NULL). In a free run the request goes from C to core's mailbox, as
+ * `env.core_call`'s does; under replay and explore through the harness, which orders it. */
 static inline int tb_core_call(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
                                uint64_t *reply)
 {
+    if (env->core_client)
+        return tb__core_now(env, op, a0, a1, a2, reply);
     uint64_t value = 0;
     int status = (int)env->core(op, a0, a1, a2, &value);
     tb__check(env);

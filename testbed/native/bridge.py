@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from testbed.harness import deadlock, loader
-from testbed.ipc import control
+from testbed.ipc import control, mailbox
 from testbed.ipc.locks import NamedLock
+from testbed.ipc.mailbox import CoreUnreachable
 from testbed.ipc.native import lib, sem_open
 from testbed.native import build
 from testbed.scenario import ConfigError
@@ -87,6 +88,12 @@ class TbEnv(ctypes.Structure):
         ("lock_sem", P(vp)),
         ("lock_holder", P(vp)),
         ("lock_me", u64),
+        ("core_client", vp),
+        ("core_now", vp),
+        ("core_op", P(u64)),
+        ("core_args", P(u64)),
+        ("core_status", P(u64)),
+        ("core_value", P(u64)),
     ]
 
 
@@ -160,6 +167,7 @@ class Bridge:
         self._recording(s)
         self._callbacks(s)
         self._locks_in_c(s)
+        self._core_in_c(s)
 
     def _locks_in_c(self, s: TbEnv) -> None:
         """The locks C may take when free, and release, itself: those where the harness adds
@@ -182,6 +190,25 @@ class Bridge:
             s.lock_sem = ctypes.cast(self._keep[-2], P(vp))
             s.lock_holder = ctypes.cast(self._keep[-1], P(vp))
             s.lock_me = env.actor.index + 1
+
+    def _core_in_c(self, s: TbEnv) -> None:
+        """Requests to core from C where the harness adds nothing to them (a free run: the
+        gate hands the client's call back unchanged)."""
+        env = self.env
+        client = env._client
+        if client is None or env.gate.core_call(client.call) is not client.call:
+            return
+        base = ctypes.addressof(ctypes.c_uint64.from_buffer(client.w))
+        s.core_client = client._c.value
+        s.core_now = ctypes.cast(lib().tb_call, vp).value
+        for field, word in (
+            ("core_op", mailbox.OP),
+            ("core_args", mailbox.A0),
+            ("core_status", mailbox.STATUS),
+            ("core_value", mailbox.VALUE),
+        ):
+            setattr(s, field, ctypes.cast(base + 8 * word, P(u64)))
+        self._client = client  # its mailbox and handle outlive the struct
 
     def _family_ids(self, regions: list[str], family: Callable[[str], str]) -> list[int]:
         if not self.env.access:
@@ -282,6 +309,13 @@ class Bridge:
             "lock": ("locks(config)", spec.locks),
         }
         kind = what.decode()
+        if kind == "core":  # tb_call's codes: -2 aborted, -1 no reply in time, -3 a semaphore
+            self.error = CoreUnreachable(
+                "the run was aborted while waiting for core"
+                if name_s == "-2"
+                else f"no reply from core (tb_call answered {name_s}: core died or is stuck)"
+            )
+            return
         if kind == "error":  # tb_fail: the C's own message
             self.error = NativeError(f"{self.env.actor.name}: {name_s}")
             return

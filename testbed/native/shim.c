@@ -185,3 +185,21 @@ void tb__unlock_now(tb_env *env, int lock)
         tb__fail(env, "error", err);
     }
 }
+
+/* ---- a request to core from C (tb_env's core_client): the words `env.core_call` writes, then
+ * the testbed's own handshake (mailbox.c's tb_call) ------------------------------------- */
+int tb__core_now(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+                 uint64_t *reply)
+{
+    *env->core_op = op;
+    env->core_args[0] = a0, env->core_args[1] = a1, env->core_args[2] = a2;
+    int64_t status = env->core_now(env->core_client); /* its first store is seq_cst */
+    if (status < 0) {
+        char code[24];
+        snprintf(code, sizeof code, "%lld", (long long)status);
+        tb__fail(env, "core", code);
+    }
+    if (reply)
+        *reply = *env->core_value;
+    return (int)status;
+}
