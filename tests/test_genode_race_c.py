@@ -95,6 +95,17 @@ def test_a_narrow_mutant_is_killed_at_access_points_and_its_trace_replays(tmp_pa
     assert json.loads(again.out[again.out.index("{") :])["replay"]["reproduced"] == 1
 
 
+def test_a_lock_order_inversion_in_c_is_named():
+    """Locks taken and released in C keep the holder words the deadlock watch reads."""
+    r = cli(
+        "stress", "genode-race-c", "--variant", "lock_inversion", "--max-failures", "1",
+        "--duration", "60", "--seed", "1", "--max-traces", "0",
+    )  # fmt: skip
+    assert r.code == 1 and r.doc["outcomes"]["deadlock"] == 1, r.err
+    assert sorted(r.doc["deadlock"]["locks"]) == ["pd0.alloc", "pd0.threads"]
+    assert sorted(r.doc["deadlock"]["actors"]) == ["pd0.main", "pd0.thread1"]
+
+
 def test_the_outcome_table_is_genode_races_and_genode_mutants():
     from testbed.scenarios.genode_mutants import SCENARIO as mutants
     from testbed.scenarios.genode_race import SCENARIO as race

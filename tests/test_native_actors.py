@@ -119,6 +119,20 @@ def test_an_undeclared_name_fails_the_actor_naming_it(user, body, message):
     assert any(message in reason for reason in r.doc["reasons"]), r.doc["reasons"]
 
 
+def test_an_outcome_detected_at_a_point_and_the_cs_own_error(user):
+    r = cli(
+        "stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "1",
+        "--body", "stolen_at_set", "--max-traces", "0",
+    )  # fmt: skip
+    assert r.code == 1 and r.doc["detected_at"] == {"stolen": "claim.set"}, r.err
+    r = cli(
+        "stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "1",
+        "--body", "own_error",
+    )  # fmt: skip
+    assert r.code == 3, r.err
+    assert any("a0: the slot's invariant broke" in x for x in r.doc["reasons"]), r.doc["reasons"]
+
+
 def test_an_address_outside_the_regions_fails_at_access_points(user):
     r = cli(
         "stress", str(user / "claim_c.py"), "--variant", "locked", "--rounds", "1",
