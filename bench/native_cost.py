@@ -1,12 +1,16 @@
 """What native actors cost and show (issue 21), in one bench run: a named `tb_point` and a
 `tb_load` in C, in ns, beside the Python `env.point` and `env.words(...)[0]`, at each point
-level with recording off and on; and the store-buffering litmus test's relaxed outcome per
-million iterations, fenced and not, with the two actors pinned apart and together.
+level with recording off and on; the store-buffering litmus test's relaxed outcome per
+million iterations, fenced and not, with the two actors pinned apart and together; and
+Genode's allocator in C (genode-race-c) against the Python one (genode-race), per pinning:
+the quick fix's conflicts per million creations and time to the first, the fixed variant's
+creations a second, each C figure also as a ratio to the Python one of the same run.
 
-    testbed bench native_cost [--profile P] [--trials 3]
+    testbed bench native_cost [--profile P] [--trials 3] [--seconds 2]
 
 Each cost is the best of the trials (one actor, one round, `iterations` calls timed in the
-actor's process); the litmus rows are the median of the trials.
+actor's process); the litmus and Genode rows are the median of the trials (trials
+outermost, every setting once a trial, so a drift of the machine weighs on all alike).
 """
 
 from __future__ import annotations
@@ -92,6 +96,104 @@ def litmus(variant: str, pin: str, rounds: int, seed: int) -> dict[str, Any]:
     }
 
 
+PINS = ("same", "spread", "none")
+GENODE = {"python": "genode-race", "c": "genode-race-c"}
+
+
+def genode(scenario: str, variant: str, pin: str, seconds: float, seed: int) -> dict[str, Any]:
+    doc = testbed.run(
+        scenario, variant=variant, pin=pin, duration=seconds, seed=seed, max_traces=0
+    ).document
+    return {
+        "creations": doc["attempts"],
+        "region_conflict": doc["outcomes"]["region_conflict"],
+        "first_failure_s": doc["first_failure_s"],
+        "creations_per_s": doc["creations_per_s"],
+    }
+
+
+def _ratio(c: float | None, python: float | None) -> float | None:
+    """c / python, or None (not measured) when either is missing or zero."""
+    return c / python if c and python else None
+
+
+def genode_rows(p: Params, log: Log) -> dict[str, Any]:
+    """quickfix and fixed, Python and C, per pinning, `p.seconds` each, trials outermost."""
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for t in range(p.trials):
+        for pin in PINS:
+            for variant in ("quickfix", "fixed"):
+                for lang, scenario in GENODE.items():
+                    runs.setdefault((pin, variant, lang), []).append(
+                        genode(scenario, variant, pin, p.seconds, seed=t + 1)
+                    )
+        log(f"genode: trial {t + 1}/{p.trials}")
+    rows: dict[str, Any] = {}
+    for pin in PINS:
+        row: dict[str, Any] = {}
+        for lang in GENODE:
+            qf, fixed = runs[(pin, "quickfix", lang)], runs[(pin, "fixed", lang)]
+            firsts = [r["first_failure_s"] for r in qf if r["first_failure_s"] is not None]
+            created = sum(r["creations"] for r in qf)
+            row[lang] = {
+                "conflicts_per_million": (
+                    sum(r["region_conflict"] for r in qf) / created * 1e6 if created else None
+                ),
+                "trials_with_conflict": len(firsts),
+                "median_first_conflict_s": statistics.median(firsts) if firsts else None,
+                "fixed_creations_per_s": statistics.median(r["creations_per_s"] for r in fixed),
+                "fixed_conflicts": sum(r["region_conflict"] for r in fixed),
+                "runs": {"quickfix": qf, "fixed": fixed},
+            }
+        c, py = row["c"], row["python"]
+        row["c_over_python"] = {
+            "conflicts_per_million": _ratio(
+                c["conflicts_per_million"], py["conflicts_per_million"]
+            ),
+            "first_conflict_s": _ratio(c["median_first_conflict_s"], py["median_first_conflict_s"]),
+            "fixed_creations_per_s": _ratio(
+                c["fixed_creations_per_s"], py["fixed_creations_per_s"]
+            ),
+        }
+        rows[pin] = row
+    return rows
+
+
+def _cell(value: float | None, fmt: str, none: str = "-") -> str:
+    return none if value is None else fmt.format(value)
+
+
+def genode_table(p: Params, rows: dict[str, Any]) -> Table:
+    cells = []
+    for pin, row in rows.items():
+        for lang in GENODE:
+            r = row[lang]
+            first = r["median_first_conflict_s"]
+            cells.append([
+                pin, lang,
+                _cell(r["conflicts_per_million"], "{:,.0f}"),
+                f"{r['trials_with_conflict']}/{p.trials}",
+                _cell(first and first * 1000, "{:.1f} ms", f"none in {p.seconds:g} s"),
+                f"{r['fixed_creations_per_s']:,.0f}", str(r["fixed_conflicts"]),
+            ])  # fmt: skip
+        ratio = row["c_over_python"]
+        cells.append([
+            pin, "C / Python",
+            _cell(ratio["conflicts_per_million"], "{:.2f}x", "not measured"), "",
+            _cell(ratio["first_conflict_s"], "{:.2f}x", "not measured"),
+            _cell(ratio["fixed_creations_per_s"], "{:.2f}x", "not measured"), "",
+        ])  # fmt: skip
+    return Table(
+        f"Genode's allocator, C (genode-race-c) against Python (genode-race), median of "
+        f"{p.trials} x {p.seconds:g} s a setting",
+        ["pin", "allocator", "quickfix conflicts / million", "trials with one",
+         "first conflict (median)", "fixed creations/s", "fixed conflicts"],
+        cells,
+        "1 PD, 2 creators, 4 children a round, 16 KiB stacks, core in C for both; a ratio "
+        "is C's figure over Python's of the same run ('not measured' where either has none)",
+    )  # fmt: skip
+
+
 def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     ns: dict[str, dict[str, float]] = {}
     for t in range(p.trials):
@@ -134,17 +236,20 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             for key, r in rows.items()
         ],
     )
-    return {"ns": ns, "litmus": rows}, [t1, t2]
+    genode_figures = genode_rows(p, log)
+    t3 = genode_table(p, genode_figures)
+    return {"ns": ns, "litmus": rows, "genode": genode_figures}, [t1, t2, t3]
 
 
 BENCH = Bench(
     "native_cost",
-    "native actors: tb_point and tb_load against Python's point and load; the SB litmus rate",
+    "native actors: tb_point and tb_load against Python's point and load; the SB litmus "
+    "rate; Genode's allocator in C against Python",
     measure,
     profiles={
-        "quick": {"trials": 1, "iterations": 20_000, "rounds": 5_000},
-        "default": {"trials": 3, "iterations": 200_000, "rounds": 100_000},
-        "tough": {"trials": 5, "iterations": 1_000_000, "rounds": 200_000},
+        "quick": {"trials": 1, "seconds": 0.5, "iterations": 20_000, "rounds": 5_000},
+        "default": {"trials": 3, "seconds": 2.0, "iterations": 200_000, "rounds": 100_000},
+        "tough": {"trials": 5, "seconds": 5.0, "iterations": 1_000_000, "rounds": 200_000},
     },
 )
 

@@ -1,43 +1,64 @@
-/* Litmus tests on real hardware (issue 21): store buffering (SB) and message passing (MP),
- * one iteration a call, the two actors started together by a spinning barrier. Actor 0 is
- * the arbiter: it reads both actors' registers, records the outcome and resets the
- * variables. `x` and `y` are reached with tb_load/tb_store (plain relaxed accesses at
- * --points named, recorded points at --points access); the registers, the barrier and the
- * histogram are the harness's own words, plain C. */
+/* Litmus tests on real hardware (issue 21): store buffering (SB) and message passing (MP).
+ * A call is one actor's part of one iteration (the testbed's iteration: fresh state, the two
+ * actors released together by its start gate, then litmus.py's arbiter reads the registers).
+ * `x` and `y` are reached with tb_load/tb_store (plain relaxed accesses at --points named,
+ * recorded points at --points access); the registers `r` are plain C words the arbiter reads.
+ *
+ * The start gate releases the actors within a microsecond or so of each other; the few
+ * instructions of a test must overlap closer than that. So each actor first counts itself in
+ * (`ready`) and waits, briefly and boundedly, for the other to arrive (litmus7's
+ * synchronisation, within the iteration): free runs overlap, and a controlled run (one actor
+ * at a time: replay, explore) only spends the bound and goes on. */
 #define _GNU_SOURCE
 #include <sched.h>
 
 #include "testbed.h"
 
-static inline void relax(unsigned *spins)
+/* how long an actor waits for the other: pauses, then yields (the other may share its CPU) */
+#define RENDEZVOUS_PAUSES 256
+#define RENDEZVOUS_YIELDS 64
+#define START_AHEAD 2000 /* clock ticks (cycles): under a microsecond */
+
+static inline void pause(void)
 {
-    if (++*spins < 256) {
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
+    __builtin_ia32_pause();
 #endif
-    } else { /* the other actor may share our CPU: let it run */
-        *spins = 0;
-        sched_yield();
-    }
 }
 
-/* Both actors arrive before either leaves; 0 if the run stopped meanwhile. b[0] counts the
- * arrivals, b[1] is the generation the last one to arrive moves on. */
-static int barrier(tb_env *env, uint64_t *b)
+static inline uint64_t now(void)
 {
-    uint64_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
-    if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == 2) {
-        __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&b[1], gen + 1, __ATOMIC_RELEASE);
-        return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_ia32_rdtsc(); /* one clock for every CPU (constant, synchronised TSC) */
+#else
+    return 0; /* no common clock: start as soon as both arrived */
+#endif
+}
+
+/* Both actors read both variables first (plain loads, no points): each CPU holds both lines
+ * shared, so a store waits in the store buffer for the other CPU's copy to go while the load
+ * after it hits its own cache, as in a loop that runs the test again and again. Then the
+ * second to arrive names a start a little ahead on the common clock and both wait for it
+ * (litmus7's timebase synchronisation): they start within tens of ns, whichever saw the
+ * other arrive first. ready[0] counts the arrivals, ready[1] is the start. */
+static void rendezvous(tb_env *env, const uint64_t *x, const uint64_t *y)
+{
+    uint64_t *ready = tb_region(env, "ready");
+    (void)__atomic_load_n(x, __ATOMIC_RELAXED);
+    (void)__atomic_load_n(y, __ATOMIC_RELAXED);
+    if (__atomic_add_fetch(&ready[0], 1, __ATOMIC_ACQ_REL) == 2)
+        __atomic_store_n(&ready[1], now() + START_AHEAD, __ATOMIC_RELEASE);
+    uint64_t start = 0;
+    for (int i = 0; i < RENDEZVOUS_PAUSES * RENDEZVOUS_YIELDS; i++) {
+        if ((start = __atomic_load_n(&ready[1], __ATOMIC_ACQUIRE)) != 0)
+            break;
+        if (i % RENDEZVOUS_PAUSES == RENDEZVOUS_PAUSES - 1)
+            sched_yield();
+        else
+            pause();
     }
-    unsigned spins = 0;
-    while (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen) {
-        if (tb_stopping(env))
-            return 0;
-        relax(&spins);
-    }
-    return 1;
+    while (start && now() < start && now() + START_AHEAD >= start)
+        pause();
 }
 
 static inline void fence(int fenced)
@@ -46,23 +67,30 @@ static inline void fence(int fenced)
         __atomic_thread_fence(__ATOMIC_SEQ_CST); /* mfence on x86 */
 }
 
-/* One iteration; `relaxed` is the outcome no interleaving of the two actors gives. */
-static void iterate(tb_env *env, int mp)
+/* SB: x = 1; r0 = y  ||  y = 1; r1 = x */
+void litmus_sb(tb_env *env)
 {
-    uint64_t *x = tb_region(env, "x"), *y = tb_region(env, "y");
-    uint64_t *r = tb_region(env, "r"), *sync = tb_region(env, "sync");
+    uint64_t *x = tb_region(env, "x"), *y = tb_region(env, "y"), *r = tb_region(env, "r");
     int me = tb_actor_index(env), fenced = (int)tb_param(env, "fenced", 0);
-    if (!barrier(env, sync))
-        return;
-    if (!mp && me == 0) { /* SB: x = 1; r0 = y  ||  y = 1; r1 = x */
+    rendezvous(env, x, y);
+    if (me == 0) {
         tb_store(env, x, 1);
         fence(fenced);
         r[0] = tb_load(env, y);
-    } else if (!mp) {
+    } else {
         tb_store(env, y, 1);
         fence(fenced);
         r[1] = tb_load(env, x);
-    } else if (me == 0) { /* MP: x = 1; y = 1  ||  r0 = y; r1 = x  (y the flag, x the data) */
+    }
+}
+
+/* MP: x = 1; y = 1  ||  r0 = y; r1 = x  (y the flag, x the data) */
+void litmus_mp(tb_env *env)
+{
+    uint64_t *x = tb_region(env, "x"), *y = tb_region(env, "y"), *r = tb_region(env, "r");
+    int me = tb_actor_index(env), fenced = (int)tb_param(env, "fenced", 0);
+    rendezvous(env, x, y);
+    if (me == 0) {
         tb_store(env, x, 1);
         fence(fenced);
         tb_store(env, y, 1);
@@ -71,17 +99,4 @@ static void iterate(tb_env *env, int mp)
         fence(fenced);
         r[1] = tb_load(env, x);
     }
-    if (!barrier(env, sync))
-        return;
-    if (me == 0) {
-        uint64_t r0 = r[0], r1 = r[1];
-        int relaxed = mp ? (r0 == 1 && r1 == 0) : (r0 == 0 && r1 == 0);
-        tb_region(env, "histogram")[2 * r0 + r1]++;
-        *x = *y = r[0] = r[1] = 0;
-        tb_record(env, tb_outcome(env, relaxed ? "relaxed" : "interleaved"));
-    }
-    barrier(env, sync); /* the reset is seen before the next iteration starts */
 }
-
-void litmus_sb(tb_env *env) { iterate(env, 0); }
-void litmus_mp(tb_env *env) { iterate(env, 1); }

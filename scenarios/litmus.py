@@ -1,5 +1,6 @@
 """Litmus tests in C on real cores (issue 21): store buffering and message passing, relaxed
-and fenced, one iteration a round, graded as jcstress grades them (scenarios/litmus.c)."""
+and fenced, one iteration of the testbed's (fresh state, the actors released together, an
+arbiter), graded as jcstress grades them (scenarios/litmus.c)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,12 @@ class Litmus(Scenario):
         ),
     )
     native = "litmus.c"
-    quiet_actors = ("t1",)  # t0 records the outcome of each pair
-    rate_name = "iterations_per_s"
+    iterate = True  # fresh x, y, r each iteration; --rounds counts iterations
     examples = (
         "testbed stress litmus --variant sb-relaxed --rounds 200000 --pin spread",
         "testbed stress litmus --variant sb-fenced --rounds 200000 --pin spread",
         "testbed stress litmus --variant sb-relaxed --rounds 2000 --points access",
+        "testbed explore litmus --variant sb-relaxed --points access   # no relaxed outcome",
     )
 
     def configure(self, args) -> dict[str, Any]:
@@ -50,18 +51,17 @@ class Litmus(Scenario):
         return [("t0", {}), ("t1", {})]
 
     def regions(self, config: Mapping[str, Any]) -> dict[str, int]:
-        # x and y are the test's variables; r the registers, sync the barrier, histogram
-        # the (r0, r1) pairs actor 0 saw
-        return {"x": WORDS_APART, "y": WORDS_APART, "r": 2, "sync": 2, "histogram": 4}
+        # x and y the test's variables, r the registers; ready the actors' rendezvous
+        return {"x": WORDS_APART, "y": WORDS_APART, "r": 2, "ready": WORDS_APART}
 
     def run_actor(self, env: ActorEnv, actor: Actor) -> None:
-        body = "litmus_mp" if env.config["variant"].startswith("mp") else "litmus_sb"
-        for _ in env.rounds():
-            env.native(body)
+        env.native("litmus_mp" if env.config["variant"].startswith("mp") else "litmus_sb")
 
-    def result_extra(self, shared, config: Mapping[str, Any]) -> dict[str, Any]:
-        h = shared.words("histogram")
-        return {"histogram": {f"r0={k >> 1} r1={k & 1}": h[k] for k in range(4)}}
+    def arbiter(self, env: ActorEnv) -> None:
+        r0, r1 = env.words("r")[:2]
+        mp = env.config["variant"].startswith("mp")
+        relaxed = (r0, r1) == (1, 0) if mp else (r0, r1) == (0, 0)
+        env.record("relaxed" if relaxed else "interleaved")
 
 
 SCENARIO = Litmus()

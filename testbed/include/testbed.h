@@ -7,9 +7,10 @@
  *
  *   shared memory  tb_region, tb_region_words, tb_load, tb_store, tb_cas, tb_fetch_add
  *   identity       tb_actor_index, tb_actor_name, tb_variant, tb_param
- *   outcomes       tb_outcome, tb_record
+ *   outcomes       tb_outcome, tb_record, tb_record_at
  *   points, locks  tb_point_id, tb_point, tb_lock_id, tb_lock, tb_unlock, tb_stopping
  *   core           tb_core_call
+ *   errors         tb_fail
  *
  * At `--points named` tb_load/tb_store are plain relaxed accesses (no fence: a store may sit
  * in the store buffer) and a tb_point with nothing to do costs a load and a branch. At
@@ -26,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_ABI 2
+#define TB_ABI 3
 
 typedef struct tb_env tb_env;
 
@@ -69,6 +70,16 @@ struct tb_env {
     void (*fail)(const char *what, const char *name);
     void *unwind; /* the shim's jmp_buf */
     const void *caller; /* access level: where the access was made (testbed explain's line) */
+    /* locks the shim may take and release itself (a free run at named level): lock k's
+     * semaphore (sem_t *) and holder word, NULL where the harness must act */
+    void *const *lock_sem;
+    uint64_t *const *lock_holder;
+    uint64_t lock_me; /* what the holder word names: the actor's index + 1 */
+    /* requests to core the shim may make itself (a free run): the actor's mailbox words and
+     * the testbed's tb_call; NULL where the harness must act (replay, explore) */
+    void *core_client;
+    int64_t (*core_now)(void *client);
+    uint64_t *core_op, *core_args, *core_status, *core_value;
 };
 
 /* ---- the shim (testbed/native/shim.c, compiled into every native library) -------------- */
@@ -83,6 +94,10 @@ uint64_t tb__access_load(tb_env *env, const uint64_t *p);
 void tb__access_store(tb_env *env, uint64_t *p, uint64_t v);
 int tb__access_cas(tb_env *env, uint64_t *p, uint64_t expected, uint64_t desired);
 uint64_t tb__access_fetch_add(tb_env *env, uint64_t *p, uint64_t v);
+int tb__lock_now(tb_env *env, int lock);
+int tb__core_now(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+                 uint64_t *reply);
+void tb__unlock_now(tb_env *env, int lock);
 
 static inline void tb__check(tb_env *env)
 {
@@ -142,6 +157,13 @@ static inline void tb_record(tb_env *env, int outcome)
     tb__check(env);
 }
 
+/* The same, detected at schedule point `point` (as `env.record(outcome, at=point)`). */
+static inline void tb_record_at(tb_env *env, int outcome, int point)
+{
+    env->record((int32_t)((uint32_t)outcome | (uint32_t)(point + 1) << 16));
+    tb__check(env);
+}
+
 /* ---- schedule points, locks, stopping --------------------------------------------------- */
 int tb_point_id(tb_env *env, const char *name); /* a declared point's id */
 
@@ -158,15 +180,25 @@ static inline void tb_point(tb_env *env, int point)
 int tb_lock_id(tb_env *env, const char *name); /* a declared lock's id */
 
 /* The same locks as `env.lock(name)`: holder words, deadlock watch, and at --points access
- * their `L.acquire`, `L.acquired`, `L.release` points. */
+ * their `L.acquire`, `L.acquired`, `L.release` points. Where nothing but the lock itself
+ * acts (a free run at named level) a free lock is taken, and a lock released, in C: a
+ * release is a few instructions, as in the C the documents describe; a lock that is not
+ * free waits in the harness (timeout, deadlock watch). */
 static inline void tb_lock(tb_env *env, int lock)
 {
+    if (env->lock_sem && (unsigned)lock < (unsigned)env->nlocks && env->lock_sem[lock]
+        && tb__lock_now(env, lock))
+        return;
     env->lock(lock, 1);
     tb__check(env);
 }
 
 static inline void tb_unlock(tb_env *env, int lock)
 {
+    if (env->lock_sem && (unsigned)lock < (unsigned)env->nlocks && env->lock_sem[lock]) {
+        tb__unlock_now(env, lock);
+        return;
+    }
     env->lock(lock, 0);
     tb__check(env);
 }
@@ -175,16 +207,26 @@ static inline int tb_stopping(tb_env *env) { return __atomic_load_n(env->stop, _
 
 /* ---- core --------------------------------------------------------------------------------- */
 /* One request to the scenario's core as the actor's PD: answers the status, *reply the
- * value (reply may be NULL). */
+ * value (reply may be NULL). In a free run the request goes from C to core's mailbox, as
+ * `env.core_call`'s does; under replay and explore through the harness, which orders it. */
 static inline int tb_core_call(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
                                uint64_t *reply)
 {
+    if (env->core_client)
+        return tb__core_now(env, op, a0, a1, a2, reply);
     uint64_t value = 0;
     int status = (int)env->core(op, a0, a1, a2, &value);
     tb__check(env);
     if (reply)
         *reply = value;
     return status;
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+/* End the actor with `message` (a bug in the C, not an outcome: the run is aborted, exit 3). */
+static inline TB_NORETURN void tb_fail(tb_env *env, const char *message)
+{
+    tb__fail(env, "error", message);
 }
 
 #endif /* TESTBED_H */

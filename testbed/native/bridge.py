@@ -18,9 +18,11 @@ import ctypes
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from testbed.harness import loader
-from testbed.ipc import control
-from testbed.ipc.native import lib
+from testbed.harness import deadlock, loader
+from testbed.ipc import control, mailbox
+from testbed.ipc.locks import NamedLock
+from testbed.ipc.mailbox import CoreUnreachable
+from testbed.ipc.native import lib, sem_open
 from testbed.native import build
 from testbed.scenario import ConfigError
 from testbed.trace import access_points
@@ -38,6 +40,10 @@ RecordFn = ctypes.CFUNCTYPE(i64, i32)
 LockFn = ctypes.CFUNCTYPE(i64, i32, i32)
 CoreFn = ctypes.CFUNCTYPE(i64, u64, u64, u64, u64, P(u64))
 FailFn = ctypes.CFUNCTYPE(None, cp, cp)
+
+
+class NativeError(RuntimeError):
+    """A native actor's own `tb_fail(env, message)`: a bug in the C, the run aborted."""
 
 
 class TbEnv(ctypes.Structure):
@@ -80,6 +86,15 @@ class TbEnv(ctypes.Structure):
         ("fail", FailFn),
         ("unwind", vp),
         ("caller", vp),
+        ("lock_sem", P(vp)),
+        ("lock_holder", P(vp)),
+        ("lock_me", u64),
+        ("core_client", vp),
+        ("core_now", vp),
+        ("core_op", P(u64)),
+        ("core_args", P(u64)),
+        ("core_status", P(u64)),
+        ("core_value", P(u64)),
     ]
 
 
@@ -152,6 +167,49 @@ class Bridge:
         s.stop = env.seg.address("control", control.STOP)
         self._recording(s)
         self._callbacks(s)
+        self._locks_in_c(s)
+        self._core_in_c(s)
+
+    def _locks_in_c(self, s: TbEnv) -> None:
+        """The locks C may take when free, and release, itself: those where the harness adds
+        nothing to the lock (a free run's watched lock; not a pointed or controlled one)."""
+        env, spec = self.env, self.env.spec
+        if not spec.locks:
+            return
+        sems, holders = [], []
+        for k, name in enumerate(spec.locks):
+            held = self._locks[k] = env.lock(name)
+            plain = getattr(held, "lock", None) if type(held) is deadlock.WatchedLock else None
+            if isinstance(plain, NamedLock) and plain.contended is None and plain.holder:
+                sems.append(sem_open(plain.name))
+                holders.append(env.seg.address("control", control.holder_word(k)))
+            else:
+                sems.append(None)
+                holders.append(None)
+        if any(sems):
+            self._keep += [(vp * len(sems))(*sems), (vp * len(holders))(*holders)]
+            s.lock_sem = ctypes.cast(self._keep[-2], P(vp))
+            s.lock_holder = ctypes.cast(self._keep[-1], P(vp))
+            s.lock_me = env.actor.index + 1
+
+    def _core_in_c(self, s: TbEnv) -> None:
+        """Requests to core from C where the harness adds nothing to them (a free run: the
+        gate hands the client's call back unchanged)."""
+        env = self.env
+        client = env._client
+        if client is None or env.gate.core_call(client.call) is not client.call:
+            return
+        base = ctypes.addressof(ctypes.c_uint64.from_buffer(client.w))
+        s.core_client = client._c.value
+        s.core_now = ctypes.cast(lib().tb_call, vp).value
+        for field, word in (
+            ("core_op", mailbox.OP),
+            ("core_args", mailbox.A0),
+            ("core_status", mailbox.STATUS),
+            ("core_value", mailbox.VALUE),
+        ):
+            setattr(s, field, ctypes.cast(base + 8 * word, P(u64)))
+        self._client = client  # its mailbox and handle outlive the struct
 
     def _family_ids(self, regions: list[str], family: Callable[[str], str]) -> list[int]:
         if not self.env.access:
@@ -182,12 +240,18 @@ class Bridge:
             env.point(points[k])
             return 0
 
-        def record(k: int) -> int:
+        def record(code: int) -> int:
+            k, at = code & 0xFFFF, (code >> 16) - 1  # tb_record_at: the point's id + 1 above
             if not 0 <= k < len(outcomes):
                 raise ConfigError(
                     f"tb_record({k}): not an outcome id (tb_outcome answers 0..{len(outcomes) - 1})"
                 )
-            env.record(outcomes[k])
+            if not -1 <= at < len(points):
+                raise ConfigError(
+                    f"tb_record_at(..., {at}): not a point id (tb_point_id answers "
+                    f"0..{len(points) - 1})"
+                )
+            env.record(outcomes[k], points[at] if at >= 0 else None)
             return 0
 
         def lock(k: int, acquire: int) -> int:
@@ -202,8 +266,13 @@ class Bridge:
                 held.release()
             return 0
 
+        call = None
+
         def core(op: int, a0: int, a1: int, a2: int, reply: Any) -> int:
-            status, value = env.core_call(env.actor.pd)(op, a0, a1, a2)
+            nonlocal call
+            if call is None:
+                call = env.core_call(env.actor.pd)
+            status, value = call(op, a0, a1, a2)
             reply[0] = value & 0xFFFFFFFFFFFFFFFF
             return status
 
@@ -241,6 +310,16 @@ class Bridge:
             "lock": ("locks(config)", spec.locks),
         }
         kind = what.decode()
+        if kind == "core":  # tb_call's codes: -2 aborted, -1 no reply in time, -3 a semaphore
+            self.error = CoreUnreachable(
+                "the run was aborted while waiting for core"
+                if name_s == "-2"
+                else f"no reply from core (tb_call answered {name_s}: core died or is stuck)"
+            )
+            return
+        if kind == "error":  # tb_fail: the C's own message
+            self.error = NativeError(f"{self.env.actor.name}: {name_s}")
+            return
         if kind in declared:
             where, names = declared[kind]
             message = f"{kind} {name_s!r} is not declared by {where}: {', '.join(names) or 'none'}"

@@ -1,6 +1,8 @@
 /* The shim compiled into every native library with the scenario's sources: the call from the
  * harness (tb__run, which the harness unwinds to when a call fails), name lookups, and the
  * slow paths of testbed.h (access-level points, a point the harness handles). */
+#include <errno.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -166,4 +168,43 @@ uint64_t tb__access_fetch_add(tb_env *env, uint64_t *p, uint64_t v)
         return env->acc_fetch_add(env->region_write[k], env->region_base[k], i, (uint32_t)v,
                                   (uint32_t)(v >> 32));
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+
+/* ---- locks taken and released in C (tb_env's lock_sem): as the harness's NamedLock does it,
+ * the holder word names the actor while it holds the lock ------------------------------- */
+int tb__lock_now(tb_env *env, int lock)
+{
+    if (sem_trywait((sem_t *)env->lock_sem[lock]) != 0)
+        return 0; /* taken (EAGAIN) or interrupted: the harness waits */
+    __atomic_store_n(env->lock_holder[lock], env->lock_me, __ATOMIC_RELEASE);
+    return 1;
+}
+
+void tb__unlock_now(tb_env *env, int lock)
+{
+    __atomic_store_n(env->lock_holder[lock], 0, __ATOMIC_RELEASE);
+    if (sem_post((sem_t *)env->lock_sem[lock]) != 0) {
+        char err[64];
+        snprintf(err, sizeof err, "releasing lock %s: sem_post failed, errno %d",
+                 env->lock_names[lock], errno);
+        tb__fail(env, "error", err);
+    }
+}
+
+/* ---- a request to core from C (tb_env's core_client): the words `env.core_call` writes, then
+ * the testbed's own handshake (mailbox.c's tb_call) ------------------------------------- */
+int tb__core_now(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+                 uint64_t *reply)
+{
+    *env->core_op = op;
+    env->core_args[0] = a0, env->core_args[1] = a1, env->core_args[2] = a2;
+    int64_t status = env->core_now(env->core_client); /* its first store is seq_cst */
+    if (status < 0) {
+        char code[24];
+        snprintf(code, sizeof code, "%lld", (long long)status);
+        tb__fail(env, "core", code);
+    }
+    if (reply)
+        *reply = *env->core_value;
+    return (int)status;
 }

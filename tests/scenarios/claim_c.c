@@ -71,3 +71,11 @@ void probe(tb_env *env)
 void bad_region(tb_env *env) { tb_region(env, "nowhere"); }
 void bad_outcome(tb_env *env) { tb_outcome(env, "nothing"); }
 void bad_address(tb_env *env) { uint64_t local = 0; tb_store(env, &local, 1); }
+
+/* tb_record_at and tb_fail: an outcome detected at a point, then the C's own error. */
+void stolen_at_set(tb_env *env)
+{
+    tb_record_at(env, tb_outcome(env, "stolen"), tb_point_id(env, "claim.set"));
+}
+
+void own_error(tb_env *env) { tb_fail(env, "the slot's invariant broke"); }
