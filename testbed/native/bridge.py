@@ -314,6 +314,8 @@ class Bridge:
             self.error = CoreUnreachable(
                 "the run was aborted while waiting for core"
                 if name_s == "-2"
+                else "a semaphore error while waiting for core"
+                if name_s == "-3"
                 else f"no reply from core (tb_call answered {name_s}: core died or is stuck)"
             )
             return
