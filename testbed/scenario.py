@@ -234,8 +234,20 @@ class Scenario:
         is rebuilt between iterations), so no actor can read or write them."""
         return {}
 
+    def pd_owned(self, config: Mapping[str, Any]) -> dict[str, int]:
+        """Regions and locks that belong to one protection domain: name (of a region of
+        `regions(config)` or a lock of `locks(config)`) -> its PD (an actor's `pd` param).
+        A PD's own regions are in a segment of that PD's, mapped by its actors and core only,
+        and its locks are opened by its actors only (their names unlinked once all are up):
+        another PD's actor asking for one gets a PermissionError naming it. Everything not
+        named here is shared by every actor (the default: nothing is a PD's own). A run with
+        a core has core put them back between iterations (it maps every PD's); an arbiter,
+        which runs in whichever actor ends last, reads only shared regions."""
+        return {}
+
     def init_shared(self, shared: Shared, config: Mapping[str, Any]) -> None:
-        """Initialise the scenario's regions before any child starts."""
+        """Initialise the scenario's regions before any child starts (and, in a run with a
+        core that iterates, in core's process between iterations)."""
 
     def core(self, shared: Shared, config: Mapping[str, Any]) -> CoreService:
         """The kernel service, run in core's own process; a scenario that does not

@@ -114,7 +114,7 @@ class Bridge:
         self.error: BaseException | None = None
         self._locks: list[Any] = [None] * len(spec.locks)
 
-        regions = list(env.regions)
+        regions = [r for r in env.regions if env.seg.reaches(r)]  # not another PD's own
         params = _params(env)
         s = self.s = TbEnv()
         s.abi, s.access, s.actor_index = _ABI, int(env.access), env.actor.index
@@ -240,6 +240,13 @@ class Bridge:
             "lock": ("locks(config)", spec.locks),
         }
         kind = what.decode()
+        owner = self.env.seg.layout.owner.get(name_s) if kind == "region" else None
+        if owner is not None:  # declared, but another PD's own
+            self.error = PermissionError(
+                f"region {name_s!r} belongs to PD {owner}: only PD {owner}'s actors and core "
+                f"map it ({self.env.actor.name} is PD {self.env.actor.pd}'s)"
+            )
+            return
         if kind in declared:
             where, names = declared[kind]
             message = f"{kind} {name_s!r} is not declared by {where}: {', '.join(names) or 'none'}"
