@@ -245,6 +245,13 @@ class Scenario:
         which runs in whichever actor ends last, reads only shared regions."""
         return {}
 
+    def read_only(self, config: Mapping[str, Any]) -> list[str]:
+        """Regions of `regions(config)` that actors only read: core's state they must see,
+        such as a PD's page table (core and `init_shared` write them). They sit on pages of
+        their own, mapped read-only in every actor's process: a write from an actor is a
+        TypeError in Python, a SIGSEGV in C (the run ends, exit 3, naming the actor)."""
+        return []
+
     def init_shared(self, shared: Shared, config: Mapping[str, Any]) -> None:
         """Initialise the scenario's regions before any child starts (and, in a run with a
         core that iterates, in core's process between iterations)."""

@@ -2,10 +2,12 @@
 and its own PD's regions, takes only its own PD's locks, core's bitmaps are core's own
 memory, the names of the mailbox segment, each PD's segment, each PD's locks and the reply
 semaphores are gone once every process opened them, and a stray pending bit never replays a
-request. A PD's own regions start each iteration fresh (core puts them back)."""
+request. A PD's own regions start each iteration fresh (core puts them back); core's state
+that actors read (a page table) is read-only to them."""
 
 from __future__ import annotations
 
+import mmap
 import shutil
 from pathlib import Path
 
@@ -81,18 +83,54 @@ def test_the_arbiter_reads_no_pds_own_region(user_dir):
     assert "the arbiter reads region 'pd0.count', which belongs to PD 0" in doc["reasons"][0]
 
 
-OWNED = 'return {f"pd{pd}.count": pd for pd in range(PDS)}'
+@pytest.mark.parametrize(
+    ("variant", "reason"),
+    [
+        ("scribble", "pd1.main: TypeError: cannot modify read-only memory"),
+        ("scribble_c", "pd1.main (pid "),  # a SIGSEGV: the page is read-only in its process
+    ],
+)
+def test_an_actor_cannot_write_a_read_only_region(user_dir, variant, reason):
+    code, doc, err = run_cli(
+        user_dir, "stress", "pd_fresh.py", "--variant", variant, "--rounds", "5", "--json", "-"
+    )
+    assert code == 3, err
+    assert reason in doc["reasons"][0]
+    if variant == "scribble_c":
+        assert "ended with signal 11" in doc["reasons"][0]
+
+
+def test_a_page_table_is_on_pages_of_its_own():
+    sc = load("stack-overflow")
+    config = {"pds": 2, "threads": 2, "stack_size": 16384, "frame_size": 256}
+    spec = prepare(RunOptions(sc, "managed", config))
+    assert spec.layout.read_only == {"pd0.pt", "pd1.pt"}
+    offset, nbytes = spec.layout.pds[1]["pd1.pt"]
+    assert offset % mmap.PAGESIZE == 0
+    assert all(o >= offset + nbytes for o, _ in spec.layout.pds[1].values() if o > offset)
+
+
+OWNED = 'return {f"pd{pd}.{what}": pd for pd in range(PDS)'
 
 
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        (OWNED, 'return {"nowhere": 0}', "pd_owned names 'nowhere', which is neither a region"),
+        (
+            OWNED,
+            'return {"nowhere": 0} | {f"pd{pd}.{what}": pd for pd in range(PDS)',
+            "pd_owned names 'nowhere', which is neither a region",
+        ),
         (OWNED, OWNED.replace(": pd ", ": pd + 5 "), "'pd0.count' to PD 5: expected a PD some"),
         (
             "    def core(",
             "    def not_core(",
             r"pd_owned\(config\) in a run of iterations without",
+        ),
+        (
+            'return [f"pd{pd}.table"',
+            'return ["nowhere"] + [f"pd{pd}.table"',
+            "read_only names 'nowhere'",
         ),
     ],
 )

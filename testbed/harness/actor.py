@@ -454,7 +454,8 @@ class BodyError(RuntimeError):
 
 def main(spec: RunSpec, index: int) -> None:
     actor = spec.actors[index]
-    seg = process.enter(spec, actor.name, [actor.pd])  # its own PD's regions, no other's
+    # its own PD's regions, no other's; the read-only ones read-only
+    seg = process.enter(spec, actor.name, [actor.pd], protect=True)
     slot = seg.words("stats")[stats.WORDS * index : stats.WORDS * (index + 1)]
     slot[stats.PID] = os.getpid()
     ctl = seg.words("control")

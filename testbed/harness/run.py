@@ -188,6 +188,21 @@ def _check_owned(
     return owned
 
 
+def _check_read_only(sc: Scenario, names: Any, regions: dict[str, int]) -> set[str]:
+    """`read_only(config)`: a list of declared regions."""
+    if not isinstance(names, list | tuple | set):
+        raise ConfigError(
+            f"scenario {sc.name}: read_only(config) answered {names!r}: expected a list"
+        )
+    for name in names:
+        if name not in regions:
+            raise ConfigError(
+                f"scenario {sc.name}: read_only names {name!r}, which is not a region of "
+                f"regions(config) ({', '.join(regions) or 'none'})"
+            )
+    return set(names)
+
+
 def _check_space(layout: Layout, nclients: int) -> None:
     """The run's shared memory must fit in /dev/shm: checked before anything is mapped."""
     need = layout.shared_size() + (mailbox.PAGE * nclients if nclients else 0)
@@ -266,11 +281,12 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
             "state is put back between iterations by core, which maps every PD's regions "
             "(an actor maps only its own PD's); declare a core(), or no PD's own regions"
         )
+    read_only = _check_read_only(sc, sc.read_only(config), regions)
     for region, nwords in regions.items():
         if region in owned:
-            layout.add_pd_words(owned[region], region, nwords)
+            layout.add_pd_words(owned[region], region, nwords, region in read_only)
         else:
-            layout.add_words(region, nwords)
+            layout.add_words(region, nwords, region in read_only)
     for region, nwords in own.items():
         layout.add_private_words(region, nwords)
     points = access_points.run_points(sc.points, list(regions), locks, opts.point_level)
