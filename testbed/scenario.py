@@ -117,7 +117,8 @@ class SharedWord(Protocol):
 
 class ActorEnv(Shared, Protocol):
     """What an actor body gets: its config, its identity, shared memory, locks, schedule
-    points, its rounds, outcome counters, a seeded random generator, and core."""
+    points, its rounds, outcome counters, a seeded random generator, and core. Of the
+    regions and locks a PD owns (`Scenario.pd_owned`) it reaches its own PD's only."""
 
     config: Mapping[str, Any]  # the validated config, "variant" included
     actor: Actor
@@ -125,7 +126,8 @@ class ActorEnv(Shared, Protocol):
     iteration: int  # the iteration's index (`Scenario.iterate`); 0 in a continuous run
 
     def lock(self, name: str) -> Lock:
-        """One of the locks `locks(config)` declared."""
+        """One of the locks `locks(config)` declared (a PD's own, `pd_owned`: of this
+        actor's PD only, else a PermissionError)."""
         ...
 
     def bitmap(self, region: str, nbits: int | None = None) -> SharedBitmap:

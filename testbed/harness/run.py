@@ -275,13 +275,15 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     for kind, declared in (("regions", regions), ("core_regions", own)):
         _check_regions(sc, kind, declared, layout)
     owned = _check_owned(sc, sc.pd_owned(config), regions, locks, actors)
-    if owned and iterate and not sc.has_core and not controlled:
-        raise ConfigError(
-            f"scenario {sc.name}: pd_owned(config) in a run of iterations without a core: the "
-            "state is put back between iterations by core, which maps every PD's regions "
-            "(an actor maps only its own PD's); declare a core(), or no PD's own regions"
-        )
     read_only = _check_read_only(sc, sc.read_only(config), regions)
+    if (owned or read_only) and iterate and not sc.has_core and not controlled:
+        what = "pd_owned(config)" if owned else "read_only(config)"
+        raise ConfigError(
+            f"scenario {sc.name}: {what} in a run of iterations without a core: the state "
+            "is put back between iterations by core, which maps every region writable (an "
+            "actor maps only its own PD's, and read-only regions read-only); declare a "
+            "core(), or no PD's own or read-only regions"
+        )
     for region, nwords in regions.items():
         if region in owned:
             layout.add_pd_words(owned[region], region, nwords, region in read_only)
