@@ -14,7 +14,7 @@ from rich.live import Live
 from testbed.explorer.options import EXAMPLES, EXIT_CODES, explore_options, parser
 from testbed.explorer.run import ExploreOptions, Progress, explore
 from testbed.harness import loader, output_paths
-from testbed.harness.options import formatter
+from testbed.harness.options import EXPLORE, common_help, formatter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(random, pct, pos, rff, auto), on real processes reused across schedules. `testbed explore SCENARIO "
         "--help` lists the scenario's options.",
         formatter_class=formatter,
-        epilog=EXAMPLES + "\n" + EXIT_CODES,
+        epilog=EXAMPLES + "\n" + common_help(EXPLORE) + "\n" + EXIT_CODES,
         usage="testbed explore SCENARIO --variant V [options]",
     )
     ex.add_argument("scenario", help="a built-in name, PATH.py[:NAME] or package.module:NAME")

@@ -12,6 +12,7 @@ from testbed.cli import (
     campaign,
     clean,
     demo,
+    explain,
     explore,
     minimize,
     replay,
@@ -26,7 +27,20 @@ from testbed.ipc.native import NativeLibraryMissing
 from testbed.scenario import ConfigError
 
 # in the order `testbed --help` lists them
-ORDER = (scenarios, stress, explore, replay, minimize, show, demo, bench, campaign, report, clean)
+ORDER = (
+    scenarios,
+    stress,
+    explore,
+    replay,
+    minimize,
+    explain,
+    show,
+    demo,
+    bench,
+    campaign,
+    report,
+    clean,
+)
 COMMANDS = {m.__name__.rsplit(".", 1)[1]: m for m in ORDER}
 
 
@@ -38,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
         epilog="examples:\n  testbed scenarios\n  testbed stress genode-race --variant racy\n"
         "  testbed stress ./my_scenario.py --variant broken\n"
-        "  testbed replay traces/T.json\n  testbed show traces/T.json --png T.png\n"
+        "  testbed replay traces/T.json\n  testbed explain traces/T.json\n"
+        "  testbed show traces/T.json --png T.png\n"
         "  testbed demo\n  testbed clean\n\nexit codes: 0 pass, 1 FORBIDDEN outcome or --require unmet, "
         "2 bad usage, 3 aborted",
     )

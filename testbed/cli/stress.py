@@ -13,7 +13,14 @@ from rich.table import Table
 from testbed.cli.common import SCENARIO_FORMS
 from testbed.cli.progress import for_terminal
 from testbed.harness import loader, output_paths
-from testbed.harness.options import EXIT_CODES, formatter, run_options, stress_parser
+from testbed.harness.options import (
+    EXIT_CODES,
+    STRESS,
+    common_help,
+    formatter,
+    run_options,
+    stress_parser,
+)
 from testbed.harness.run import run as run_stress
 
 EXAMPLES = """examples:
@@ -33,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run SCENARIO under real preemption; `testbed stress SCENARIO --help` lists "
         "its options.",
         formatter_class=formatter,
-        epilog=EXAMPLES + "\n" + EXIT_CODES,
+        epilog=EXAMPLES + "\n" + common_help(STRESS) + "\n" + EXIT_CODES,
         usage="testbed stress SCENARIO --variant V [options]",
     )
     st.add_argument("scenario", help=SCENARIO_FORMS)
@@ -119,7 +126,7 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             continue
         console.print(
             f"  replay: testbed replay {q}{flags}   ({verified_label(doc, path)}; also: testbed "
-            f"show {q}, testbed minimize {q}{flags})",
+            f"show {q}, testbed minimize {q}{flags}, testbed explain {q}{flags})",
             soft_wrap=True,
             markup=False,
             highlight=False,

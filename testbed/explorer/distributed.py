@@ -418,6 +418,7 @@ class _Coordinator:
         return {
             "command": "explore",
             "scenario": x.scenario.name,
+            "source": x.ref,  # how to load it again (a replay command names it)
             "variant": x.variant,
             "config": option_table.document_config(x.config),
             "seed": x.seed,

@@ -463,6 +463,7 @@ class Explorer(Supervisor):
         return {
             "command": "explore",
             "scenario": x.scenario.name,
+            "source": self.spec.scenario,  # how to load it again (a replay command names it)
             "variant": self.spec.variant,
             "config": config,
             "seed": self.spec.seed,

@@ -18,6 +18,7 @@ from testbed.harness import (
     gate,
     iteration,
     loader,
+    notes,
     perturb,
     process,
     recorder,
@@ -103,7 +104,10 @@ class Env:
         self._auto = owner if isinstance(owner, perturb.Auto) else None  # --perturb auto
         # explore at named points: accesses are not points but are logged, so the runner
         # knows what a step read (reuse.py's step log); memory reached by address is not
-        self.observe = spec.reuse and not self.access
+        # testbed explain: every access, lock and outcome noted with its line (notes.py)
+        self.notes = notes.Notes(self, spec.explain) if spec.explain else None
+        self.observe = (spec.reuse or self.notes is not None) and not self.access
+        self._observed = self.log_access if spec.reuse else self.notes and self.notes.observed
         self.opaque = False  # this actor reached memory by address: its reads are unknown
         if spec.reuse:
             w = reuse.log_word(len(spec.locks), len(spec.actors), actor.index)
@@ -113,6 +117,17 @@ class Env:
             self._family_id = {f: k for k, f in enumerate(families)}
         self.gate = gate.choose(self)
         self.point: Callable[[str], None] = self.gate.point
+        self._lock_point = self.gate.lock_point
+        if self.notes is not None:
+            self.point = self.notes.around_point(self.gate.point)
+            self._lock_point = self.notes.around_point(self.gate.lock_point)
+
+    def before_access(self) -> Callable[[int], None] | None:
+        """What runs before each access under --points access (the gate's, noted)."""
+        before = self.gate.before_access()
+        if self.notes is not None and before is not None:
+            return self.notes.around_access(before)
+        return before
 
     # -- shared memory ---------------------------------------------------------------------
     def words(self, region: str) -> memoryview | AccessWords:
@@ -129,7 +144,7 @@ class Env:
         if self.observe:
             rid, wid = self._ids(region)
             return ObservedWords(
-                self.seg.words(region), self.seg.address(region), rid, wid, self.log_access,
+                self.seg.words(region), self.seg.address(region), rid, wid, self._observed,
                 None, self.reach_by_address,
             )  # fmt: skip
         if access_points.read_family(region) not in self.point_index:
@@ -139,7 +154,7 @@ class Env:
             self.seg.address(region),
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -179,11 +194,13 @@ class Env:
             log[at + k] = v & (1 << 64) - 1
         log[0] = n + reuse.CORE_ENTRY_WORDS
 
-    def reach_by_address(self) -> None:
+    def reach_by_address(self, native: bool = False) -> None:
         """The actor reaches shared memory by address: from now on its reads are unknown."""
         self.opaque = True
-        if self.observe:
+        if self.observe and self.spec.reuse:
             self.step_log[1] |= reuse.LOG_OPAQUE
+        if self.notes is not None:
+            self.notes.opaque(native)
 
     # -- bitmaps and atomic words: memory reached by address, points under --points access --
     def _declared(self, region: str) -> int:
@@ -216,7 +233,7 @@ class Env:
             )
         if self.observe:
             rid, wid = self._ids(region)
-            return AccessBitmap(self.seg.address(region), nbits, rid, wid, self.log_access, None)
+            return AccessBitmap(self.seg.address(region), nbits, rid, wid, self._observed, None)
         if not self.access:
             return Bitmap(self.seg.address(region), nbits)
         return AccessBitmap(
@@ -224,7 +241,7 @@ class Env:
             nbits,
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -240,7 +257,7 @@ class Env:
             raise ConfigError(f"atomic {region}[{word}]: the region has words 0..{words - 1}")
         if self.observe:
             rid, wid = self._ids(region)
-            return AccessAtomic(self.seg.address(region), word, rid, wid, self.log_access, None)
+            return AccessAtomic(self.seg.address(region), word, rid, wid, self._observed, None)
         if not self.access:
             return AtomicWord(self.seg.address(region, word))
         return AccessAtomic(
@@ -248,7 +265,7 @@ class Env:
             word,
             self.point_index[access_points.read_family(region)],
             self.point_index[access_points.write_family(region)],
-            self.gate.before_access(),
+            self.before_access(),
             self._recording_lib(),
         )
 
@@ -302,10 +319,12 @@ class Env:
                     f"({self.actor.name} is PD {self.actor.pd}'s)"
                 )
             lock = self.gate.lock(name)
+            if self.notes is not None:
+                lock = self.notes.lock(lock, name)
             if self.access:
                 lock = PointedLock(lock, name, self.point)
             elif self._pointed_locks:
-                lock = PointedLock(lock, name, self.gate.lock_point)
+                lock = PointedLock(lock, name, self._lock_point)
             self._locks[name] = lock
         return self._locks[name]
 
@@ -327,7 +346,8 @@ class Env:
                 f"{self.actor.name}: core_call({pd!r}), but the actor's session is PD "
                 f"{self.actor.pd} (its `pd` param): core serves a client as its own PD only"
             )
-        return self.gate.core_call(self._client.call)
+        call = self.gate.core_call(self._client.call)
+        return call if self.notes is None else self.notes.around_core(call)
 
     def stopping(self) -> bool:
         return self.ctl[control.STOP] != 0
@@ -337,7 +357,7 @@ class Env:
     def native(self, name: str) -> None:
         """Call `void name(tb_env *env)` of the scenario's C sources (`Scenario.native`) in
         this process (testbed/native/bridge.py)."""
-        self.reach_by_address()  # C code reaches the regions by address
+        self.reach_by_address(native=True)  # C code reaches the regions by address
         if self._native_bridge is None:
             from testbed.native.bridge import Bridge
 
@@ -410,6 +430,8 @@ class Env:
             raise ConfigError(
                 f"outcome {outcome!r} is not declared: {', '.join(self.spec.outcomes)}"
             ) from None
+        if self.notes is not None:
+            self.notes.outcome(outcome)
         slot[stats.COUNTS + k] += n
         slot[stats.ATTEMPTS] += n
         if at and not slot[stats.DETECTED + k]:
@@ -443,6 +465,8 @@ class Env:
 
     def done(self) -> None:
         """The body (or the iterations) ended: the counts the runner reads."""
+        if self.notes is not None:
+            self.notes.close()
         counts = psutil.Process().num_ctx_switches()
         self.slot[stats.VCS], self.slot[stats.IVCS] = counts.voluntary, counts.involuntary
         self.slot[stats.DONE] = 1

@@ -340,6 +340,17 @@ def add_options(p: argparse.ArgumentParser, command: str) -> None:
         o.add_to(g, command)
 
 
+def common_help(command: str) -> str:
+    """The command's own options as its help lists them, for the help of `testbed COMMAND`
+    without a scenario (the scenario's options come with `testbed COMMAND SCENARIO --help`)."""
+    p = argparse.ArgumentParser(
+        prog=f"testbed {command}", add_help=False, formatter_class=formatter
+    )
+    add_options(p, command)
+    text = p.format_help()
+    return "the options of every scenario:\n" + text.split("\n\n", 1)[1].rstrip() + "\n"
+
+
 def check(command: str, values: Mapping[str, Any], scenario: Scenario | None) -> None:
     """Every option of `command` that `values` (dest -> value) holds, by its one check."""
     ctx = Context(scenario, values)

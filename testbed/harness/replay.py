@@ -84,8 +84,9 @@ def trusted(trace: Trace, path: str, scenario: str | None, trust_source: bool) -
     )
 
 
-def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
-    """Run the trace's order; the result document says whether its outcome happened again."""
+def replay(trace: Trace, lock_timeout_s: float = 10.0, explain: str = "") -> dict[str, Any]:
+    """Run the trace's order; the result document says whether its outcome happened again.
+    `explain`: a directory where the actors note what they did (testbed explain)."""
     if not trace.complete:
         raise TraceError(
             "the trace does not go back to the start of its run (its rings wrapped), so its "
@@ -143,6 +144,7 @@ def replay(trace: Trace, lock_timeout_s: float = 10.0) -> dict[str, Any]:
             script_first=trace.detected_by,
             lock_timeout_s=lock_timeout_s,
             point_level=trace.points,
+            explain=explain,
         )
     )
     if deadlock:

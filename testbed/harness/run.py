@@ -59,6 +59,7 @@ class RunOptions:
     script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
     first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
     verify: int = 0  # replays of the first trace before its command is offered (the CLI: 1)
+    explain: str = ""  # a controlled run's actors note their accesses here (testbed explain)
 
 
 # what prepare checks of a record: what the processes would trip over, or be made with
@@ -328,5 +329,6 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         # a trace is offered only where it can be replayed: a scenario without schedule
         # points has no order to force (stack-overflow, stack-growth, page-fault)
         max_traces=opts.max_traces if opts.record and points else 0,
+        explain=opts.explain if controlled else "",
     )
     return spec

@@ -44,6 +44,7 @@ class RunSpec:
     # holds the CPU core needs to answer, so they block at once (run.py, the default spins)
     no_reply_spin: list[int] = field(default_factory=list)
     lock_owner: dict[str, int] = field(default_factory=dict)  # a PD's own lock -> its PD
+    explain: str = ""  # a directory: each actor notes its accesses there (harness/explain.py)
 
     def reaches_lock(self, actor: Actor, lock: str) -> bool:
         """May `actor` take `lock` (a shared lock, or one of its own PD's)?"""

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_ABI 1
+#define TB_ABI 2
 
 typedef struct tb_env tb_env;
 
@@ -68,6 +68,7 @@ struct tb_env {
     int64_t (*core)(uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *reply);
     void (*fail)(const char *what, const char *name);
     void *unwind; /* the shim's jmp_buf */
+    const void *caller; /* access level: where the access was made (testbed explain's line) */
 };
 
 /* ---- the shim (testbed/native/shim.c, compiled into every native library) -------------- */

@@ -79,6 +79,7 @@ class TbEnv(ctypes.Structure):
         ("core", CoreFn),
         ("fail", FailFn),
         ("unwind", vp),
+        ("caller", vp),
     ]
 
 
@@ -208,7 +209,7 @@ class Bridge:
 
         self._fns = [
             PointFn(self._guard(point)),
-            BeforeFn(self._guard(before)) if (before := env.gate.before_access()) else None,
+            BeforeFn(self._guard(before)) if (before := env.before_access()) else None,
             RecordFn(self._guard(record)),
             LockFn(self._guard(lock)),
             CoreFn(self._guard(core)),

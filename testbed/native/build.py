@@ -21,8 +21,8 @@ from testbed.scenario import ConfigError, Scenario
 _HERE = Path(__file__).resolve().parent
 INCLUDE = _HERE.parent / "include"  # testbed.h
 SHIM = _HERE / "shim.c"
-FLAGS = ("-O2", "-fPIC", "-shared")
-ABI = "1"  # testbed.h's TB_ABI: a new layout of tb_env compiles anew
+FLAGS = ("-O2", "-g", "-fPIC", "-shared")  # -g: testbed explain names C source lines
+ABI = "2"  # testbed.h's TB_ABI: a new layout of tb_env compiles anew
 
 
 def include_dir() -> Path:

@@ -113,6 +113,7 @@ static void before(tb_env *env, uint32_t index, uint32_t id)
 {
     if (env->before) {
         env->before((int64_t)index << 16 | id);
+        env->caller = NULL; /* a callback of another kind has no line of its own */
         tb__check(env);
     }
 }
@@ -120,6 +121,7 @@ static void before(tb_env *env, uint32_t index, uint32_t id)
 uint64_t tb__access_load(tb_env *env, const uint64_t *p)
 {
     uint32_t i;
+    env->caller = __builtin_return_address(0); /* in the scenario's code */
     int k = word_of(env, p, &i);
     before(env, i, env->region_read[k]);
     if (env->acc_load)
@@ -130,6 +132,7 @@ uint64_t tb__access_load(tb_env *env, const uint64_t *p)
 void tb__access_store(tb_env *env, uint64_t *p, uint64_t v)
 {
     uint32_t i;
+    env->caller = __builtin_return_address(0); /* in the scenario's code */
     int k = word_of(env, p, &i);
     before(env, i, env->region_write[k]);
     if (env->acc_store)
@@ -142,6 +145,7 @@ void tb__access_store(tb_env *env, uint64_t *p, uint64_t v)
 int tb__access_cas(tb_env *env, uint64_t *p, uint64_t expected, uint64_t desired)
 {
     uint32_t i;
+    env->caller = __builtin_return_address(0); /* in the scenario's code */
     int k = word_of(env, p, &i);
     before(env, i, env->region_write[k]);
     if (env->acc_cas)
@@ -155,6 +159,7 @@ int tb__access_cas(tb_env *env, uint64_t *p, uint64_t expected, uint64_t desired
 uint64_t tb__access_fetch_add(tb_env *env, uint64_t *p, uint64_t v)
 {
     uint32_t i;
+    env->caller = __builtin_return_address(0); /* in the scenario's code */
     int k = word_of(env, p, &i);
     before(env, i, env->region_write[k]);
     if (env->acc_fetch_add)

@@ -1,5 +1,5 @@
 """One self-contained HTML report (no network needed to open it) of stress, explore, replay,
-campaign and bench documents. It leads with a table of every failing run or schedule (outcome,
+explain, campaign and bench documents. It leads with a table of every failing run or schedule (outcome,
 grade, count, seed, trace, the commands that replay and rerun it); then outcome histograms on a
 scale where a few failures among thousands still show, time-to-first-failure ECDFs, bench tables
 and ratio charts labelled in words; the environment; the documents embedded as strict JSON."""
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+
+from testbed.harness.loader import replay_flags
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -66,8 +68,8 @@ def kind(doc: Any) -> str:
         return "unknown"
     if doc.get("kind") in ("bench", "campaign"):
         return doc["kind"]
-    if doc.get("command") == "explore":
-        return "explore"
+    if doc.get("command") in ("explore", "explain"):
+        return doc["command"]
     if "outcomes" in doc and "grades" in doc:
         return "replay" if isinstance(doc.get("replay"), dict) else "stress"
     return "unknown"
@@ -99,11 +101,17 @@ class FailureRow:
     traces: list[str] = field(default_factory=list)
     rerun: str = ""
     verified: str = "not replayed"
+    story: str = ""  # the anchor of an explain document's story of this failure, if any
+    flags: str = ""  # what a replay of its traces must add (--scenario for a scenario file)
     key: tuple = ()  # (scenario, variant, seed, outcome): how a replay document matches it
 
     @property
     def replays(self) -> list[str]:
-        return [f"testbed replay {shlex.quote(t)}" for t in self.traces]
+        return [f"testbed replay {shlex.quote(t)}{self.flags}" for t in self.traces]
+
+    @property
+    def explains(self) -> list[str]:
+        return [f"testbed explain {shlex.quote(t)}{self.flags}" for t in self.traces]
 
 
 _OUTCOME_RE = re.compile(r'"outcome"\s*:\s*"([^"]*)"')
@@ -139,7 +147,8 @@ def _run_rows(doc: dict[str, Any], where: str, rerun: str = "") -> list[FailureR
     for name, traces in by_outcome.items():
         rows.append(
             FailureRow(where, name, grades.get(name, "?"), doc["outcomes"].get(name), seed,
-                       traces, rerun, key=(doc.get("scenario"), doc.get("variant"), seed, name))
+                       traces, rerun, key=(doc.get("scenario"), doc.get("variant"), seed, name),
+                       flags=replay_flags(doc.get("source", "")))
         )  # fmt: skip
     if doc.get("verdict") == "fail" and not any(grades.get(n) == "FORBIDDEN" for n in failing):
         for reason in doc.get("reasons", []):
@@ -155,9 +164,18 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
     them marks the rows it reproduced (same scenario, variant, seed and outcome)."""
     rows: list[FailureRow] = []
     replayed: dict[tuple, bool] = {}
+    stories: dict[tuple, str] = {}
+    explained: list[tuple[tuple, dict[str, Any]]] = []
     flat = [d for doc in docs for d in (doc if isinstance(doc, list) else [doc])]
     for doc in flat:
         k = kind(doc)
+        if k == "explain":
+            key = (doc["scenario"], doc["variant"], doc.get("seed"), doc["replay"]["outcome"])
+            replayed[key] = bool(doc["replay"]["reproduced"])
+            if doc.get("explain"):
+                stories.setdefault(key, story_anchor(doc))
+            explained.append((key, doc))
+            continue
         if k in ("stress", "replay"):
             where = f"{doc['scenario']} / {doc['variant']}"
             if k == "replay":
@@ -177,6 +195,7 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
                         f"preemptions", f["outcome"], f.get("grade", "?"),
                         doc.get("outcomes", {}).get(f["outcome"]), doc.get("seed"), traces,
                         key=(doc["scenario"], doc["variant"], doc.get("seed"), f["outcome"]),
+                        flags=replay_flags(doc.get("source", "")),
                     )
                 )  # fmt: skip
         elif k == "campaign":
@@ -189,9 +208,21 @@ def failure_rows(docs: list[Any]) -> list[FailureRow]:
                     f"trial {run.get('trial')}"
                 )
                 rows += _run_rows(d, where, run.get("command", ""))
+    seen = {r.key for r in rows}
+    for key, doc in explained:  # a failure known only from its explained trace
+        if key not in seen:
+            seen.add(key)
+            outcome = doc["replay"]["outcome"]
+            rows.append(
+                FailureRow(f"{doc['scenario']} / {doc['variant']} (explained trace)", outcome,
+                           doc["grades"].get(outcome, "FORBIDDEN"), None, doc.get("seed"),
+                           [doc["trace_file"]] if doc.get("trace_file") else [], key=key,
+                           flags=replay_flags(doc.get("source", "")))
+            )  # fmt: skip
     for row in rows:
         if row.key in replayed:
             row.verified = "reproduced" if replayed[row.key] else "did NOT reproduce"
+        row.story = stories.get(row.key, "")
     order = {"FORBIDDEN": 0, "FAIL": 1, "ABORTED": 2, "INTERESTING": 3}
     return sorted(rows, key=lambda r: order.get(r.grade, 4))
 
@@ -209,14 +240,19 @@ def failure_table(rows: list[FailureRow]) -> str:
     )
     body = []
     for r in rows:
-        lines = [f"trace:  {t}\nreplay: {c}" for t, c in zip(r.traces, r.replays, strict=True)]
+        lines = [
+            f"trace:  {t}\nreplay: {c}\nexplain: {x}"
+            for t, c, x in zip(r.traces, r.replays, r.explains, strict=True)
+        ]
         lines += [f"rerun:  {r.rerun}"] if r.rerun else []
         commands = html.escape("\n".join(lines)) if lines else "no trace written"
         body.append(
             f'<tr class="failure"><td>{html.escape(r.where)}</td><td>{html.escape(r.outcome)}'
             f'</td><td class="{html.escape(r.grade)}">{html.escape(r.grade)}</td>'
             f"<td>{'-' if r.count is None else f'{r.count:,}'}</td>"
-            f"<td>{html.escape(str(r.seed))}</td><td>{html.escape(r.verified)}</td></tr>"
+            f"<td>{html.escape(str(r.seed))}</td><td>{html.escape(r.verified)}"
+            + (f' <a href="#{r.story}">the story</a>' if r.story else "")
+            + "</td></tr>"
             f'<tr class="commands"><td colspan="6"><pre>{commands}</pre></td></tr>'
         )
     summary = (
@@ -512,8 +548,56 @@ def _campaign(doc: dict[str, Any]) -> str:
     return "".join(parts) + _environment(doc.get("environment"))
 
 
+def story_anchor(doc: dict[str, Any]) -> str:
+    key = f"{doc['scenario']}-{doc['variant']}-{doc.get('seed')}-{doc['replay']['outcome']}"
+    return "story-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
+
+
+def _explain(doc: dict[str, Any]) -> str:
+    """An explain document: the story of its failure, one row an access."""
+    from testbed.harness.explain import header
+    from testbed.trace.story import access_text, where
+
+    title = f"{doc['scenario']} / {doc['variant']} (explain {doc.get('trace_file', '')})"
+    if not doc.get("explain"):
+        reasons = "; ".join(doc.get("reasons", [])) or "the forced order went elsewhere"
+        return (
+            f'<h2>{html.escape(title)}: {_verdict(doc)}</h2><p class="fail">the trace did not '
+            f"reproduce {html.escape(doc['replay']['outcome'])} ({html.escape(reasons)}): no story</p>"
+        )
+    s = doc["explain"]["story"]
+    rows = [
+        [a["n"], a["actor"], access_text(a), where(a["at"]), a["at"].get("code", ""),
+         ", ".join(a.get("held", [])), a.get("why", "")]
+        for a in s["accesses"]
+    ]  # fmt: skip
+    parts = [
+        f'<h2 id="{story_anchor(doc)}">{html.escape(title)}</h2>',
+        f"<p>{html.escape(header(doc))}</p>",
+        _table(["#", "actor", "access", "source", "code", "holding", "why"], rows),
+    ]
+    if s["recorded_by"]:
+        at = s["recorded_at"] or {}
+        final = ", ".join(f"{w} = {v}" for w, v in s["final"].items())
+        parts.append(
+            f'<p class="fail">{html.escape(s["recorded_by"])} recorded '
+            f"{html.escape(s['outcome'])} at {html.escape(where(at))}"
+            + (f" <code>{html.escape(at.get('code', ''))}</code>" if at.get("code") else "")
+            + (f"; then {html.escape(final)}" if final else "")
+            + "</p>"
+        )
+    if s["unseen"]:
+        parts.append(
+            f'<p class="note">not seen: the accesses by address of {html.escape(", ".join(s["unseen"]))}'
+            " (native code at named points, env.address, a cast)</p>"
+        )
+    return "".join(parts)
+
+
 def _section(doc: Any) -> list[str]:
     k = kind(doc)
+    if k == "explain":
+        return [_explain(doc)]
     if k == "bench":
         return [_bench(doc)]
     if k == "campaign":
