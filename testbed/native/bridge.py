@@ -130,7 +130,7 @@ class Bridge:
         self.error: BaseException | None = None
         self._locks: list[Any] = [None] * len(spec.locks)
 
-        regions = list(env.regions)
+        regions = [r for r in env.regions if env.seg.reaches(r)]  # not another PD's own
         params = _params(env)
         s = self.s = TbEnv()
         s.abi, s.access, s.actor_index = _ABI, int(env.access), env.actor.index
@@ -321,6 +321,13 @@ class Bridge:
             return
         if kind == "error":  # tb_fail: the C's own message
             self.error = NativeError(f"{self.env.actor.name}: {name_s}")
+            return
+        owner = self.env.seg.layout.owner.get(name_s) if kind == "region" else None
+        if owner is not None:  # declared, but another PD's own
+            self.error = PermissionError(
+                f"region {name_s!r} belongs to PD {owner}: only PD {owner}'s actors and core "
+                f"map it ({self.env.actor.name} is PD {self.env.actor.pd}'s)"
+            )
             return
         if kind in declared:
             where, names = declared[kind]
