@@ -32,6 +32,13 @@ def kept(name: str) -> posix_ipc.Semaphore | None:
     return held[0] if held else None
 
 
+def c_handle(name: str) -> int:
+    """A C handle (sem_t *) on the named semaphore: the one kept open under `name` if any
+    (its name may be unlinked by now), else one opened by name."""
+    held = _kept.get(name)
+    return held[1] if held and held[1] else native.sem_open(name)
+
+
 def forget(name: str) -> None:
     """Close a semaphore kept open (the runner, at the end of its run); its C handle stays."""
     held = _kept.pop(name, None)
@@ -85,7 +92,7 @@ class NamedLock:
         )
         self._try_now = self._release = None
         if holder is not None and holder_address:
-            handle = held[1] if held and held[1] else native.sem_open(name)
+            handle = c_handle(name)
             self._try_now, self._release = native.lib().tb_hook_lock(
                 handle, holder_address, holder.me
             )

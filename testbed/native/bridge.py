@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from testbed.harness import deadlock, loader
 from testbed.ipc import control, mailbox
-from testbed.ipc.locks import NamedLock
+from testbed.ipc.locks import NamedLock, c_handle
 from testbed.ipc.mailbox import CoreUnreachable
-from testbed.ipc.native import lib, sem_open
+from testbed.ipc.native import lib
 from testbed.native import build
 from testbed.scenario import ConfigError
 from testbed.trace import access_points
@@ -178,10 +178,15 @@ class Bridge:
             return
         sems, holders = [], []
         for k, name in enumerate(spec.locks):
-            held = self._locks[k] = env.lock(name)
+            try:
+                held = self._locks[k] = env.lock(name)
+            except PermissionError:  # another PD's own: refused when C takes it, not before
+                sems.append(None)
+                holders.append(None)
+                continue
             plain = getattr(held, "lock", None) if type(held) is deadlock.WatchedLock else None
             if isinstance(plain, NamedLock) and plain.contended is None and plain.holder:
-                sems.append(sem_open(plain.name))
+                sems.append(c_handle(plain.name))
                 holders.append(env.seg.address("control", control.holder_word(k)))
             else:
                 sems.append(None)
