@@ -36,6 +36,16 @@ def mmu_regions(npds: int, window_slots: int) -> dict[str, int]:
     return out
 
 
+def mmu_owned(npds: int) -> dict[str, int]:
+    """Each PD's page table, stack memory and barrier are its own: no other PD maps them."""
+    return {f"pd{pd}.{what}": pd for pd in range(npds) for what in ("pt", "mem", "sync")}
+
+
+def mmu_read_only(npds: int) -> list[str]:
+    """Each PD's page table: core writes it, the PD's MMU only reads it (as hardware does)."""
+    return [f"pd{pd}.pt" for pd in range(npds)]
+
+
 def mmu_core_regions(npds: int) -> dict[str, int]:
     """Core's own: each PD's region-map page bitmap (no actor reads or writes it)."""
     return {f"pd{pd}.pages": Bitmap.words(layout.AREA_PAGES) for pd in range(npds)}
@@ -147,6 +157,12 @@ class ThreadsOnStacks(Scenario):
 
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         return mmu_regions(config["pds"], config["threads"] + 1)
+
+    def pd_owned(self, config: dict[str, Any]) -> dict[str, int]:
+        return mmu_owned(config["pds"])
+
+    def read_only(self, config: dict[str, Any]) -> list[str]:
+        return mmu_read_only(config["pds"])
 
     def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
         return mmu_core_regions(config["pds"])

@@ -89,6 +89,9 @@ class GenodeMutants(GenodeRace):
             out[f"pd{pd}.free"] = 1 + layout.NUM_SLOTS  # aba_free_stack's free slots
         return out
 
+    def pd_owned(self, config: dict[str, Any]) -> dict[str, int]:
+        return {**super().pd_owned(config), **{f"pd{pd}.free": pd for pd in range(config["pds"])}}
+
     def init_shared(self, seg, config: dict[str, Any]) -> None:
         super().init_shared(seg, config)
         for pd in range(config["pds"]):

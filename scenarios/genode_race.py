@@ -145,6 +145,12 @@ class GenodeRace(Scenario):
             out[f"pd{pd}.slots"] = Bitmap.words(layout.NUM_SLOTS)
         return out
 
+    def pd_owned(self, config: dict[str, Any]) -> dict[str, int]:
+        # a PD's thread list, slot bitmap and locks are the PD's own memory (in Genode, its
+        # address space): no other PD's thread reads, writes or takes them
+        own = ("threads", "slots", "alloc")  # regions threads, slots; locks threads, alloc
+        return {f"pd{pd}.{what}": pd for pd in range(config["pds"]) for what in own}
+
     def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
         # each PD's page bitmap of its stack area: core's state (its region maps), which no
         # PD can read or write (in Genode, core's own memory)

@@ -14,7 +14,15 @@ from kernel_model.genode.stack import ManagedArea
 from kernel_model.page_table import Perm
 from testbed.scenario import Grade, Outcome, Scenario, in_range
 
-from ._mmu import MmuCore, fault_extra, mmu_core_regions, mmu_regions, thread_mmu
+from ._mmu import (
+    MmuCore,
+    fault_extra,
+    mmu_core_regions,
+    mmu_owned,
+    mmu_read_only,
+    mmu_regions,
+    thread_mmu,
+)
 
 MAX_CLIENTS, MAX_CALLS = 8, layout.PAGES_PER_SLOT - 1
 
@@ -47,6 +55,12 @@ class PageFault(Scenario):
 
     def regions(self, config: dict[str, Any]) -> dict[str, int]:
         return mmu_regions(config["clients"], 0)
+
+    def pd_owned(self, config: dict[str, Any]) -> dict[str, int]:
+        return mmu_owned(config["clients"])
+
+    def read_only(self, config: dict[str, Any]) -> list[str]:
+        return mmu_read_only(config["clients"])
 
     def core_regions(self, config: dict[str, Any]) -> dict[str, int]:
         return mmu_core_regions(config["clients"])

@@ -117,7 +117,8 @@ class SharedWord(Protocol):
 
 class ActorEnv(Shared, Protocol):
     """What an actor body gets: its config, its identity, shared memory, locks, schedule
-    points, its rounds, outcome counters, a seeded random generator, and core."""
+    points, its rounds, outcome counters, a seeded random generator, and core. Of the
+    regions and locks a PD owns (`Scenario.pd_owned`) it reaches its own PD's only."""
 
     config: Mapping[str, Any]  # the validated config, "variant" included
     actor: Actor
@@ -125,7 +126,8 @@ class ActorEnv(Shared, Protocol):
     iteration: int  # the iteration's index (`Scenario.iterate`); 0 in a continuous run
 
     def lock(self, name: str) -> Lock:
-        """One of the locks `locks(config)` declared."""
+        """One of the locks `locks(config)` declared (a PD's own, `pd_owned`: of this
+        actor's PD only, else a PermissionError)."""
         ...
 
     def bitmap(self, region: str, nbits: int | None = None) -> SharedBitmap:
@@ -234,8 +236,27 @@ class Scenario:
         is rebuilt between iterations), so no actor can read or write them."""
         return {}
 
+    def pd_owned(self, config: Mapping[str, Any]) -> dict[str, int]:
+        """Regions and locks that belong to one protection domain: name (of a region of
+        `regions(config)` or a lock of `locks(config)`) -> its PD (an actor's `pd` param).
+        A PD's own regions are in a segment of that PD's, mapped by its actors and core only,
+        and its locks are opened by its actors only (their names unlinked once all are up):
+        another PD's actor asking for one gets a PermissionError naming it. Everything not
+        named here is shared by every actor (the default: nothing is a PD's own). A run with
+        a core has core put them back between iterations (it maps every PD's); an arbiter,
+        which runs in whichever actor ends last, reads only shared regions."""
+        return {}
+
+    def read_only(self, config: Mapping[str, Any]) -> list[str]:
+        """Regions of `regions(config)` that actors only read: core's state they must see,
+        such as a PD's page table (core and `init_shared` write them). They sit on pages of
+        their own, mapped read-only in every actor's process: a write from an actor is a
+        TypeError in Python, a SIGSEGV in C (the run ends, exit 3, naming the actor)."""
+        return []
+
     def init_shared(self, shared: Shared, config: Mapping[str, Any]) -> None:
-        """Initialise the scenario's regions before any child starts."""
+        """Initialise the scenario's regions before any child starts (and, in a run with a
+        core that iterates, in core's process between iterations)."""
 
     def core(self, shared: Shared, config: Mapping[str, Any]) -> CoreService:
         """The kernel service, run in core's own process; a scenario that does not

@@ -195,3 +195,20 @@ def test_bad_input_exits_2_naming_it(user, args, message, capsys, monkeypatch):
     assert main(["explain", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_trace_of_two_pds_is_told_though_no_actor_maps_the_other_pds_regions(
+    user, capsys, monkeypatch
+):
+    """genode-race's thread lists are each PD's own (Scenario.pd_owned): an actor's notes
+    hold the regions it reaches, and the story the accesses of each PD to its own list."""
+    code, doc, err = run_cli(
+        user, "stress", "genode-race", "--variant", "racy", "--pds", "2", "--max-failures", "1",
+        "--duration", "30", "--json", "-",
+    )  # fmt: skip
+    assert doc is not None and doc["trace_files"], err
+    code, doc, _ = explained(user, doc["trace_files"][0], capsys, monkeypatch)
+    assert code == 0 and doc["verdict"] == "explained"
+    events = [e for s in doc["explain"]["steps"] for e in s["events"] if e.get("region")]
+    touched = {(e["actor"][:3], e["region"][:3]) for e in events}  # (pdN, pdN)
+    assert touched and all(actor == region for actor, region in touched)

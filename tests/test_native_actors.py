@@ -130,7 +130,12 @@ def test_an_outcome_detected_at_a_point_and_the_cs_own_error(user):
         "--body", "own_error",
     )  # fmt: skip
     assert r.code == 3, r.err
-    assert any("a0: the slot's invariant broke" in x for x in r.doc["reasons"]), r.doc["reasons"]
+    # both actors fail so; whichever the runner saw first leads the reasons
+    assert any(
+        f"{a}: NativeError: {a}: the slot's invariant broke" in x
+        for x in r.doc["reasons"]
+        for a in ("a0", "a1")
+    ), r.doc["reasons"]
 
 
 def test_an_address_outside_the_regions_fails_at_access_points(user):
@@ -233,3 +238,19 @@ def test_a_scenario_without_native_sources_compiles_nothing(tmp_path, cache):
 
     loader.load(str((tmp_path / "plain.py").resolve()))
     assert (set(cache.glob("*.so")) if cache.exists() else set()) == before
+
+
+def test_a_native_actor_reaches_no_other_pds_own_region(tmp_path):
+    """C reaches regions by name too (tb_region): another PD's own is refused, naming it."""
+    text = vary(scenario_text("claim_c.py"), '{"weight": 10 + i}', '{"weight": 10 + i, "pd": i}')
+    text = vary(
+        text,
+        "    def regions(",
+        '    def pd_owned(self, config):\n        return {"slot": 0}\n\n    def regions(',
+    )
+    user_files(tmp_path, "claim_c.c")
+    (tmp_path / "claim_c.py").write_text(text)
+    r = cli("stress", str(tmp_path / "claim_c.py"), "--variant", "racy", "--rounds", "2")
+    assert r.code == 3, r.err
+    want = "a1: PermissionError: region 'slot' belongs to PD 0: only PD 0's actors and core map it"
+    assert any(want in reason for reason in r.doc["reasons"]), r.doc["reasons"]

@@ -36,7 +36,7 @@ def test_a_small_dev_shm_is_a_clear_error_not_sigbus(tmp_path):
     )  # fmt: skip
     assert r.returncode == 2, r.stdout + r.stderr
     assert "/dev/shm has 67,108,864 bytes free" in r.stderr
-    assert "the run needs 2,214,749,536 bytes" in r.stderr
+    assert "the run needs 2,214,749,504 bytes" in r.stderr
     assert "Traceback" not in r.stderr
 
 

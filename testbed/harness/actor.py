@@ -35,6 +35,7 @@ from testbed.harness.access import (
 )
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox
+from testbed.ipc.locks import keep_open
 from testbed.ipc.native import Atomics, AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Segment
 from testbed.scenario import Actor, ConfigError, Grade, Scenario
@@ -61,6 +62,9 @@ class Env:
         self._outcome_index = {name: k for k, name in enumerate(spec.outcomes)}
         self._failure = {o.name: o.failure for o in scenario.outcomes}
         self._locks: dict[str, Any] = {}
+        for lock in spec.lock_owner:  # its PD's own locks, opened now: their names go at start
+            if spec.reaches_lock(actor, lock):
+                keep_open(spec.lock_sem(lock))
         self._client = None
         self.boxes = None  # this actor's own mailbox page (it maps no other)
         if spec.has_core:
@@ -308,6 +312,12 @@ class Env:
                     f"lock {name!r} is not declared by locks(config): "
                     f"{', '.join(self.spec.locks) or 'none'}"
                 )
+            if not self.spec.reaches_lock(self.actor, name):
+                pd = self.spec.lock_owner[name]
+                raise PermissionError(
+                    f"lock {name!r} belongs to PD {pd}: only PD {pd}'s actors take it "
+                    f"({self.actor.name} is PD {self.actor.pd}'s)"
+                )
             lock = self.gate.lock(name)
             if self.notes is not None:
                 lock = self.notes.lock(lock, name)
@@ -471,7 +481,8 @@ class BodyError(RuntimeError):
 
 def main(spec: RunSpec, index: int) -> None:
     actor = spec.actors[index]
-    seg = process.enter(spec, actor.name)
+    # its own PD's regions, no other's; the read-only ones read-only
+    seg = process.enter(spec, actor.name, [actor.pd], protect=True)
     slot = seg.words("stats")[stats.WORDS * index : stats.WORDS * (index + 1)]
     slot[stats.PID] = os.getpid()
     ctl = seg.words("control")

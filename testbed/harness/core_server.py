@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from testbed.harness import loader, process, recorder, stats
+from testbed.harness import iteration, loader, process, recorder, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control, mailbox, names
 from testbed.ipc.locks import unlink_semaphore
@@ -28,6 +28,8 @@ def cleanup(spec: RunSpec) -> None:
     for sem in spec.semaphores():
         unlink_semaphore(sem)
     unlink_shm(spec.segment_name)
+    for name in spec.pd_segment_names:
+        unlink_shm(name)
     if spec.has_core:
         unlink_shm(spec.mailbox_name)
 
@@ -96,13 +98,20 @@ def _server(spec: RunSpec, seg, log) -> tuple[Callable[[], int], Callable[[], No
             seg, recorder.CORE_RING, spec.ring_events, seg.address("control", control.TICKET)
         )
     current: list[Callable[[], int]] = []
+    fresh = iteration.FreshState(seg, scenario, spec.config)
 
     def build() -> None:
         seg.zero_private()  # core's own state as a new run has it (an iteration's reset)
         current[:] = [_serving(scenario.core(seg, spec.config), server, rec, session, log)]
 
-    build()
-    return (lambda: current[0]()), build
+    def rebuild() -> None:
+        """The next iteration's: the scenario's regions put back here, where every PD's
+        own is mapped (an actor maps only its own PD's), then core's service anew."""
+        fresh()
+        build()
+
+    build()  # the first: the runner initialised the regions before any child started
+    return (lambda: current[0]()), rebuild
 
 
 def _serving(core, server, rec, session: list[int], log) -> Callable[[], int]:

@@ -8,7 +8,7 @@ from testbed.ipc import control
 
 
 def main(spec: RunSpec, cpus: list[int] | None, name: str = "hog") -> None:
-    seg = process.enter(spec, name)
+    seg = process.enter(spec, name, [])
     if cpus is not None:
         import psutil
 

@@ -77,11 +77,14 @@ def hist_word(n: int) -> int:
 
 class FreshState:
     """Puts the scenario's regions back as a new run has them: zeroed, then `init_shared`
-    (one memset a region: this runs between every two iterations)."""
+    (one memset a region: this runs between every two iterations). It runs where every
+    region is mapped, each PD's own included: in core when the run has one (core rebuilds
+    its service at the same moment: no handoff of its own), else in the runner (explore)
+    or the last actor to arrive (a run without a core has no PD's own regions)."""
 
     def __init__(self, seg: Segment, scenario: Scenario, config: dict[str, Any]):
         self.seg, self.scenario, self.config = seg, scenario, config
-        self.spans = [(seg.address(r), seg.layout.regions[r][1]) for r in scenario.regions(config)]
+        self.spans = [seg.span(r) for r in scenario.regions(config)]
         self.init = type(scenario).init_shared is not Scenario.init_shared
 
     def __call__(self) -> None:
@@ -94,8 +97,8 @@ class FreshState:
 def reset_core(
     ctl: memoryview, doorbell: posix_ipc.Semaphore, epoch: int, alive: Callable[[], None]
 ) -> None:
-    """Have core build its service afresh for `epoch` (core looks at EPOCH after each batch
-    it serves), and wait until it did."""
+    """Have core put the scenario's regions back (FreshState) and build its service afresh
+    for `epoch` (core looks at EPOCH after each batch it serves), and wait until it did."""
     ctl[control.EPOCH] = epoch
     doorbell.release()  # core may be asleep on it; a spare post only wakes it once
     deadline = time.monotonic() + CORE_TIMEOUT_S
@@ -148,19 +151,33 @@ class ArbiterEnv:
     def iteration(self) -> int:
         return self._env.iteration
 
+    def _shared(self, region: str) -> int:
+        """The words of a shared region; a PD's own is refused whoever runs the arbiter
+        (the last actor to end, of any PD: the answer must not depend on which)."""
+        words = self._env._declared(region)
+        pd = self._env.seg.layout.owner.get(region)
+        if pd is not None:
+            raise PermissionError(
+                f"the arbiter reads region {region!r}, which belongs to PD {pd} "
+                "(Scenario.pd_owned): the arbiter runs in whichever actor ends last, so it "
+                "reads only regions every actor shares"
+            )
+        return words
+
     def words(self, region: str) -> memoryview:
-        self._env._declared(region)
+        self._shared(region)
         return self._env.seg.words(region)
 
     def address(self, region: str, word: int = 0) -> int:
+        self._shared(region)
         return self._env.seg.address(region, word)
 
     def bitmap(self, region: str, nbits: int | None = None) -> Bitmap:
-        words = self._env._declared(region)
+        words = self._shared(region)
         return Bitmap(self._env.seg.address(region), 64 * words if nbits is None else nbits)
 
     def atomic(self, region: str, word: int = 0) -> AtomicWord:
-        self._env._declared(region)
+        self._shared(region)
         return AtomicWord(self._env.seg.address(region, word))
 
     def point(self, name: str) -> None:
@@ -188,7 +205,8 @@ class StartGate:
         self.spin_s = SPIN_S if spin else 0.0
         self.budget = self.spin_s  # what the next wait may spin (adapts, see _wait)
         self.sleeps = 0
-        self.fresh = FreshState(seg, scenario, spec.config)
+        # with a core, core puts the regions back when it rebuilds its service (reset_core)
+        self.fresh = None if spec.has_core else FreshState(seg, scenario, spec.config)
         self.sems = [posix_ipc.Semaphore(spec.start_sem(i)) for i in range(self.n)]
         self.sleep_addr = [seg.address(REGION, sleep_word(self.n, i)) for i in range(self.n)]
         self.doorbell = posix_ipc.Semaphore(spec.doorbell) if spec.has_core else None
@@ -238,11 +256,13 @@ class StartGate:
             self.sems[self.woken[k]].release()
 
     def _reset(self) -> None:
-        """The next iteration starts as a new run would (but for the counters, which add up)."""
-        self.fresh()
+        """The next iteration starts as a new run would (but for the counters, which add up);
+        core, if the run has one, puts the regions back (this actor may not map them all)."""
         for ring in self.rings:
             ring[0] = 0
         self.ctl[control.TICKET] = 0
+        if self.fresh is not None:
+            self.fresh()
         if self.doorbell is not None:
             reset_core(self.ctl, self.doorbell, self.ctl[control.EPOCH] + 1, self._alive)
 

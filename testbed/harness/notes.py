@@ -75,7 +75,8 @@ class Notes:
         self.env, self.actor = env, env.actor.name
         self.file = open(notes_file(directory, env.actor.index), "w", buffering=1)  # noqa: SIM115
         self.ticket = env.seg.address("control", control.TICKET)
-        self.views = {r: env.seg.words(r) for r in env.regions}
+        # the regions this actor reaches (not another PD's own: Scenario.pd_owned)
+        self.views = {r: env.seg.words(r) for r in env.regions if env.seg.reaches(r)}
         self.named = reuse.observed_families(list(env.regions))  # ids of observed accesses
         self.step = 0
         self.pending: tuple[dict[str, Any], str, range] | None = None  # a write, values unread

@@ -21,7 +21,9 @@ def title(spec: RunSpec, name: str) -> str:
     return f"testbed {name} {scenario}/{spec.variant} run {spec.prefix.lstrip('/')}"
 
 
-def enter(spec: RunSpec, name: str) -> Segment:
+def enter(spec: RunSpec, name: str, pds: list[int] | None = None, protect: bool = False) -> Segment:
+    """Attach the run's segment and the own segments of PDs `pds` (None: every PD's);
+    `protect`: an actor's, whose read-only regions are mapped read-only."""
     setproctitle.setproctitle(title(spec, name))
     setproctitle.setthreadtitle(f"tb {name}"[:15])  # the process name `top` shows (15 bytes)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -29,7 +31,7 @@ def enter(spec: RunSpec, name: str) -> Segment:
     if cpus is not None:
         psutil.Process().cpu_affinity(cpus)
     try:
-        return Segment.attach(spec.segment_name, spec.layout)
+        return Segment.attach(spec.segment_name, spec.layout, pds, protect)
     except posix_ipc.ExistentialError:
         # the run ended (Ctrl-C, an abort) before this child attached: the runner has
         # removed the run's objects and reports why; this child has nothing to do

@@ -2,7 +2,8 @@
 locks and core's service put back as a fresh run would have them, without a new process.
 
 What an iteration may change, and how it is put back: the scenario's regions (zeroed, as a
-new segment is, then `init_shared` again), the actors' counters, the locks (back to free),
+new segment is, then `init_shared` again: by core when the run has one, as in a free run's
+iterations), the actors' counters, the locks (back to free),
 core's service (core builds it again from `Scenario.core`), and the control words. The
 `reuse` region also lets the runner see what each step did: who holds each lock, and how
 many requests each actor has made to core.
@@ -18,6 +19,7 @@ import posix_ipc
 from testbed.harness import iteration, stats
 from testbed.harness.spec import RunSpec
 from testbed.ipc import control
+from testbed.ipc.locks import kept
 from testbed.ipc.segment import Segment
 from testbed.scenario import Scenario
 from testbed.trace import access_points
@@ -76,12 +78,16 @@ class Reset:
         self.spec, self.seg, self.scenario, self.alive = spec, seg, scenario, alive
         self.ctl = seg.words("control")
         self.stats = seg.words("stats")
-        self.fresh = iteration.FreshState(seg, scenario, spec.config)  # the scenario's regions
+        # the scenario's regions: core puts them back if the run has one (reset_core)
+        self.fresh = None if spec.has_core else iteration.FreshState(seg, scenario, spec.config)
         # the runner's own words: owners, requests, step logs; and, iterating, who ended its
         # body (the last one runs the arbiter)
         own = [REGION, iteration.REGION] if spec.iterate else [REGION]
         self.own = [(seg.address(r), seg.layout.regions[r][1]) for r in own]
-        self.locks = [posix_ipc.Semaphore(spec.lock_sem(name)) for name in spec.locks]
+        # a PD's own lock: kept open by the runner since its creation (its name is gone)
+        names = [spec.lock_sem(name) for name in spec.locks]
+        self._opened = {n: posix_ipc.Semaphore(n) for n in names if kept(n) is None}
+        self.locks = [self._opened.get(n) or kept(n) for n in names]
         self.doorbell = posix_ipc.Semaphore(spec.doorbell) if spec.has_core else None
 
     def __call__(self, epoch: int) -> None:
@@ -101,14 +107,15 @@ class Reset:
             sem.release()
         for word in (control.STOP, control.FAILURES, control.ABANDON, control.TRACES):
             self.ctl[word] = 0
-        self.fresh()
+        if self.fresh is not None:
+            self.fresh()
         if self.doorbell is None:
             self.ctl[control.EPOCH] = epoch
             return
         iteration.reset_core(self.ctl, self.doorbell, epoch, self.alive)
 
     def close(self) -> None:
-        for sem in self.locks:
+        for sem in self._opened.values():
             sem.close()
         if self.doorbell is not None:
             self.doorbell.close()

@@ -3,7 +3,6 @@ plan, the shared layout, and the run's spec; the supervisor does the rest."""
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,7 +150,7 @@ def _check_regions(sc: Scenario, kind: str, declared: Any, layout: Layout) -> No
     for name, nwords in declared.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"scenario {sc.name}: {kind} name {name!r}: expected a non-empty str")
-        if name in layout.regions or name in layout.private:
+        if layout.taken(name):
             raise ConfigError(
                 f"scenario {sc.name}: region {name!r}: the name is taken (the harness's own "
                 f"regions: {', '.join(layout.regions)}; or declared twice)"
@@ -167,9 +166,48 @@ def _check_regions(sc: Scenario, kind: str, declared: Any, layout: Layout) -> No
             )
 
 
+def _check_owned(
+    sc: Scenario, owned: Any, regions: dict[str, int], locks: list[str], actors: list[Actor]
+) -> dict[str, int]:
+    """`pd_owned(config)`: declared regions and locks, each of a PD some actor has."""
+    if not isinstance(owned, dict):
+        raise ConfigError(
+            f"scenario {sc.name}: pd_owned(config) answered {owned!r}: expected a dict"
+        )
+    pds = sorted({a.pd for a in actors})
+    for name, pd in owned.items():
+        if name not in regions and name not in locks:
+            raise ConfigError(
+                f"scenario {sc.name}: pd_owned names {name!r}, which is neither a region of "
+                f"regions(config) ({', '.join(regions) or 'none'}) nor a lock of locks(config) "
+                f"({', '.join(locks) or 'none'})"
+            )
+        if isinstance(pd, bool) or pd not in pds:
+            raise ConfigError(
+                f"scenario {sc.name}: pd_owned gives {name!r} to PD {pd!r}: expected a PD "
+                f"some actor has ({', '.join(map(str, pds))})"
+            )
+    return owned
+
+
+def _check_read_only(sc: Scenario, names: Any, regions: dict[str, int]) -> set[str]:
+    """`read_only(config)`: a list of declared regions."""
+    if not isinstance(names, list | tuple | set):
+        raise ConfigError(
+            f"scenario {sc.name}: read_only(config) answered {names!r}: expected a list"
+        )
+    for name in names:
+        if name not in regions:
+            raise ConfigError(
+                f"scenario {sc.name}: read_only names {name!r}, which is not a region of "
+                f"regions(config) ({', '.join(regions) or 'none'})"
+            )
+    return set(names)
+
+
 def _check_space(layout: Layout, nclients: int) -> None:
     """The run's shared memory must fit in /dev/shm: checked before anything is mapped."""
-    need = max(layout.size, mmap.PAGESIZE) + (mailbox.PAGE * nclients if nclients else 0)
+    need = layout.shared_size() + (mailbox.PAGE * nclients if nclients else 0)
     free = segment.free_shm()
     if free and need > free:
         raise ConfigError(
@@ -241,8 +279,21 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     own = sc.core_regions(config) if sc.has_core else {}
     for kind, declared in (("regions", regions), ("core_regions", own)):
         _check_regions(sc, kind, declared, layout)
+    owned = _check_owned(sc, sc.pd_owned(config), regions, locks, actors)
+    read_only = _check_read_only(sc, sc.read_only(config), regions)
+    if (owned or read_only) and iterate and not sc.has_core and not controlled:
+        what = "pd_owned(config)" if owned else "read_only(config)"
+        raise ConfigError(
+            f"scenario {sc.name}: {what} in a run of iterations without a core: the state "
+            "is put back between iterations by core, which maps every region writable (an "
+            "actor maps only its own PD's, and read-only regions read-only); declare a "
+            "core(), or no PD's own or read-only regions"
+        )
     for region, nwords in regions.items():
-        layout.add_words(region, nwords)
+        if region in owned:
+            layout.add_pd_words(owned[region], region, nwords, region in read_only)
+        else:
+            layout.add_words(region, nwords, region in read_only)
     for region, nwords in own.items():
         layout.add_private_words(region, nwords)
     points = access_points.run_points(sc.points, list(regions), locks, opts.point_level)
@@ -264,6 +315,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         reply_spin_s=reply_spin * 1e-6,
         core_spin_s=core_spin * 1e-6,
         no_reply_spin=no_reply_spin,
+        lock_owner={k: pd for k, pd in owned.items() if k in locks},
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
         step_spin_s=handoff.spin_s(opts.handoff) if controlled else 0.0,

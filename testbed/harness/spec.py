@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.ipc.segment import Layout
+from testbed.ipc.segment import Layout, pd_segment_name
 from testbed.scenario import Actor
 
 
@@ -45,7 +45,25 @@ class RunSpec:
     # actors pinned to core's one CPU while the others spin: spinning for a reply there only
     # holds the CPU core needs to answer, so they block at once (run.py, the default spins)
     no_reply_spin: list[int] = field(default_factory=list)
+    lock_owner: dict[str, int] = field(default_factory=dict)  # a PD's own lock -> its PD
     explain: str = ""  # a directory: each actor notes its accesses there (harness/explain.py)
+
+    def reaches_lock(self, actor: Actor, lock: str) -> bool:
+        """May `actor` take `lock` (a shared lock, or one of its own PD's)?"""
+        return self.lock_owner.get(lock, actor.pd) == actor.pd
+
+    @property
+    def pd_segment_names(self) -> list[str]:
+        """Each PD's own segment (Scenario.pd_owned): its actors and core map it."""
+        return [pd_segment_name(self.segment_name, pd) for pd in sorted(self.layout.pds)]
+
+    def private_names(self) -> tuple[list[str], list[str]]:
+        """(segments, semaphores) whose names go once every process is up: the mailboxes
+        and each PD's segment, the reply semaphores and each PD's locks (no process can
+        open another's after that)."""
+        shm = ([self.mailbox_name] if self.has_core else []) + self.pd_segment_names
+        sems = [self.reply_sem(a.index) for a in self.actors] if self.has_core else []
+        return shm, sems + [self.lock_sem(k) for k in self.lock_owner]
 
     @property
     def segment_name(self) -> str:

@@ -35,7 +35,7 @@ from testbed.harness.history import History
 from testbed.harness.scheduler import ScheduleError, Scheduler
 from testbed.harness.script import Script
 from testbed.ipc import control, mailbox, names
-from testbed.ipc.locks import create_semaphore, unlink_semaphore
+from testbed.ipc.locks import create_semaphore, forget, keep_open, unlink_semaphore
 from testbed.ipc.segment import NoSpace, Segment, unlink_shm
 from testbed.scenario import ConfigError
 
@@ -162,6 +162,8 @@ class Supervisor:
         finally:
             self._kill_all()
             core_server.cleanup(self.spec)
+            for lock in self.spec.lock_owner:
+                forget(self.spec.lock_sem(lock))
             if self._hold is not None:
                 os.close(self._hold)
             if self.seg is not None:
@@ -174,6 +176,8 @@ class Supervisor:
         spec = self.spec
         for sem, value in spec.semaphores().items():
             create_semaphore(sem, value)
+        for lock in spec.lock_owner:  # a PD's own: its name goes once the actors have it
+            keep_open(spec.lock_sem(lock), native_handle=False)
         self.seg = Segment.create(spec.segment_name, spec.layout)
         self._hold = names.hold(spec.segment_name)  # `testbed clean` sees the run alive
         if spec.has_core:
@@ -240,13 +244,15 @@ class Supervisor:
             time.sleep(0.001)
 
     def _unlink_private_names(self) -> None:
-        """Every process has mapped the mailboxes and opened its reply semaphore: their names
-        go now, so no actor can open another's mailbox or post another's reply later (and
+        """Every process has mapped the mailboxes, its PD's segment and locks, and opened its
+        reply semaphore: their names go now, so no actor can open another's mailbox, map
+        another PD's regions, take another PD's lock or post another's reply later (and
         nothing of them can be left behind)."""
-        if self.spec.has_core:
-            unlink_shm(self.spec.mailbox_name)
-            for a in self.spec.actors:
-                unlink_semaphore(self.spec.reply_sem(a.index))
+        segments, semaphores = self.spec.private_names()
+        for name in segments:
+            unlink_shm(name)
+        for name in semaphores:
+            unlink_semaphore(name)
 
     # -- supervision -----------------------------------------------------------------------
     def _elapsed(self) -> float:

@@ -13,6 +13,38 @@ class LockTimeout(RuntimeError):
 
 _SCRATCH = memoryview(bytearray(8)).cast("Q")
 
+# semaphores this process opened ahead, by name: a PD's own lock is opened by its actors
+# before the run starts and its name unlinked then, so a lock made of it later finds it here
+_kept: dict[str, tuple[posix_ipc.Semaphore, int]] = {}
+
+
+def keep_open(name: str, native_handle: bool = True) -> None:
+    """Open the named semaphore now, for the process's life (or until `forget`): its name
+    may be gone by the time a lock is made of it. `native_handle`: a C handle too, for the
+    lock's fast path (hooks.c)."""
+    if name not in _kept:
+        _kept[name] = (posix_ipc.Semaphore(name), native.sem_open(name) if native_handle else 0)
+
+
+def kept(name: str) -> posix_ipc.Semaphore | None:
+    """The semaphore kept open under `name` (keep_open), if any."""
+    held = _kept.get(name)
+    return held[0] if held else None
+
+
+def c_handle(name: str) -> int:
+    """A C handle (sem_t *) on the named semaphore: the one kept open under `name` if any
+    (its name may be unlinked by now), else one opened by name."""
+    held = _kept.get(name)
+    return held[1] if held and held[1] else native.sem_open(name)
+
+
+def forget(name: str) -> None:
+    """Close a semaphore kept open (the runner, at the end of its run); its C handle stays."""
+    held = _kept.pop(name, None)
+    if held is not None:
+        held[0].close()
+
 
 class Holder:
     """The shared word that names a lock's holder (actor index + 1, 0 for none), so a wait
@@ -52,15 +84,17 @@ class NamedLock:
         holder_address: int = 0,
     ):
         self.name, self.timeout, self.contended, self.holder = name, timeout, contended, holder
-        self._sem = posix_ipc.Semaphore(name)
+        held = _kept.get(name)
+        self._sem = held[0] if held else posix_ipc.Semaphore(name)
         # the holder word (a scratch word without a holder: no test on the hot path)
         self._w, self._i, self._me = (
             (holder.words, holder.index, holder.me) if holder else (_SCRATCH, 0, 1)
         )
         self._try_now = self._release = None
         if holder is not None and holder_address:
+            handle = c_handle(name)
             self._try_now, self._release = native.lib().tb_hook_lock(
-                native.sem_open(name), holder_address, holder.me
+                handle, holder_address, holder.me
             )
 
     def acquire(self) -> None:
@@ -112,7 +146,8 @@ class NamedLock:
         self.release()
 
     def close(self) -> None:
-        self._sem.close()
+        if self.name not in _kept:  # a kept semaphore outlives its locks
+            self._sem.close()
 
 
 def create_semaphore(name: str, value: int) -> None:

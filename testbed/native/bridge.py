@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from testbed.harness import deadlock, loader
 from testbed.ipc import control, mailbox
-from testbed.ipc.locks import NamedLock
+from testbed.ipc.locks import NamedLock, c_handle
 from testbed.ipc.mailbox import CoreUnreachable
-from testbed.ipc.native import lib, sem_open
+from testbed.ipc.native import lib
 from testbed.native import build
 from testbed.scenario import ConfigError
 from testbed.trace import access_points
@@ -130,7 +130,7 @@ class Bridge:
         self.error: BaseException | None = None
         self._locks: list[Any] = [None] * len(spec.locks)
 
-        regions = list(env.regions)
+        regions = [r for r in env.regions if env.seg.reaches(r)]  # not another PD's own
         params = _params(env)
         s = self.s = TbEnv()
         s.abi, s.access, s.actor_index = _ABI, int(env.access), env.actor.index
@@ -178,10 +178,15 @@ class Bridge:
             return
         sems, holders = [], []
         for k, name in enumerate(spec.locks):
-            held = self._locks[k] = env.lock(name)
+            try:
+                held = self._locks[k] = env.lock(name)
+            except PermissionError:  # another PD's own: refused when C takes it, not before
+                sems.append(None)
+                holders.append(None)
+                continue
             plain = getattr(held, "lock", None) if type(held) is deadlock.WatchedLock else None
             if isinstance(plain, NamedLock) and plain.contended is None and plain.holder:
-                sems.append(sem_open(plain.name))
+                sems.append(c_handle(plain.name))
                 holders.append(env.seg.address("control", control.holder_word(k)))
             else:
                 sems.append(None)
@@ -314,11 +319,20 @@ class Bridge:
             self.error = CoreUnreachable(
                 "the run was aborted while waiting for core"
                 if name_s == "-2"
+                else "a semaphore error while waiting for core"
+                if name_s == "-3"
                 else f"no reply from core (tb_call answered {name_s}: core died or is stuck)"
             )
             return
         if kind == "error":  # tb_fail: the C's own message
             self.error = NativeError(f"{self.env.actor.name}: {name_s}")
+            return
+        owner = self.env.seg.layout.owner.get(name_s) if kind == "region" else None
+        if owner is not None:  # declared, but another PD's own
+            self.error = PermissionError(
+                f"region {name_s!r} belongs to PD {owner}: only PD {owner}'s actors and core "
+                f"map it ({self.env.actor.name} is PD {self.env.actor.pd}'s)"
+            )
             return
         if kind in declared:
             where, names = declared[kind]

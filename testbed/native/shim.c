@@ -198,11 +198,17 @@ int tb__core_now(tb_env *env, uint64_t op, uint64_t a0, uint64_t a1, uint64_t a2
 {
     *env->core_op = op;
     env->core_args[0] = a0, env->core_args[1] = a1, env->core_args[2] = a2;
-    int64_t status = env->core_now(env->core_client); /* its first store is seq_cst */
-    if (status < 0) {
-        char code[24];
-        snprintf(code, sizeof code, "%lld", (long long)status);
-        tb__fail(env, "core", code);
+    int64_t rc = env->core_now(env->core_client); /* its first store is seq_cst */
+    char text[96];
+    if (rc < 0) { /* tb_call answers whether core replied; the status is in the mailbox */
+        snprintf(text, sizeof text, "%lld", (long long)rc);
+        tb__fail(env, "core", text);
+    }
+    uint64_t status = *env->core_status; /* any word core wrote: never trusted to fit */
+    if (status > (uint64_t)INT32_MAX) {
+        snprintf(text, sizeof text, "core answered status %llu, which tb_core_call's int cannot hold",
+                 (unsigned long long)status);
+        tb__fail(env, "error", text);
     }
     if (reply)
         *reply = *env->core_value;

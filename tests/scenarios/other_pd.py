@@ -1,14 +1,17 @@
 """PD 0 tries to act as PD 1 in every way the run's memory and names offered before the
-isolation of issue 20; PD 1 then works as if PD 0 did nothing. Not a scenario of the tree:
+isolation of issue 20 (PD 1's mailbox, core's bitmaps, PD 1's own region and lock); PD 1
+then works as if PD 0 did nothing. Not a scenario of the tree:
 a user's file, run from a temp dir by tests/test_isolation.py.
 
 Each attempt of PD 0 is an outcome: `no_access` when the harness gave it no way in,
 `breached` (FORBIDDEN) when it got one. PD 1 records `intact` when core answers it as a
-fresh PD (its quota whole, its range free, no reply it did not ask for), `harmed` otherwise.
+fresh PD (its quota whole, its range free, no reply it did not ask for, its own region as it
+wrote it, its own lock free), `harmed` otherwise.
 """
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import time
 
@@ -28,7 +31,14 @@ ATTEMPTS = (
     "map_other_mailbox",  # PD 1's page of the mailbox segment, through its own mapping
     "write_core_bitmap",  # core's page bitmap of PD 1
     "post_other_reply",  # PD 1's reply semaphore
+    "write_other_region",  # PD 1's own region, through the actor's env
+    "address_other_region",  # ... by its address, for C code
+    "map_other_region",  # ... through the actor's segment
+    "open_other_segment_by_name",  # PD 1's segment, by its name
+    "take_other_lock",  # PD 1's own lock, through the actor's env
+    "open_other_lock_by_name",  # ... its semaphore, by its name
 )
+MINE = 0x5EED  # what PD 1 writes into its own region
 
 
 class OtherPd(Scenario):
@@ -46,7 +56,13 @@ class OtherPd(Scenario):
         return [("pd0.main", {"pd": 0}), ("pd1.main", {"pd": 1})]
 
     def regions(self, config):
-        return {"sync": 1}
+        return {"sync": 1, "pd0.list": 4, "pd1.list": 4}
+
+    def locks(self, config):
+        return ["pd0.lock", "pd1.lock"]
+
+    def pd_owned(self, config):
+        return {"pd0.list": 0, "pd1.list": 1, "pd0.lock": 0, "pd1.lock": 1}
 
     def core_regions(self, config):
         return {f"pd{pd}.pages": Bitmap.words(layout.AREA_PAGES) for pd in (0, 1)}
@@ -75,9 +91,18 @@ class OtherPd(Scenario):
         call = env.core_call(1)
         half = layout.SLOT_SIZE // 2
         st, ds = call(int(Op.RAM_ALLOC), half)
+        mine = env.words("pd1.list")
+        mine[:] = memoryview(bytes(32)).cast("Q")
+        mine[0] = MINE
         sync[0] = 1
         if st != 0 or not _wait(env, sync, 2):
             return
+        if list(mine) != [MINE, 0, 0, 0]:
+            env.record("harmed")
+            return
+        lock = env.lock("pd1.lock")  # free: PD 0 never held it (else: a lock timeout, exit 3)
+        lock.acquire()
+        lock.release()
         st, ds2 = call(int(Op.RAM_ALLOC), half)  # the rest of the quota: none stolen
         if st != 0:
             env.record("harmed")
@@ -114,6 +139,26 @@ def _attempt(env, attempt: str) -> bool:
             return True
         if attempt == "post_other_reply":
             posix_ipc.Semaphore(spec.reply_sem(1)).release()
+            return True
+        if attempt == "write_other_region":
+            env.words("pd1.list")[0] = 666
+            return True
+        if attempt == "address_other_region":
+            ctypes.c_uint64.from_address(env.address("pd1.list")).value = 666
+            return True
+        if attempt == "map_other_region":
+            env.seg.words("pd1.list")[0] = 666
+            return True
+        if attempt == "open_other_segment_by_name":
+            shm = posix_ipc.SharedMemory(spec.prefix + ".pd1")
+            mm = mmap.mmap(shm.fd, mmap.PAGESIZE)
+            mm[0:8] = (666).to_bytes(8, "little")
+            return True
+        if attempt == "take_other_lock":
+            env.lock("pd1.lock").acquire()
+            return True
+        if attempt == "open_other_lock_by_name":
+            posix_ipc.Semaphore(spec.lock_sem("pd1.lock")).acquire(0)
             return True
     except (posix_ipc.ExistentialError, KeyError, PermissionError):
         return False
