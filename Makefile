@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # the C sources setup.py builds (its NATIVE, HEADER and _fastcore.c)
 C_SOURCES := $(addprefix testbed/ipc/,bitmap.c atomics.c mailbox.c pagetable.c recorder.c gate.c \
-	hooks.c access_hooks.c tb.h) kernel_model/genode/_fastcore.c
+	handoff.c hooks.c access_hooks.c tb.h) kernel_model/genode/_fastcore.c
 
 $(STAMP): pyproject.toml setup.py $(C_SOURCES)
 	$(PYTHON) -m venv $(VENV)

@@ -1,5 +1,5 @@
 """Builds the C libraries, loaded with ctypes, not imported: the testbed's (bitmaps, atomics,
-the mailbox handshake, page tables, recording, the iteration gate; hooks.c: builtins for the
+the mailbox handshake, page tables, recording, the iteration gate, the step handoff; hooks.c: builtins for the
 hot paths, made through ctypes) and the Genode model's core in C
 (kernel_model/genode/fastcore.py). testbed/ipc/tb.h is the header they share."""
 
@@ -13,7 +13,8 @@ PACKAGES = find_packages(include=["testbed", "testbed.*", "kernel_model", "kerne
 # The Makefile's $(STAMP) rule lists these files too: keep the two in step.
 NATIVE = [
     f"testbed/ipc/{name}.c"
-    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "hooks", "access_hooks")
+    for name in ("bitmap", "atomics", "mailbox", "pagetable", "recorder", "gate", "handoff", "hooks",
+                 "access_hooks")
 ]
 HEADER = "testbed/ipc/tb.h"
 

@@ -3,7 +3,10 @@ schedules a second (processes reused) against a run a schedule (a replay starts 
 processes) and the bare semaphore ping-pong a step costs at least, all in one run; at
 access-level points, the reduction with a step's reads known against unknown; steps a
 second of explore and of replay beside stress's attempts a second on the same scenario;
-then frontrun on the threads version of the same model (bench/explore_threads.py), if
+the step handoff, spinning (and auto) against the semaphore alone, on the same search in the
+same run (`handoff_runs` explorations of each, interleaved, with the load average and the CPU
+pressure around them); then
+frontrun on the threads version of the same model (bench/explore_threads.py), if
 installed.
 
     testbed bench explore [--profile quick|default|tough] [--trials N] [--seconds S]
@@ -11,7 +14,8 @@ installed.
 Knobs of a profile: `preemptions` (the bound K), `fresh` (replays with fresh processes,
 timed, a variant that fails), `variants` (the genode-race variants explored), `access`
 (those also explored at `--points access`, three ways: reads known, reads unknown, no
-reduction), `stress_s` (seconds of stress a point level, variant fixed). `trials`
+reduction), `stress_s` (seconds of stress a point level, variant fixed), `handoff_runs`
+(explorations of variant fixed a handoff and a point level, at `handoff_preemptions`). `trials`
 repeats every exploration (variants interleaved a trial; times are medians, counts are
 the first trial's, identical a trial since the search is seeded); `seconds` is the time
 frontrun may take.
@@ -20,6 +24,7 @@ frontrun may take.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -33,6 +38,7 @@ from testbed.bench.harness import Bench, Log, Params, Table
 from testbed.explorer import ExploreOptions, explore
 from testbed.harness.replay import replay
 from testbed.harness.run import RunOptions, run
+from testbed.ipc import handoff
 from testbed.scenarios.genode_race import SCENARIO
 from testbed.trace.trace import Trace
 
@@ -47,12 +53,18 @@ ATTEMPTS_A_SCHEDULE = CONFIG["creators"] * CONFIG["children"]  # thread creation
 
 
 def _explore(
-    variant: str, k: int, reduce: bool, tmp: str, points: str = "named", reads: bool = True
+    variant: str,
+    k: int,
+    reduce: bool,
+    tmp: str,
+    points: str = "named",
+    reads: bool = True,
+    handoff: str = "auto",
 ) -> dict:
     hunt = ["region_conflict"] if variant in ("racy", "quickfix") else []
     opts = ExploreOptions(
         SCENARIO, variant, dict(CONFIG), ref="genode-race", preemptions=k, reduce=reduce,
-        require=hunt, seed=1, trace_dir=tmp, point_level=points, reads=reads,
+        require=hunt, seed=1, trace_dir=tmp, point_level=points, reads=reads, handoff=handoff,
     )  # fmt: skip
     t = time.perf_counter()
     doc = explore(opts)
@@ -137,6 +149,61 @@ def _access(variant: str, k: int, tmp: str) -> dict:
     }
 
 
+def _loadavg() -> float:
+    """The machine's 1-minute load average: what the handoff's figures were measured under."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _pressure(before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "-"
+    return f"{before:.0f}% -> {after:.0f}%"
+
+
+def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
+    """Steps a second of variant fixed with each handoff (--handoff sem: block at once; spin:
+    spin, then block), explorations interleaved so drift weighs on both alike; the ratio of
+    the medians. The searches must agree (same schedules, same steps): else no ratio."""
+    rows = []
+    for points in ("named", "access"):
+        rates: dict[str, list[float]] = {"sem": [], "spin": [], "auto": []}
+        counts: set[tuple[int, int, str]] = set()
+        spun = slept = 0
+        load, pressure = [_loadavg()], [handoff.cpu_pressure()]
+        for _ in range(runs):
+            for mode in rates:
+                doc = _explore("fixed", k, True, tmp, points, handoff=mode)
+                rates[mode].append(doc["steps_per_s"])
+                counts.add((doc["schedules"], doc["steps"], doc["verdict"]))
+                if mode == "spin":
+                    spun += doc["handoff"]["spun"]
+                    slept += doc["handoff"]["slept"]
+        load.append(_loadavg())
+        pressure.append(handoff.cpu_pressure())
+        sem, spin, auto = (statistics.median(rates[m]) for m in ("sem", "spin", "auto"))
+        same = len(counts) == 1
+        row = {
+            "points": points, "preemptions": k, "runs": runs, "same_search": same,
+            "schedules": min(c[0] for c in counts), "steps": min(c[1] for c in counts),
+            "steps_per_s_sem": sem, "steps_per_s_spin": spin, "steps_per_s_auto": auto,
+            "ratio": spin / sem if same and sem > 0 else None,
+            "ratio_auto": auto / sem if same and sem > 0 else None,
+            "cpu_pressure_before": pressure[0], "cpu_pressure_after": pressure[1],
+            "runner_waits_spun": spun / max(1, spun + slept),
+            "loadavg_before": load[0], "loadavg_after": load[1],
+        }  # fmt: skip
+        log(
+            f"handoff at {points} points: sem {sem:,.0f} steps/s, spin {spin:,.0f}, "
+            f"auto {auto:,.0f} "
+            f"(load {load[0]:.2f} -> {load[1]:.2f})"
+        )
+        rows.append(row)
+    return rows
+
+
 def _stress(variant: str, seconds: float, points: str) -> dict:
     """Stress on the same scenario and config: attempts (thread creations) a second."""
     doc = run(
@@ -173,7 +240,7 @@ def _rates(rows: list[dict], access_rows: list[dict], stress: dict[str, float]) 
 def _attempts(doc: dict) -> dict:
     """An exploration's thread creations (those of the schedules run to their end) a second,
     and its steps (sleep-blocked schedules' included) an attempt."""
-    attempts = (doc["schedules"] - doc["sleep_blocked"]) * ATTEMPTS_A_SCHEDULE
+    attempts = doc["schedules"] * ATTEMPTS_A_SCHEDULE  # (sleep-blocked ones not counted)
     return {
         "attempts_per_s": attempts / doc["elapsed_s"] if doc["elapsed_s"] > 0 else 0.0,
         "steps_an_attempt": doc["steps"] / max(1, attempts),
@@ -234,6 +301,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{r['schedules']:,} schedules ({r['schedules_unreduced']:,} unreduced), "
                     f"{r['elapsed_s']:.2f} s"
                 )
+        handoff_rows = _handoffs(p["handoff_preemptions"], p["handoff_runs"], tmp, log)
     rows = [_merge(per[v]) for v in variants]
     access_rows = [
         dict(
@@ -335,6 +403,48 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
             f"variant fixed, {p['stress_s']:g} s a point level",
         )  # fmt: skip
     )
+    tables.append(
+        Table(
+            "the step handoff: steps a second spinning (then blocking), and auto, against "
+            f"blocking at once (the semaphore alone), variant fixed, K={p['handoff_preemptions']}, same run, "
+            "medians",
+            [
+                "points",
+                "schedules",
+                "steps",
+                "runs",
+                "sem steps/s",
+                "spin steps/s",
+                "spin/sem",
+                "auto steps/s",
+                "auto/sem",
+                "runner waits spun",
+                "load avg",
+                "CPU pressure",
+            ],
+            [
+                [
+                    r["points"],
+                    f"{r['schedules']:,}",
+                    f"{r['steps']:,}",
+                    str(r["runs"]),
+                    f"{r['steps_per_s_sem']:,.0f}",
+                    f"{r['steps_per_s_spin']:,.0f}",
+                    f"{r['ratio']:.2f}x" if r["ratio"] is not None else "searches differ",
+                    f"{r['steps_per_s_auto']:,.0f}",
+                    f"{r['ratio_auto']:.2f}x" if r["ratio_auto"] is not None else "-",
+                    f"{r['runner_waits_spun']:.0%}",
+                    f"{r['loadavg_before']:.2f} -> {r['loadavg_after']:.2f}",
+                    _pressure(r["cpu_pressure_before"], r["cpu_pressure_after"]),
+                ]
+                for r in handoff_rows
+            ],
+            f"{len(os.sched_getaffinity(0))} usable CPUs; spin: spin on two CPUs whatever the "
+            "load (runner waits spun: its share); auto, the default: also only while "
+            f"/proc/pressure/cpu's some avg10 is below {handoff.BUSY_PRESSURE:g}%, else it "
+            "blocks as sem does",
+        )  # fmt: skip
+    )
     if front:
         tables.append(
             Table(
@@ -363,6 +473,7 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
         "rates": rate_rows,
         "frontrun": front,
         "frontrun_note": front_note,
+        "handoff": handoff_rows,
     }
     return figures, tables
 
@@ -380,6 +491,8 @@ BENCH = Bench(
             "variants": list(VARIANTS),
             "access": ["fixed"],
             "stress_s": 1.0,
+            "handoff_preemptions": 2,
+            "handoff_runs": 3,
         },
         "default": {
             "trials": 1,
@@ -389,6 +502,8 @@ BENCH = Bench(
             "variants": list(VARIANTS),
             "access": ["fixed", "bitalloc"],
             "stress_s": 3.0,
+            "handoff_preemptions": 3,
+            "handoff_runs": 5,
         },
         "tough": {
             "trials": 3,
@@ -398,6 +513,8 @@ BENCH = Bench(
             "variants": list(VARIANTS),
             "access": ["fixed", "bitalloc"],
             "stress_s": 5.0,
+            "handoff_preemptions": 4,
+            "handoff_runs": 9,
         },
     },
 )

@@ -56,6 +56,7 @@ def explore_options(sc: Scenario, ref: str, ns: argparse.Namespace) -> ExploreOp
         trace_dir=ns.trace_dir,
         pin=ns.pin,
         lock_timeout_s=ns.lock_timeout,
+        handoff=ns.handoff,
         verify=ns.verify,
         workers=ns.workers or 0,
         scheduler=ns.scheduler or "",

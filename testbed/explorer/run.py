@@ -68,6 +68,7 @@ class ExploreOptions:
     trace_dir: str = "traces"
     pin: str = "none"
     lock_timeout_s: float = 10.0
+    handoff: str = "auto"  # the step handoff: auto, spin or sem (testbed/ipc/handoff.py)
     verify: int = 0  # replays of the first failure's trace before it is offered (the CLI: 1)
     workers: int = 0  # > 0: the search split across an embedded Dask cluster (distributed.py)
     scheduler: str = ""  # tcp://HOST:PORT: across an existing Dask cluster's workers
@@ -135,6 +136,7 @@ def run_options(opts: ExploreOptions) -> RunOptions:
         lock_timeout_s=opts.lock_timeout_s,
         trace_dir=opts.trace_dir,
         point_level=opts.point_level,
+        handoff=opts.handoff,
     )
 
 
@@ -180,6 +182,7 @@ class Explorer(Supervisor):
         self.failures: list[dict[str, Any]] = []
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
+        self.handoffs = {"spun": 0, "slept": 0}  # the runner's waits for a step's end
         self.epoch = 0
         self.lock_index = {name: k for k, name in enumerate(spec.locks)}
         self.pending: list[frozenset[tuple] | None] = []
@@ -228,6 +231,7 @@ class Explorer(Supervisor):
             self.reset.close()
             if self.observer is not None:
                 self.observer.close()
+            self.handoffs = self.scheduler.handoffs()
             self.scheduler.close()
         return self._elapsed()
 
@@ -498,6 +502,12 @@ class Explorer(Supervisor):
             "wall_s": time.monotonic() - self.started,
             "schedules_per_s": rate,
             "steps_per_s": step_rate,
+            # how steps were handed over, and how the runner's waits were answered
+            "handoff": {
+                "mode": x.handoff,
+                "spin_us": self.spec.step_spin_s * 1e6,
+                **self.handoffs,
+            },
             "verdict": verdict,
             "reasons": reasons,
             "exit_code": code,

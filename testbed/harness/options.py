@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from testbed.harness import output_paths, perturb, recorder
+from testbed.ipc import handoff
 from testbed.scenario import ConfigError, Scenario, in_range
 from testbed.trace import access_points
 
@@ -29,6 +30,7 @@ MAX_SEED = 2**32 - 1
 EXPLORE_STRATEGIES = ("dfs", "random", "pct", "pos", "rff", "auto")
 REDUCTIONS = ("sleep-sets", "dpor", "none")
 MAX_PREEMPTIONS = 10
+HANDOFFS = handoff.MODES  # a controlled run's step handoff (testbed/ipc/handoff.py)
 EXIT_CODES = (
     "exit codes: 0 no FORBIDDEN outcome and every --require seen, 1 a FORBIDDEN outcome, a "
     "deadlock or a --require missing, 2 bad usage, 3 aborted or no evidence (no outcome "
@@ -314,6 +316,10 @@ OPTIONS: tuple[Option, ...] = (
            "command (0..100; default 1; 0: offer it unverified)", (STRESS, EXPLORE),
            {STRESS: "perturbation and recording", EXPLORE: "exploration"}, ints(0, 100),
            default=1, kwargs={"type": int}),
+    Option("--handoff", "how the runner and an actor hand a step over: spin (a while, then "
+           "block; on two CPUs), sem (block at once) or auto (spin while the machine has a "
+           "CPU to spare; default)",
+           (EXPLORE,), "exploration", one_of(HANDOFFS), default="auto"),
     Option("--lock-timeout", {STRESS: "seconds a lock wait may take (default 10)",
                               EXPLORE: "seconds an actor may take a step"},
            (STRESS, EXPLORE), {STRESS: "tuning", EXPLORE: "exploration"}, seconds(3600),

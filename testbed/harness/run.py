@@ -22,7 +22,7 @@ from testbed.harness import options as option_table
 from testbed.harness import reuse as reuse_words
 from testbed.harness.spec import RunSpec
 from testbed.harness.supervisor import Snapshot, Supervisor
-from testbed.ipc import control, mailbox, names, segment
+from testbed.ipc import control, handoff, mailbox, names, segment
 from testbed.ipc.segment import Layout
 from testbed.scenario import Actor, ConfigError, Scenario
 from testbed.trace import access_points
@@ -59,6 +59,7 @@ class RunOptions:
     script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
     first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
     verify: int = 0  # replays of the first trace before its command is offered (the CLI: 1)
+    handoff: str = "auto"  # a controlled run's step handoff: auto, spin or sem (ipc/handoff.py)
     explain: str = ""  # a controlled run's actors note their accesses here (testbed explain)
 
 
@@ -247,6 +248,8 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         )
     if not 0 <= opts.first_iteration < 1 << 62:
         raise ConfigError(f"first iteration {opts.first_iteration}: expected 0..{(1 << 62) - 1}")
+    if opts.handoff not in handoff.MODES:
+        raise ConfigError(f"handoff {opts.handoff!r}: expected one of {', '.join(handoff.MODES)}")
     parallel = _parallel(plan)
     default_spin = 50.0 if parallel else 0.0
     reply_spin = default_spin if opts.reply_spin_us is None else opts.reply_spin_us
@@ -263,6 +266,7 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     controlled = opts.script is not None or reuse
     if controlled:
         layout.add_words("sched", scheduler.SCHED_WORDS * len(actors))
+        handoff.add_region(layout, len(actors))
     if reuse:
         layout.add_words(reuse_words.REGION, reuse_words.words(len(actors), len(locks)))
     if opts.record:
@@ -314,6 +318,8 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         lock_owner={k: pd for k, pd in owned.items() if k in locks},
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
+        step_spin_s=handoff.spin_s(opts.handoff) if controlled else 0.0,
+        handoff=opts.handoff,
         reuse=reuse,
         iterate=iterate,
         first_iteration=opts.first_iteration,

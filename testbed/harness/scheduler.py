@@ -2,22 +2,22 @@
 and minimize (following a script) and explore (choosing each step) share it.
 
 Each actor has two `sched` words (the point it waits at, `what << 16 | id`, or END,
-BLOCKED, START; and the lock it found taken), a go semaphore (the runner lets it take one
-step) and an arrived semaphore (it says where the step ended: its next point, a lock
-another actor holds, or its end). An actor that finds a lock taken parks as blocked (the
-lock is the run's real semaphore, tried without waiting), so the runner never guesses from
-a timeout and nothing ever runs at the same time.
+BLOCKED, START; and the lock it found taken), a go handoff (the runner lets it take one
+step) and an arrived handoff (it says where the step ended: its next point, a lock
+another actor holds, or its end): testbed/ipc/handoff.py, a spin while the waiter has a CPU,
+then its semaphore. An actor that finds a lock taken parks as blocked (the lock is the
+run's real semaphore, tried without waiting), so the runner never guesses from a timeout
+and nothing ever runs at the same time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import posix_ipc
-
 from testbed.harness import reuse
 from testbed.harness.spec import RunSpec
-from testbed.ipc import control
+from testbed.ipc import control, handoff
+from testbed.ipc.handoff import Handoff
 from testbed.ipc.segment import Segment
 from testbed.trace import access_points
 from testbed.trace.step import FINISH
@@ -60,8 +60,18 @@ class Scheduler:
             if reused
             else (self.ctl, control.holder_word)
         )
-        self.go = [posix_ipc.Semaphore(spec.go_sem(i)) for i in range(self.n)]
-        self.arrived = [posix_ipc.Semaphore(spec.arrived_sem(i)) for i in range(self.n)]
+        spin = spec.step_spin_s
+        self.go = [Handoff(seg, spec.go_sem(i), i, True, spin) for i in range(self.n)]
+        # a wait for a step's end stops spinning when the actor calls core (reused: counted)
+        calls = [
+            seg.address(reuse.REGION, reuse.core_calls_word(len(spec.locks), i)) if reused else 0
+            for i in range(self.n)
+        ]
+        self.arrived = [
+            Handoff(seg, spec.arrived_sem(i), i, False, spin, calls[i]) for i in range(self.n)
+        ]
+        self._busy = handoff.busy(seg)
+        self._allowance = handoff.Allowance(seg, spec.handoff)
         self.state = [FINISHED if reused else UNSEEN] * self.n
         self.at = [""] * self.n  # the last point each actor reached ("" before its first)
         self.lock = [0] * self.n  # the lock index an actor in WAITING found taken
@@ -76,7 +86,7 @@ class Scheduler:
             if self.state[i] == UNSEEN:
                 self._wait(i)  # its START
             self.at[i] = ""
-            self.go[i].release()
+            self.go[i].give()
             self._wait(i)
 
     def step(self, i: int) -> str:
@@ -84,8 +94,7 @@ class Scheduler:
         the point it parks at, FINISH, or "" if it found a lock taken."""
         if self.state[i] == FINISHED:
             raise ScheduleError(f"{self.names[i]} has finished; it cannot take another step")
-        self.go[i].release()
-        self._wait(i)
+        self._wait(i, lambda t: self.go[i].give_and_wait(self.arrived[i], t))
         return {PARKED: self.at[i], FINISHED: FINISH, WAITING: ""}[self.state[i]]
 
     def release_all(self) -> None:
@@ -95,7 +104,7 @@ class Scheduler:
         self.ctl[control.FREE_RUN] = 1
         for i in range(self.n):
             if self.state[i] != FINISHED:
-                self.go[i].release()
+                self.go[i].give()
 
     # -- reused processes --------------------------------------------------------------------
     def abandon(self) -> None:
@@ -103,7 +112,7 @@ class Scheduler:
         self.ctl[control.ABANDON] = 1
         for i in range(self.n):
             if self.state[i] != FINISHED:
-                self.go[i].release()
+                self.go[i].give()
                 self._wait(i)
                 if self.state[i] != FINISHED:
                     raise ScheduleError(f"{self.names[i]} did not drop its iteration")
@@ -112,8 +121,8 @@ class Scheduler:
     def stop(self) -> None:
         """No more iterations: the actors leave their loop and end."""
         self.ctl[control.STOP] = 1
-        for sem in self.go:
-            sem.release()
+        for h in self.go:
+            h.give()
 
     # -- what the runner sees ----------------------------------------------------------------
     def holder(self, lock: int) -> int:
@@ -143,29 +152,40 @@ class Scheduler:
     def where(self, i: int) -> str:
         return f"point {self.at[i]!r}" if self.at[i] else "its start"
 
+    def handoffs(self) -> dict[str, int]:
+        """How the runner's waits for an actor's report were answered: spinning or asleep."""
+        out = {"spun": 0, "slept": 0}
+        for h in self.arrived:
+            for key, n in h.stats().items():
+                out[key] += n
+        return out
+
     def close(self) -> None:
-        for sem in (*self.go, *self.arrived):
-            sem.close()
+        for h in (*self.go, *self.arrived):
+            h.close()
 
     # -- reports -----------------------------------------------------------------------------
-    def _wait(self, i: int) -> None:
-        """Wait for actor i's next report: a point, a lock taken, its start or its end."""
+    def _wait(self, i: int, first: Callable[[float], bool] | None = None) -> None:
+        """Wait for actor i's next report: a point, a lock taken, its start or its end
+        (`first`: the first wait, with the go that starts the step)."""
         timeout, waited = self.spec.lock_timeout, 0.0
-        while True:
-            try:
-                self.arrived[i].acquire(min(ALIVE_CHECK_S, timeout - waited))
-                break
-            except posix_ipc.BusyError:
-                self.alive()
-                waited += ALIVE_CHECK_S
-                if waited >= timeout:
-                    raise ScheduleError(
-                        f"{self.names[i]} said nothing for {timeout:g} s after {self.where(i)}"
-                    ) from None
+        first = first or self.arrived[i].wait
+        given = first(min(ALIVE_CHECK_S, timeout))
+        while not given:
+            self.alive()
+            waited += ALIVE_CHECK_S
+            if waited >= timeout:
+                raise ScheduleError(
+                    f"{self.names[i]} said nothing for {timeout:g} s after {self.where(i)}"
+                )
+            given = self.arrived[i].wait(min(ALIVE_CHECK_S, timeout - waited), spin=False)
         at = self.sched[SCHED_WORDS * i]
         self.steps += at != START
         if at == END:
             self.state[i] = FINISHED
+            if self.finished():  # a reset comes next, no step soon: spinners block
+                self._busy()
+                self._allowance()  # and may they spin in the next schedule?
         elif at == START:
             self.state[i] = PARKED
         elif at == BLOCKED:

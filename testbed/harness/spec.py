@@ -27,6 +27,8 @@ class RunSpec:
     core_spin_s: float
     lock_timeout: float
     controlled: bool = False  # actors wait for the runner's go at each schedule point
+    step_spin_s: float = 0.0  # ... spinning this long before they block (ipc/handoff.py)
+    handoff: str = "auto"  # ... auto: only while the machine has a CPU to spare
     reuse: bool = False  # actors run their body once an iteration, reset between (explore)
     iterate: bool = False  # the scenario's unit is the iteration (harness/iteration.py)
     first_iteration: int = 0  # the index of the run's first iteration (a replay's: its trace's)

@@ -1,5 +1,5 @@
 """Loads the C library (testbed/ipc/*.c, tb.h lists its functions) with ctypes: bitmap ranges and
-atomic words, the mailbox handshake, page tables, recording, the iteration gate.
+atomic words, the mailbox handshake, page tables, recording, the iteration gate, the step handoff.
 
 Every call costs 100-300 ns, so callers hand it whole ranges, never one bit at a time.
 """
@@ -75,6 +75,15 @@ def lib() -> ctypes.PyDLL:
         ("tb_gate_close", ctypes.c_int, (u64,)),
         ("tb_gate_open", u64, (u64, u64)),
         ("tb_spread_note", u64, (vp, u64, vp, u64)),
+        ("tb_handoff_new", vp, (vp, vp, vp, vp, vp, vp, dbl)),
+        ("tb_handoff_free", None, (vp,)),
+        ("tb_handoff_give", i64, (vp,)),
+        ("tb_handoff_bump", None, (vp,)),
+        ("tb_handoff_wait", i64, (vp, u64, ctypes.c_int, dbl)),
+        ("tb_handoff_pass", i64, (vp, vp, dbl)),
+        ("tb_handoff_stat", u64, (vp, ctypes.c_int)),
+        ("tb_handoff_announce", i64, (vp,)),
+        ("tb_handoff_block", i64, (vp, dbl)),
         # hooks.c: each answers a builtin function for a hot path (see `hooks`)
         ("tb_hook_point", obj, (obj, vp, ctypes.c_int)),
         ("tb_hook_record", obj, ()),

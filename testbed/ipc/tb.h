@@ -1,7 +1,7 @@
 /* tb.h: what the testbed's C files share (private; testbed/include/testbed.h is the public one).
  *
  * The library testbed.ipc._native is bitmap.c, atomics.c, mailbox.c, pagetable.c,
- * recorder.c, gate.c and hooks.c; kernel_model/genode/_fastcore.c (its own extension)
+ * recorder.c, gate.c, handoff.c and hooks.c; kernel_model/genode/_fastcore.c (its own extension)
  * includes this header for the mailbox layout, the bit-range walker and the recorder's type.
  * testbed/ipc/native.py loads the functions below by name with ctypes: their names and
  * signatures are its contract.
@@ -188,6 +188,19 @@ void tb_gate_bind(uint64_t *w, uint64_t n, uint64_t nbuckets, uint64_t *stop, ui
 int tb_gate_close(uint64_t released);
 uint64_t tb_gate_open(uint64_t me, uint64_t released);
 uint64_t tb_spread_note(const uint64_t *starts, uint64_t n, uint64_t *hist, uint64_t nbuckets);
+
+/* handoff.c: the step handoff of a controlled run (testbed/ipc/handoff.py) */
+struct tb_handoff;
+void *tb_handoff_new(uint64_t *count, uint64_t *sleeping, uint64_t *watch, uint64_t *bump,
+                     const uint64_t *allow, void *sem, double spin_s);
+void tb_handoff_free(struct tb_handoff *h);
+int64_t tb_handoff_give(struct tb_handoff *h);
+void tb_handoff_bump(uint64_t *turn);
+int64_t tb_handoff_wait(struct tb_handoff *h, uint64_t turn_seen, int spin_first, double timeout_s);
+int64_t tb_handoff_pass(struct tb_handoff *give, struct tb_handoff *wait, double timeout_s);
+uint64_t tb_handoff_stat(const struct tb_handoff *h, int what);
+int64_t tb_handoff_announce(struct tb_handoff *h);
+int64_t tb_handoff_block(struct tb_handoff *h, double timeout_s);
 
 /* hooks.c: each answers a Python builtin function for a hot path (declared where Python.h
  * is included, for its PyObject) */

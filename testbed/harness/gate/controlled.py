@@ -1,18 +1,17 @@
 """The controlled gate (replay, minimize, a forced script): the runner lets one actor take one
 step at a time. An actor parks at every point (and, under --points access, every access),
 and at a lock another actor holds, saying where in its `sched` words; it goes on at the
-runner's go (harness/scheduler.py)."""
+runner's go (harness/scheduler.py; the handoff both ways is testbed/ipc/handoff.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import posix_ipc
-
 from testbed.harness import reuse
 from testbed.harness.scheduler import BLOCKED, END, SCHED_WORDS, START
 from testbed.ipc import control
+from testbed.ipc.handoff import Handoff
 from testbed.ipc.locks import Holder, LockTimeout, NamedLock
 from testbed.trace import access_points
 
@@ -29,8 +28,8 @@ class Controlled:
         spec, index = env.spec, env.actor.index
         self.ctl = env.ctl
         self._sched = env.seg.words("sched")[SCHED_WORDS * index :][:SCHED_WORDS]
-        self._go = posix_ipc.Semaphore(spec.go_sem(index))
-        self._arrived = posix_ipc.Semaphore(spec.arrived_sem(index))
+        self._go = Handoff(env.seg, spec.go_sem(index), index, True, spec.step_spin_s)
+        self._arrived = Handoff(env.seg, spec.arrived_sem(index), index, False, 0.0)
         self._point_index = env.point_index
         self._lock_index = {name: k for k, name in enumerate(spec.locks)}
         self.point: Callable[[str], None] = self._point
@@ -41,8 +40,7 @@ class Controlled:
             return
         if self.ctl[control.ABANDON]:  # still unwinding a dropped iteration
             raise reuse.Abandoned
-        self._report(self._point_index[name])
-        self._wait_go(name)
+        self._park(self._point_index[name], name)
 
     def before_access(self) -> Callable[[int], None] | None:
         return self._access
@@ -51,8 +49,7 @@ class Controlled:
         """An access point: `code` is what << 16 | point id."""
         if self.ctl[control.FREE_RUN]:
             return
-        self._report(code)
-        self._wait_go(access_points.name(self.env.spec.points, code & 0xFFFF, code >> 16))
+        self._park(code)  # (its name only if the wait times out)
 
     def _contended(self, lock: str) -> bool:
         """A lock is taken: park as blocked until the runner says try again (True), or,
@@ -62,8 +59,7 @@ class Controlled:
         if self.ctl[control.ABANDON]:
             raise reuse.Abandoned
         self._sched[1] = self._lock_index[lock]
-        self._report(BLOCKED)
-        self._wait_go(lock)
+        self._park(BLOCKED, lock)
         return True
 
     def lock(self, name: str) -> Any:
@@ -82,16 +78,27 @@ class Controlled:
 
     def _report(self, where: int) -> None:
         self._sched[0] = where
-        self._arrived.release()
+        self._arrived.give()
+
+    def _park(self, where: int, name: str = "") -> None:
+        """Say where this actor stopped (an access point's `name` is its code's), and wait
+        there for its next go."""
+        self._sched[0] = where
+        if not self._arrived.give_and_wait(self._go, self.env.spec.lock_timeout):
+            points = self.env.spec.points
+            self._went(False, name or access_points.name(points, where & 0xFFFF, where >> 16))
+        if self.ctl[control.ABANDON]:
+            raise reuse.Abandoned
 
     def _wait_go(self, name: str) -> None:
-        try:
-            self._go.acquire(self.env.spec.lock_timeout)
-        except posix_ipc.BusyError:
+        self._went(self._go.wait(self.env.spec.lock_timeout), name)
+
+    def _went(self, given: bool, name: str) -> None:
+        if not given:
             raise LockTimeout(
                 f"{self.env.actor.name} waited {self.env.spec.lock_timeout:g} s at schedule "
                 f"point {name!r} for its turn"
-            ) from None
+            )
         if self.ctl[control.ABANDON]:
             raise reuse.Abandoned
 
@@ -100,8 +107,7 @@ class Controlled:
         iteration of an iterating scenario, its arbiter run by the last to end)."""
         env = self.env
         if not self.ctl[control.FREE_RUN]:
-            self._report(START)
-            self._wait_go("its start")
+            self._park(START, "its start")
         if env.spec.iterate:
             env.begin_iteration(env.spec.first_iteration)
         if env.run_body(scenario) and env.spec.iterate:

@@ -52,8 +52,8 @@ class Reused(Controlled):
         """One iteration a schedule: wait for the runner's go (no word said: the runner
         knows the actor is there, as after an END), run the body, report the end."""
         env = self.env
+        self._wait_go("start")
         while True:
-            self._wait_go("start")
             if self.ctl[control.STOP]:
                 return
             if env.opaque:  # the reset cleared the step log's flag
@@ -64,7 +64,7 @@ class Reused(Controlled):
                     env.end_body()
             except reuse.Abandoned:
                 pass
-            self._report(END)
+            self._park(END, "start")
 
 
 class _OwnedLock(NamedLock):
