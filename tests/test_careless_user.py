@@ -111,10 +111,25 @@ def test_a_plain_script_calling_run_without_a_main_guard(tmp_path):
     assert leftovers_of(proc.pid) == []
 
 
+def _wait_until_python_catches_sigint(pid: int) -> None:
+    """Until the interpreter has its SIGINT handler: a Ctrl-C before that (on a loaded
+    machine, 0.4 s can be) ends any Python process by the default action, exit -2, before a
+    line of ours runs; the delays below count from here."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(x for x in status.splitlines() if x.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"pid {pid} did not install a SIGINT handler within 60 s")
+
+
 def _interrupt(args: list[str], after_s: float, cwd: Path) -> tuple[int, str]:
     proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # fmt: skip
+    _wait_until_python_catches_sigint(proc.pid)
     time.sleep(after_s)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole process group
     out, err = proc.communicate(timeout=60)
