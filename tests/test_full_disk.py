@@ -47,7 +47,9 @@ def test_a_full_trace_directory_offers_no_cut_short_trace(tmp_path, extra):
     assert "Traceback" not in stderr
     doc = json.loads(out.read_text())
     unwritten = [t for t in doc["traces"] if t.get("written") is False]
-    assert len(unwritten) >= 2, doc["traces"]  # one page holds one trace at most
+    # one page holds one trace at most: of those the run offered, all but one went unwritten
+    # (how many it offers depends on the run: an iterating one may offer a single trace)
+    assert unwritten and len(doc["traces"]) - len(unwritten) <= 1, doc["traces"]
     for t in unwritten:
         assert not t["replayable"] and ("not written" in t["why"] or "could not" in t["why"])
         assert f"trace not written: {t['file']}" in stdout
