@@ -143,3 +143,17 @@ def test_builtins_iterate_and_their_traces_replay(tmp_path, scenario, variant, o
     assert json.loads((user / trace["file"]).read_text())["iteration"] >= 0
     code, rdoc = _replay_elsewhere(user / trace["file"], tmp_path)
     assert code == 0 and rdoc["replay"]["reproduced"], rdoc["reasons"]
+
+
+def test_an_arbiters_bitmap_past_its_region_is_refused_naming_it(tmp_path):
+    """The arbiter's env checks a bitmap's size against its region as an actor's does."""
+    src = vary(
+        scenario_text("lost_update.py"),
+        'env.record("two" if env.words("x")[0] == 2 else "one")',
+        'env.bitmap("x", 65)\n        env.record("two")',
+    )
+    path = tmp_path / "wide.py"
+    path.write_text(src)
+    code, doc = _stress(tmp_path, str(path), "--variant", "racy", "--rounds", "3")
+    assert code == 3
+    assert "bitmap 'x' of 65 bits: the region holds 1..64 bits" in doc["reasons"][0], doc["reasons"]

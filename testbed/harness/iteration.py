@@ -27,7 +27,7 @@ from testbed.ipc import control
 from testbed.ipc.locks import LockTimeout
 from testbed.ipc.native import AtomicWord, Bitmap, lib
 from testbed.ipc.segment import Layout, Segment
-from testbed.scenario import Scenario
+from testbed.scenario import ConfigError, Scenario
 
 if TYPE_CHECKING:
     from testbed.harness.actor import Env
@@ -174,7 +174,12 @@ class ArbiterEnv:
 
     def bitmap(self, region: str, nbits: int | None = None) -> Bitmap:
         words = self._shared(region)
-        return Bitmap(self._env.seg.address(region), 64 * words if nbits is None else nbits)
+        nbits = 64 * words if nbits is None else nbits
+        if not 0 < nbits <= 64 * words:  # as Env.bitmap: a bitmap past its region is refused
+            raise ConfigError(
+                f"bitmap {region!r} of {nbits} bits: the region holds 1..{64 * words} bits"
+            )
+        return Bitmap(self._env.seg.address(region), nbits)
 
     def atomic(self, region: str, word: int = 0) -> AtomicWord:
         self._shared(region)
