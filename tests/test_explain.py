@@ -212,3 +212,7 @@ def test_a_trace_of_two_pds_is_told_though_no_actor_maps_the_other_pds_regions(
     events = [e for s in doc["explain"]["steps"] for e in s["events"] if e.get("region")]
     touched = {(e["actor"][:3], e["region"][:3]) for e in events}  # (pdN, pdN)
     assert touched and all(actor == region for actor, region in touched)
+    # core's requests read in the scenario's names (Scenario.core_event), not as numbers
+    cores = [e for s in doc["explain"]["steps"] for e in s["events"] if e["kind"] == "core"]
+    assert cores and {"ram_alloc", "attach_at"} <= {e["op_name"] for e in cores}
+    assert all(e["status_name"] for e in cores)

@@ -105,7 +105,7 @@ class Env:
         # explore at named points: accesses are not points but are logged, so the runner
         # knows what a step read (reuse.py's step log); memory reached by address is not
         # testbed explain: every access, lock and outcome noted with its line (notes.py)
-        self.notes = notes.Notes(self, spec.explain) if spec.explain else None
+        self.notes = notes.Notes(self, spec.explain, scenario.core_event) if spec.explain else None
         self.observe = (spec.reuse or self.notes is not None) and not self.access
         self._observed = self.log_access if spec.reuse else self.notes and self.notes.observed
         self.opaque = False  # this actor reached memory by address: its reads are unknown

@@ -71,8 +71,11 @@ def _native_line(env: Env) -> dict[str, Any]:
 class Notes:
     """One actor's notes. `step` counts the times it parked: the runner's steps of it."""
 
-    def __init__(self, env: Env, directory: str):
+    def __init__(
+        self, env: Env, directory: str, core_event: Callable[[int, int, int], dict] | None = None
+    ):
         self.env, self.actor = env, env.actor.name
+        self.core_event = core_event  # the scenario's names of core's ops and statuses
         self.file = open(notes_file(directory, env.actor.index), "w", buffering=1)  # noqa: SIM115
         self.ticket = env.seg.address("control", control.TICKET)
         # the regions this actor reaches (not another PD's own: Scenario.pd_owned)
@@ -114,13 +117,24 @@ class Notes:
         def noted(op: int, a0: int = 0, a1: int = 0, a2: int = 0) -> tuple[int, int]:
             self.settle()
             status, value = call(op, a0, a1, a2)
-            self._note(
-                {"kind": "core", "op": int(op), "args": [a0, a1, a2],
-                 "status": int(status), "value": value}
-            )  # fmt: skip
+            note = {"kind": "core", "op": int(op), "args": [a0, a1, a2],
+                    "status": int(status), "value": value}  # fmt: skip
+            note.update(self._core_names(int(op), int(status)))
+            self._note(note)
             return status, value
 
         return noted
+
+    def _core_names(self, op: int, status: int) -> dict[str, str]:
+        """The scenario's names of the op and the status (`Scenario.core_event`), where it
+        gives them as names: the story then reads `ATTACH_AT(...) -> OK`, not numbers."""
+        if self.core_event is None:
+            return {}
+        try:
+            named = self.core_event(op, status, 0)
+        except Exception:  # a scenario's describer that fails costs the names, not the story
+            return {}
+        return {f"{k}_name": named[k] for k in ("op", "status") if isinstance(named.get(k), str)}
 
     def lock(self, lock: Any, name: str) -> NotedLock:
         return NotedLock(lock, name, self)

@@ -197,7 +197,8 @@ def _values(vs: list[int] | None) -> str:
 def access_text(a: dict[str, Any]) -> str:
     if a["kind"] == "core":
         args = ", ".join(_value(v) for v in a["args"])
-        return f"core  request {a['op']}({args}) -> status {a['status']}, {_value(a['value'])}"
+        op, status = a.get("op_name", f"request {a['op']}"), a.get("status_name", a["status"])
+        return f"core  {op}({args}) -> {status}, {_value(a['value'])}"
     start, stop = a["words"]
     word = f"{a['region']}[{start}]" if stop == start + 1 else f"{a['region']}[{start}:{stop}]"
     text = f"{a['kind']:<5} {word} = {_values(a.get('values'))}"
