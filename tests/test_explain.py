@@ -204,7 +204,7 @@ def test_a_trace_of_two_pds_is_told_though_no_actor_maps_the_other_pds_regions(
     hold the regions it reaches, and the story the accesses of each PD to its own list."""
     code, doc, err = run_cli(
         user, "stress", "genode-race", "--variant", "racy", "--pds", "2", "--max-failures", "1",
-        "--duration", "30", "--json", "-",
+        "--duration", "30", "--iterate", "--json", "-",  # a trace of one iteration: short
     )  # fmt: skip
     assert doc is not None and doc["trace_files"], err
     code, doc, _ = explained(user, doc["trace_files"][0], capsys, monkeypatch)
