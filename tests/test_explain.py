@@ -216,3 +216,27 @@ def test_a_trace_of_two_pds_is_told_though_no_actor_maps_the_other_pds_regions(
     cores = [e for s in doc["explain"]["steps"] for e in s["events"] if e["kind"] == "core"]
     assert cores and {"ram_alloc", "attach_at"} <= {e["op_name"] for e in cores}
     assert all(e["status_name"] for e in cores)
+
+
+def test_a_deadlock_is_told_by_its_locks_and_their_lines(tmp_path, capsys, monkeypatch):
+    """A lock-order inversion: each actor's acquire of the lock it holds and its wait for
+    the other's, with the lines of the `with` statements, and the cycle."""
+    user = user_files(tmp_path, "inversion.py")
+    code, doc = explore(user, "inversion.py", "--variant", "v")
+    assert code == 1 and doc["failures"][0]["outcome"] == "deadlock", doc["reasons"]
+    code, doc, text = explained(user, doc["failures"][0]["trace_file"], capsys, monkeypatch,
+                                "--trust-source")  # fmt: skip
+    assert code == 0 and doc["verdict"] == "explained"
+    story = doc["explain"]["story"]
+    first = line_of(user / "inversion.py", "with first:")
+    second = line_of(user / "inversion.py", "with second:")
+    lines = [(a["actor"], a["kind"], a["lock"], a["at"]["line"]) for a in story["accesses"]]
+    holds = {a: lock for a, kind, lock, _ in lines if kind == "acquire"}
+    assert holds == {"a": "x", "b": "y"}
+    assert sorted(lines) == [
+        ("a", "acquire", "x", first), ("a", "wait", "y", second),
+        ("b", "acquire", "y", first), ("b", "wait", "x", second),
+    ]  # fmt: skip
+    assert [kind for _, kind, _, _ in lines][-1] == "wait"  # each acquired before any waits
+    assert sorted(story["cycle"]) == ["a waits for y, held by b", "b waits for x, held by a"]
+    assert "no actor can move" in text and f"inversion.py:{second}" in text

@@ -62,7 +62,9 @@ def header(doc: dict[str, Any]) -> str:
     s = doc["explain"]["story"]
     who = f" ({s['recorded_by']})" if s["recorded_by"] else ""
     it = f", iteration {doc['iteration']}" if doc.get("iteration") is not None else ""
-    reason = f": {doc['reasons'][0]}" if s["outcome"] == DEADLOCK and doc.get("reasons") else ""
+    reason = ""
+    if s["outcome"] == DEADLOCK and doc.get("reasons"):
+        reason = ": " + doc["reasons"][0].removeprefix(f"{DEADLOCK}: ")
     return (
         f"outcome {s['grade']} {s['outcome']}{who}{it}{reason} "
         f"({doc['scenario']} / {doc['variant']}, {doc['trace_points']} points)"

@@ -207,6 +207,9 @@ class NotedLock:
 
     def acquire(self) -> None:
         self._notes.settle()
+        # noted before it blocks: an actor that never gets the lock (a deadlock) is seen
+        # waiting, where it asked for it
+        self._notes._note({"kind": "wait", "lock": self.name})
         self.lock.acquire()
         self._notes._note({"kind": "acquire", "lock": self.name})
 

@@ -17,6 +17,8 @@ import os
 from itertools import groupby
 from typing import Any
 
+from testbed.trace.trace import DEADLOCK
+
 ACCESSES = ("read", "write")
 TEXT_LINES = 16  # story lines the text shows (the JSON holds them all)
 
@@ -49,6 +51,8 @@ def steps(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def tell(notes: list[dict[str, Any]], outcome: str, level: str, grade: str = "") -> dict[str, Any]:
     """The story of `outcome` in `notes` (sorted by `seq`)."""
+    if outcome == DEADLOCK:
+        return _deadlock(notes, grade)
     cut = next(
         (k for k, n in enumerate(notes) if n["kind"] == "outcome" and n["outcome"] == outcome),
         None,
@@ -127,6 +131,50 @@ def tell(notes: list[dict[str, Any]], outcome: str, level: str, grade: str = "")
     }
 
 
+def _deadlock(notes: list[dict[str, Any]], grade: str) -> dict[str, Any]:
+    """A deadlock told by its locks: each waiting actor's acquires of the locks it still
+    holds and the wait it never came back from, in order, each with its line, and the
+    cycle of who waits for whom."""
+    held: dict[str, dict[str, dict[str, Any]]] = {}  # actor -> lock -> its acquire note
+    waiting: dict[str, dict[str, Any]] = {}  # actor -> the wait it has not come back from
+    for n in notes:
+        actor, kind = n["actor"], n["kind"]
+        if kind == "wait":
+            waiting[actor] = n
+        elif kind == "acquire":
+            held.setdefault(actor, {})[n["lock"]] = n
+            waiting.pop(actor, None)
+        elif kind == "release":
+            held.setdefault(actor, {}).pop(n["lock"], None)
+    holder = {lock: a for a, locks in held.items() for lock in locks}
+    lines: list[dict[str, Any]] = []
+    for actor, wait in waiting.items():
+        mine = held.get(actor, {})
+        lines += [{**n, "held": []} for n in mine.values()]
+        by = holder.get(wait["lock"])
+        lines.append({**wait, "held": sorted(mine), "why": f"held by {by}" if by else ""})
+    lines.sort(key=lambda n: n["seq"])
+    for k, line in enumerate(lines):
+        line["n"] = k + 1
+    cycle = [
+        f"{a} waits for {w['lock']}, held by {holder[w['lock']]}"
+        for a, w in waiting.items()
+        if w["lock"] in holder
+    ]
+    return {
+        "outcome": DEADLOCK,
+        "grade": grade,
+        "recorded_by": None,
+        "recorded_at": None,
+        "words": [],
+        "groups": {},
+        "accesses": lines,
+        "final": {},
+        "unseen": [],
+        "cycle": cycle,
+    }
+
+
 def _annotate(lines: list[dict[str, Any]], chosen: set[tuple[str, int]]) -> None:
     """Why a line matters: a write over another actor's write its actor never read (a lost
     update), a read whose value another actor overwrote before its actor came back (stale)."""
@@ -195,6 +243,8 @@ def _values(vs: list[int] | None) -> str:
 
 
 def access_text(a: dict[str, Any]) -> str:
+    if a["kind"] in ("acquire", "wait"):
+        return f"{'acquire' if a['kind'] == 'acquire' else 'wait':<5} {a['lock']}"
     if a["kind"] == "core":
         args = ", ".join(_value(v) for v in a["args"])
         op, status = a.get("op_name", f"request {a['op']}"), a.get("status_name", a["status"])
@@ -211,7 +261,9 @@ def render(story: dict[str, Any], header: str) -> list[str]:
     """The story as text lines: the outcome, the numbered accesses, what they led to."""
     out = [header]
     lines = story["accesses"]
-    if not lines:
+    if not lines and story.get("cycle") is not None:
+        out.append("  no actor was seen waiting for a lock through env.lock")
+    elif not lines:
         out.append(
             "  no conflicting accesses were seen (no word that two actors touched, one of "
             "them writing, through env.words, env.bitmap or env.atomic)"
@@ -240,6 +292,8 @@ def render(story: dict[str, Any], header: str) -> list[str]:
         )
         if final:
             out.append(f"     then {final}")
+    if story.get("cycle"):
+        out.append("  -> no actor can move: " + "; ".join(story["cycle"]))
     protected = [w for g, ws in story["groups"].items() if g.startswith("protected") for w in ws]
     if protected:
         out.append(
