@@ -277,6 +277,11 @@ def _svg(fig) -> str:
     return '<figure class="plot">' + text[text.index("<svg") :] + "</figure>"
 
 
+def _figure(value: Any) -> Any:
+    """A float as a reader takes it in (4 significant digits: 0.004946, 12.35), the rest as is."""
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
 def _table(
     columns: list[str], rows: list[list[Any]], classes: list[list[str]] | None = None
 ) -> str:
@@ -402,7 +407,9 @@ def _stress(doc: dict[str, Any]) -> str:
     if k == "explore":
         figures = ["strategy", "points", "preemption_bound", "reduction", "schedules",
                    "complete", "pruned", "steps", "elapsed_s", "seed"]  # fmt: skip
-    parts.append(_table(["figure", "value"], [[f, doc.get(f)] for f in figures if f in doc]))
+    parts.append(
+        _table(["figure", "value"], [[f, _figure(doc.get(f))] for f in figures if f in doc])
+    )
     if k == "replay":
         parts.append(_table(["replay", "value"], [[a, b] for a, b in doc["replay"].items()]))
     parts += [f'<p class="fail">{html.escape(r)}</p>' for r in doc.get("reasons", [])]
