@@ -3,9 +3,9 @@ schedules a second (processes reused) against a run a schedule (a replay starts 
 processes) and the bare semaphore ping-pong a step costs at least, all in one run; at
 access-level points, the reduction with a step's reads known against unknown; steps a
 second of explore and of replay beside stress's attempts a second on the same scenario;
-the step handoff, spinning (and auto) against the semaphore alone, on the same search in the
-same run (`handoff_runs` explorations of each, interleaved, with the load average and the CPU
-pressure around them); then
+the step handoff, spinning, on one CPU (and auto) against the semaphore alone on two CPUs, on
+the same search in the same run (`handoff_runs` explorations of each, interleaved, with the
+load average and the CPU pressure around them); then
 frontrun on the threads version of the same model (bench/explore_threads.py), if
 installed.
 
@@ -163,13 +163,18 @@ def _pressure(before: float | None, after: float | None) -> str:
     return f"{before:.0f}% -> {after:.0f}%"
 
 
+HANDOFFS = ("sem", "spin", "one-cpu", "auto")  # sem (blocking, two CPUs): the baseline
+
+
 def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
-    """Steps a second of variant fixed with each handoff (--handoff sem: block at once; spin:
-    spin, then block), explorations interleaved so drift weighs on both alike; the ratio of
-    the medians. The searches must agree (same schedules, same steps): else no ratio."""
+    """Steps a second of variant fixed with each handoff (--handoff sem: block at once,
+    wherever the kernel puts the processes; spin: spin, then block, on two CPUs; one-cpu:
+    every process on one CPU, blocking at once; auto), explorations interleaved so drift
+    weighs on all alike; the ratios of the medians to sem's. The searches must agree (same
+    schedules, same steps, same verdict): else no ratio."""
     rows = []
     for points in ("named", "access"):
-        rates: dict[str, list[float]] = {"sem": [], "spin": [], "auto": []}
+        rates: dict[str, list[float]] = {mode: [] for mode in HANDOFFS}
         counts: set[tuple[int, int, str]] = set()
         spun = slept = 0
         load, pressure = [_loadavg()], [handoff.cpu_pressure()]
@@ -183,13 +188,15 @@ def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
                     slept += doc["handoff"]["slept"]
         load.append(_loadavg())
         pressure.append(handoff.cpu_pressure())
-        sem, spin, auto = (statistics.median(rates[m]) for m in ("sem", "spin", "auto"))
+        sem, spin, one, auto = (statistics.median(rates[m]) for m in HANDOFFS)
         same = len(counts) == 1
         row = {
             "points": points, "preemptions": k, "runs": runs, "same_search": same,
             "schedules": min(c[0] for c in counts), "steps": min(c[1] for c in counts),
-            "steps_per_s_sem": sem, "steps_per_s_spin": spin, "steps_per_s_auto": auto,
+            "steps_per_s_sem": sem, "steps_per_s_spin": spin, "steps_per_s_one_cpu": one,
+            "steps_per_s_auto": auto,
             "ratio": spin / sem if same and sem > 0 else None,
+            "ratio_one_cpu": one / sem if same and sem > 0 else None,
             "ratio_auto": auto / sem if same and sem > 0 else None,
             "cpu_pressure_before": pressure[0], "cpu_pressure_after": pressure[1],
             "runner_waits_spun": spun / max(1, spun + slept),
@@ -197,7 +204,7 @@ def _handoffs(k: int, runs: int, tmp: str, log: Log) -> list[dict]:
         }  # fmt: skip
         log(
             f"handoff at {points} points: sem {sem:,.0f} steps/s, spin {spin:,.0f}, "
-            f"auto {auto:,.0f} "
+            f"one-cpu {one:,.0f}, auto {auto:,.0f} "
             f"(load {load[0]:.2f} -> {load[1]:.2f})"
         )
         rows.append(row)
@@ -405,9 +412,9 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
     )
     tables.append(
         Table(
-            "the step handoff: steps a second spinning (then blocking), and auto, against "
-            f"blocking at once (the semaphore alone), variant fixed, K={p['handoff_preemptions']}, same run, "
-            "medians",
+            "the step handoff: steps a second spinning (then blocking), on one CPU, and auto, "
+            "against blocking at once on two CPUs (the semaphore alone), variant fixed, "
+            f"K={p['handoff_preemptions']}, same run, medians",
             [
                 "points",
                 "schedules",
@@ -416,6 +423,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                 "sem steps/s",
                 "spin steps/s",
                 "spin/sem",
+                "one-cpu steps/s",
+                "one-cpu/sem",
                 "auto steps/s",
                 "auto/sem",
                 "runner waits spun",
@@ -431,6 +440,8 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                     f"{r['steps_per_s_sem']:,.0f}",
                     f"{r['steps_per_s_spin']:,.0f}",
                     f"{r['ratio']:.2f}x" if r["ratio"] is not None else "searches differ",
+                    f"{r['steps_per_s_one_cpu']:,.0f}",
+                    f"{r['ratio_one_cpu']:.2f}x" if r["ratio_one_cpu"] is not None else "-",
                     f"{r['steps_per_s_auto']:,.0f}",
                     f"{r['ratio_auto']:.2f}x" if r["ratio_auto"] is not None else "-",
                     f"{r['runner_waits_spun']:.0%}",
@@ -439,10 +450,11 @@ def measure(p: Params, log: Log) -> tuple[dict, list[Table]]:
                 ]
                 for r in handoff_rows
             ],
-            f"{len(os.sched_getaffinity(0))} usable CPUs; spin: spin on two CPUs whatever the "
-            "load (runner waits spun: its share); auto, the default: also only while "
-            f"/proc/pressure/cpu's some avg10 is below {handoff.BUSY_PRESSURE:g}%, else it "
-            "blocks as sem does",
+            f"{len(os.sched_getaffinity(0))} usable CPUs; sem: block at once, the processes "
+            "wherever the kernel puts them; spin: spin on two CPUs whatever the load (runner "
+            "waits spun: its share); one-cpu: the runner, core and the actors pinned to one "
+            "CPU, nobody spinning; auto, the default: one-cpu (with --pin spread: spin while "
+            f"/proc/pressure/cpu's some avg10 is below {handoff.BUSY_PRESSURE:g}%)",
         )  # fmt: skip
     )
     if front:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -47,6 +48,11 @@ def test_two_workers_count_what_one_counts(tmp_path):
     assert {k: two[k] for k in COUNTED} == {k: one[k] for k in COUNTED}
     assert two["workers"] == 2 and two["units"] > 1
     assert sum(two["per_worker"].values()) == 104
+    # on one CPU each (auto), worker k on the k-th usable CPU: two CPUs, two workers apart
+    cpus = list(two["worker_cpus"].values())
+    assert None not in cpus and set(cpus) <= os.sched_getaffinity(0)
+    if len(os.sched_getaffinity(0)) >= len(cpus):
+        assert len(set(cpus)) == len(cpus), two["worker_cpus"]
     assert _orphans() <= before  # every worker's processes and named objects gone
 
 

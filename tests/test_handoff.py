@@ -1,7 +1,7 @@
 """The step handoff (testbed/ipc/handoff.c): no lost wake-up in the window between a waiter's
 last look and its sleep, a late post is only a hint, a ping-pong of real processes loses no
-give, and explore finds the same schedules and verdicts with a spinning handoff as with
-the semaphore alone."""
+give, and explore finds the same schedules and verdicts with a spinning handoff, and with
+every process on one CPU, as with the semaphore alone."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_a_ping_pong_of_two_processes_loses_no_give(spin, no_leftovers):
 
 def test_nobody_spins_on_one_cpu():
     cpus = os.sched_getaffinity(0)
-    assert handoff.spin_s("sem") == 0.0
+    assert handoff.spin_s("sem") == handoff.spin_s("one-cpu") == 0.0
     try:
         os.sched_setaffinity(0, {min(cpus)})
         assert handoff.spin_s("auto") == handoff.spin_s("spin") == 0.0
@@ -165,7 +165,15 @@ def test_nobody_spins_on_one_cpu():
 def test_a_bad_handoff_is_exit_2_naming_the_value(capsys):
     assert main(["explore", "genode-race", "--variant", "fixed", "--handoff", "fast"]) == 2
     err = capsys.readouterr().err
-    assert "--handoff 'fast': expected one of auto, spin, sem" in err and "Traceback" not in err
+    assert "--handoff 'fast': expected one of auto, one-cpu, spin, sem" in err
+    assert "Traceback" not in err
+
+
+def test_one_cpu_and_pin_spread_is_exit_2_naming_both(capsys):
+    argv = ["explore", "genode-race", "--variant", "fixed", "--handoff", "one-cpu"]
+    assert main([*argv, "--pin", "spread"]) == 2
+    err = capsys.readouterr().err
+    assert "--handoff one-cpu with --pin spread" in err and "Traceback" not in err
 
 
 def _verdict(doc: dict) -> tuple:
@@ -176,10 +184,13 @@ def _verdict(doc: dict) -> tuple:
 
 
 @pytest.mark.parametrize("points", ["named", "access"])
-def test_both_handoffs_give_the_same_schedules_and_verdicts(points, tmp_path, no_leftovers):
+def test_every_handoff_gives_the_same_schedules_and_verdicts(points, tmp_path, no_leftovers):
     """The handoff changes how fast a step is handed over, never which steps run: the tiny
     lost update and Genode's quick fix (whose steps talk to core), explored with the
-    spinning handoff and with the semaphore alone, give the same counts and failures."""
+    spinning handoff, on one CPU and with the semaphore alone, give the same counts and
+    failures (the same failing schedule). On one CPU the runner, core and every actor
+    were pinned to it during the search, and the runner has its own CPUs back after."""
+    mine = os.sched_getaffinity(0)
     tiny = user_files(tmp_path, "tiny.py")
     runs = [
         (str(tiny / "tiny.py"), {"variant": "shared", "preemptions": 2, "max_failures": 0}),
@@ -195,8 +206,32 @@ def test_both_handoffs_give_the_same_schedules_and_verdicts(points, tmp_path, no
                 ref, points=points, seed=1, handoff=mode, trace_dir=str(tmp_path / mode),
                 **options,
             ).document
-            for mode in ("sem", "spin")
+            for mode in ("sem", "spin", "one-cpu")
         }  # fmt: skip
-        assert _verdict(docs["sem"]) == _verdict(docs["spin"]), ref
+        assert _verdict(docs["sem"]) == _verdict(docs["spin"]) == _verdict(docs["one-cpu"]), ref
         assert docs["sem"]["handoff"]["spun"] == 0 and docs["spin"]["handoff"]["mode"] == "spin"
         assert docs["sem"]["failures"], f"{ref}: nothing found: the comparison proves little"
+        one = docs["one-cpu"]["handoff"]
+        assert one["one_cpu"] in mine and one["spun"] == 0 and one["spin_us"] == 0
+        assert {"runner", "core"} < set(one["cpus"]), one["cpus"]  # and the actors
+        assert all(cpus == [one["one_cpu"]] for cpus in one["cpus"].values()), one["cpus"]
+        assert docs["sem"]["handoff"]["one_cpu"] is None
+        assert os.sched_getaffinity(0) == mine
+
+
+def test_auto_puts_a_search_on_one_cpu_unless_pinned_spread(tmp_path, no_leftovers):
+    """`auto` (the default) is one-cpu, on the CPU the runner runs on; with --pin spread
+    it leaves the processes spread, as before."""
+    tiny = user_files(tmp_path, "tiny.py") / "tiny.py"
+    docs = {
+        pin: testbed.explore(
+            str(tiny), variant="shared", preemptions=1, max_failures=0, seed=1, pin=pin,
+            trace_dir=str(tmp_path / pin),
+        ).document
+        for pin in ("none", "spread")
+    }  # fmt: skip
+    auto, spread = docs["none"]["handoff"], docs["spread"]["handoff"]
+    assert auto["mode"] == "auto" and auto["one_cpu"] in os.sched_getaffinity(0)
+    assert all(cpus == [auto["one_cpu"]] for cpus in auto["cpus"].values())
+    assert spread["one_cpu"] is None
+    assert _verdict(docs["none"]) == _verdict(docs["spread"])

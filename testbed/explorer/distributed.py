@@ -26,6 +26,8 @@ budget is the sum.
 Each worker process keeps one `_Session` an exploration: an Explorer whose processes start on
 the first unit and stay up until the coordinator closes the session. Failures' traces are
 written in the worker and sent back whole; the coordinator saves them in `--trace-dir`.
+A search on one CPU (`--handoff one-cpu`, or `auto`) puts the k-th worker (by address) and
+its processes on the k-th usable CPU, mod their number, so that workers do not fight for one.
 """
 
 from __future__ import annotations
@@ -252,6 +254,7 @@ class _WorkerExplorer(Explorer):
             "failures": self.failures,
             "rest": rest,
             "seconds": time.monotonic() - t0,
+            "cpu": self.spec.runner_cpu,  # this worker's search's one CPU (None: spread)
         }
 
 
@@ -259,13 +262,13 @@ class _Session:
     """One exploration's Explorer in this worker process, on a thread of its own, its
     processes up from the first unit until `close`."""
 
-    def __init__(self, job: ExploreOptions):
+    def __init__(self, job: ExploreOptions, cpu: int):
         self.inbox: queue.Queue[Unit | None] = queue.Queue()
         self.outbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.ready = threading.Event()
         self.ended: dict[str, Any] | None = None
         self.trace_dir = tempfile.mkdtemp(prefix="testbed-explore-")
-        opts = replace(job, scenario=loader.load(job.ref), trace_dir=self.trace_dir)
+        opts = replace(job, scenario=loader.load(job.ref), trace_dir=self.trace_dir, cpu=cpu)
         run_opts = run_options(opts)
         self.explorer = _WorkerExplorer(prepare(run_opts, reuse=True), run_opts, opts, self)
         self.thread = threading.Thread(target=self._main, name="testbed-explore", daemon=True)
@@ -296,29 +299,34 @@ _SESSIONS: dict[str, _Session] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _session(token: str, job: ExploreOptions) -> _Session:
+def _session(token: str, job: ExploreOptions, cpu: int) -> _Session:
     with _SESSIONS_LOCK:
         if token not in _SESSIONS:
-            _SESSIONS[token] = _Session(job)
+            _SESSIONS[token] = _Session(job, cpu)
         session = _SESSIONS[token]
     session.ready.wait(SESSION_TIMEOUT_S)
     return session
 
 
-def open_session(token: str, job: ExploreOptions) -> str | None:
-    """On every worker before the search: its processes up; None, or why they are not."""
-    s = _session(token, job)
+def open_session(
+    token: str, job: ExploreOptions, places: dict[str, int], dask_worker: Any = None
+) -> str | None:
+    """On every worker before the search: its processes up (on CPU `places[its address]`
+    if on one CPU); None, or why they are not. (Dask passes `dask_worker`.)"""
+    s = _session(token, job, places.get(dask_worker.address, len(places)))
     return None if s.ended is None else "; ".join(s.ended.get("reasons", [])) or "ended"
 
 
-def run_unit(token: str, job: ExploreOptions, unit: Unit) -> dict[str, Any]:
-    """A Dask task: one unit on this worker's session (opened if this worker joined late)."""
+def run_unit(token: str, job: ExploreOptions, places: dict[str, int], unit: Unit) -> dict[str, Any]:
+    """A Dask task: one unit on this worker's session (opened if this worker joined late:
+    on the CPU after the others')."""
     from distributed import get_worker
 
-    kind, out = _session(token, job).run(unit)
+    address = get_worker().address
+    kind, out = _session(token, job, places.get(address, len(places))).run(unit)
     if kind == "ended":
         return {"aborted": out.get("reasons") or ["the worker's explorer ended"]}
-    out["worker"] = get_worker().address
+    out["worker"] = address
     return out
 
 
@@ -375,11 +383,12 @@ def explore_distributed(opts: ExploreOptions) -> dict[str, Any]:
     token = secrets.token_hex(4)
     job = replace(opts, scenario=None, progress=None)
     with _client(opts) as client:
-        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        addresses = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        places = {address: k for k, address in enumerate(addresses)}  # worker k: CPU k mod n
         try:
-            opened = client.run(open_session, token, job)
+            opened = client.run(open_session, token, job, places)
             errors = sorted({e for e in opened.values() if e})
-            doc = _Coordinator(opts, client, token, job, workers).search(errors)
+            doc = _Coordinator(opts, client, token, job, places).search(errors)
         finally:
             with contextlib.suppress(Exception):
                 client.run(close_session, token)
@@ -388,9 +397,9 @@ def explore_distributed(opts: ExploreOptions) -> dict[str, Any]:
 
 
 class _Coordinator:
-    def __init__(self, opts, client, token: str, job: ExploreOptions, workers: int):
+    def __init__(self, opts, client, token: str, job: ExploreOptions, places: dict[str, int]):
         self.x, self.client, self.token, self.job = opts, client, token, job
-        self.workers = workers
+        self.places, self.workers = places, len(places)
         self.totals = dict.fromkeys(
             ("schedules", "steps", "distinct", "pruned", "sleep_blocked", "units"), 0
         )
@@ -398,6 +407,7 @@ class _Coordinator:
         self.outcomes = dict.fromkeys(opts.scenario.grades(opts.variant), 0)
         self.failures: list[dict[str, Any]] = []
         self.per_worker: dict[str, int] = {}
+        self.worker_cpus: dict[str, int | None] = {}  # each worker's search's CPU, or None
         self.pending: dict[Any, None] = {}
         self.sampled = 0  # samplers: schedules handed out in units so far
         self.split = split_dpor if opts.method() == "dpor" else split
@@ -423,7 +433,9 @@ class _Coordinator:
         unit = Unit(stack, floor, max(1, budget), slice_s, left, seed)
         self.totals["units"] += 1
         key = f"testbed-explore-{self.token}-{self.totals['units']}"
-        fut = self.client.submit(run_unit, self.token, self.job, unit, key=key, pure=False)
+        fut = self.client.submit(
+            run_unit, self.token, self.job, self.places, unit, key=key, pure=False
+        )
         self.pending[fut] = None
 
     def search(self, errors: list[str]) -> dict[str, Any]:
@@ -492,6 +504,7 @@ class _Coordinator:
         for name, n in out["outcomes"].items():
             self.outcomes[name] = self.outcomes.get(name, 0) + n
         self.per_worker[out["worker"]] = self.per_worker.get(out["worker"], 0) + out["schedules"]
+        self.worker_cpus[out["worker"]] = out["cpu"]
         for f in out["failures"]:
             x = self.x
             path = Path(x.trace_dir) / (
@@ -562,6 +575,7 @@ class _Coordinator:
             "scheduler": x.scheduler or "local (embedded)",
             "units": t["units"],
             "per_worker": self.per_worker,
+            "worker_cpus": self.worker_cpus,
             "split": _split_text(x),
             "verdict": verdict,
             "reasons": reasons,

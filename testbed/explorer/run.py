@@ -4,6 +4,8 @@ to schedule; its result document, and a replayable trace of each failure found."
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,7 +21,7 @@ from testbed.explorer.strategies import (
     build,
 )
 from testbed.harness import options as option_table
-from testbed.harness import reuse, stats
+from testbed.harness import process, reuse, stats
 from testbed.harness.options import MAX_PREEMPTIONS
 from testbed.harness.result import (
     EXIT_ABORTED,
@@ -68,7 +70,8 @@ class ExploreOptions:
     trace_dir: str = "traces"
     pin: str = "none"
     lock_timeout_s: float = 10.0
-    handoff: str = "auto"  # the step handoff: auto, spin or sem (testbed/ipc/handoff.py)
+    handoff: str = "auto"  # the step handoff: auto, one-cpu, spin or sem (ipc/handoff.py)
+    cpu: int | None = None  # on one CPU: the k-th usable (--workers: the worker's); None: here
     verify: int = 0  # replays of the first failure's trace before it is offered (the CLI: 1)
     workers: int = 0  # > 0: the search split across an embedded Dask cluster (distributed.py)
     scheduler: str = ""  # tcp://HOST:PORT: across an existing Dask cluster's workers
@@ -90,6 +93,11 @@ class ExploreOptions:
             )
         if self.reduction not in (None, "none") and not self.reduce:
             raise ConfigError(f"--no-reduce with --reduction {self.reduction}: give one of them")
+        if self.handoff == "one-cpu" and self.pin == "spread":
+            raise ConfigError(
+                "--handoff one-cpu with --pin spread: one puts every process on one CPU, the "
+                "other spreads them; give one of them"
+            )
         if self.reduction is not None and self.strategy != "dfs":
             raise ConfigError(
                 f"--reduction {self.reduction} with --strategy {self.strategy}: only dfs reduces"
@@ -137,6 +145,7 @@ def run_options(opts: ExploreOptions) -> RunOptions:
         trace_dir=opts.trace_dir,
         point_level=opts.point_level,
         handoff=opts.handoff,
+        cpu=opts.cpu,
     )
 
 
@@ -183,6 +192,7 @@ class Explorer(Supervisor):
         self.distinct: set[tuple[int, ...]] = set()
         self.search_s = 0.0
         self.handoffs = {"spun": 0, "slept": 0}  # the runner's waits for a step's end
+        self.placed: dict[str, list[int]] = {}  # the CPUs each process could run on
         self.epoch = 0
         self.lock_index = {name: k for k, name in enumerate(spec.locks)}
         self.pending: list[frozenset[tuple] | None] = []
@@ -217,7 +227,9 @@ class Explorer(Supervisor):
             )
         t0 = time.monotonic()
         try:
-            self._search()
+            with process.pinned(self.spec.runner_cpu):  # the children: by their spec's plan
+                self._search()
+                self.placed = self._placement()
             self.scheduler.stop()
         except ScheduleError as e:
             raise Aborted(str(e)) from None
@@ -234,6 +246,14 @@ class Explorer(Supervisor):
             self.handoffs = self.scheduler.handoffs()
             self.scheduler.close()
         return self._elapsed()
+
+    def _placement(self) -> dict[str, list[int]]:
+        """The CPUs the runner and each child may run on now (the document says so)."""
+        out = {"runner": sorted(os.sched_getaffinity(0))}
+        for name, proc in self.procs.items():
+            with contextlib.suppress(OSError):
+                out[name] = sorted(os.sched_getaffinity(proc.pid))
+        return out
 
     def _search(self) -> None:
         x, strat = self.x, self.strategy
@@ -505,7 +525,9 @@ class Explorer(Supervisor):
             # how steps were handed over, and how the runner's waits were answered
             "handoff": {
                 "mode": x.handoff,
+                "one_cpu": self.spec.runner_cpu,  # the search's CPU, or None: spread
                 "spin_us": self.spec.step_spin_s * 1e6,
+                "cpus": self.placed,
                 **self.handoffs,
             },
             "verdict": verdict,

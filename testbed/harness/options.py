@@ -316,9 +316,10 @@ OPTIONS: tuple[Option, ...] = (
            "command (0..100; default 1; 0: offer it unverified)", (STRESS, EXPLORE),
            {STRESS: "perturbation and recording", EXPLORE: "exploration"}, ints(0, 100),
            default=1, kwargs={"type": int}),
-    Option("--handoff", "how the runner and an actor hand a step over: spin (a while, then "
-           "block; on two CPUs), sem (block at once) or auto (spin while the machine has a "
-           "CPU to spare; default)",
+    Option("--handoff", "how the runner and an actor hand a step over: one-cpu (the "
+           "runner, core and the actors on one CPU, blocking at once), spin (a while, then "
+           "block; on two CPUs), sem (block at once, anywhere) or auto (one-cpu, or with "
+           "--pin spread spin while the machine has a CPU to spare; default)",
            (EXPLORE,), "exploration", one_of(HANDOFFS), default="auto"),
     Option("--lock-timeout", {STRESS: "seconds a lock wait may take (default 10)",
                               EXPLORE: "seconds an actor may take a step"},

@@ -1,9 +1,13 @@
 """What every child process does first: take a title naming its run and role (so `ps`, `top`
-and psutil tell core from an actor), ignore Ctrl-C (the runner stops it), pin, attach."""
+and psutil tell core from an actor), ignore Ctrl-C (the runner stops it), pin, attach; and
+the runner's own pin for a search on one CPU."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import posix_ipc
@@ -36,3 +40,19 @@ def enter(spec: RunSpec, name: str, pds: list[int] | None = None, protect: bool 
         # the run ended (Ctrl-C, an abort) before this child attached: the runner has
         # removed the run's objects and reports why; this child has nothing to do
         raise SystemExit(3) from None
+
+
+@contextlib.contextmanager
+def pinned(cpu: int | None) -> Iterator[None]:
+    """The calling thread (the runner) on `cpu` meanwhile (None: as it is), its own CPUs
+    given back after. Only the thread: a library caller's other threads, and the fork
+    server the children come from (started before, unpinned), keep theirs."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)

@@ -3,6 +3,8 @@ plan, the shared layout, and the run's spec; the supervisor does the rest."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +61,9 @@ class RunOptions:
     script_first: str = ""  # ... and this actor finishes first (the one that saw the outcome)
     first_iteration: int = 0  # an iterating scenario's first iteration index (a replay's)
     verify: int = 0  # replays of the first trace before its command is offered (the CLI: 1)
-    handoff: str = "auto"  # a controlled run's step handoff: auto, spin or sem (ipc/handoff.py)
+    handoff: str = "auto"  # a controlled run's step handoff: ipc/handoff.py's MODES
+    cpu: int | None = None  # a search on one CPU: which of the usable ones (k: the k-th, mod
+    # their number; None: the one the runner runs on now)
     explain: str = ""  # a controlled run's actors note their accesses here (testbed explain)
 
 
@@ -92,6 +96,30 @@ def cpu_plan(pin: str, actors: list[Actor]) -> dict[str, list[int] | None]:
         for a in actors:
             plan[a.name] = [cpus[(a.index + 1) % len(cpus)]]
     return plan
+
+
+def one_cpu(opts: RunOptions, reuse: bool) -> int | None:
+    """The one CPU a search's processes all go on (the runner, core, the actors), or None.
+    A search (explore, `reuse`) runs one of them at a time, so a second CPU buys nothing
+    there, and a semaphore's wake-up on the waker's own CPU costs a few us against 25-30 us
+    across CPUs (docs/results.md, the step handoff). `--handoff one-cpu`, and `auto` unless
+    `--pin spread` spreads them; never a stress run or a replay."""
+    if not reuse or opts.handoff not in ("auto", "one-cpu") or opts.pin == "spread":
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if opts.cpu is not None:
+        return cpus[opts.cpu % len(cpus)]
+    here = _current_cpu()
+    return here if here in cpus else cpus[0]
+
+
+def _current_cpu() -> int:
+    """The CPU this thread runs on now: where the kernel's balancer put the runner, so that
+    two searches started side by side tend to take two CPUs. -1 if libc does not say."""
+    try:
+        return int(ctypes.CDLL(None).sched_getcpu())
+    except (OSError, AttributeError):
+        return -1
 
 
 def beside_core(plan: dict[str, list[int] | None], actors: list[Actor]) -> list[int]:
@@ -239,7 +267,10 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
     if not actors:
         raise ConfigError(f"scenario {sc.name}: actors(config) declared no actor")
     _check_actors(sc, actors)
+    cpu = one_cpu(opts, reuse)
     plan = cpu_plan(opts.pin, actors)
+    if cpu is not None:  # (_parallel: no spin for a reply, none in core's loop)
+        plan = dict.fromkeys(plan, [cpu])
     iterate = bool(sc.iterates(config))
     if sc.has_arbiter and not iterate:
         raise ConfigError(
@@ -318,12 +349,13 @@ def prepare(opts: RunOptions, reuse: bool = False) -> RunSpec:
         lock_owner={k: pd for k, pd in owned.items() if k in locks},
         lock_timeout=opts.lock_timeout_s,
         controlled=controlled,
-        step_spin_s=handoff.spin_s(opts.handoff) if controlled else 0.0,
+        step_spin_s=handoff.spin_s(opts.handoff) if controlled and cpu is None else 0.0,
         handoff=opts.handoff,
+        runner_cpu=cpu,
         reuse=reuse,
         iterate=iterate,
         first_iteration=opts.first_iteration,
-        spin_start=iterate and _own_cpus(plan, actors, sc.has_core),
+        spin_start=iterate and cpu is None and _own_cpus(plan, actors, sc.has_core),
         points=points,
         point_level=opts.point_level,
         core_log=opts.core_log,

@@ -29,6 +29,7 @@ class RunSpec:
     controlled: bool = False  # actors wait for the runner's go at each schedule point
     step_spin_s: float = 0.0  # ... spinning this long before they block (ipc/handoff.py)
     handoff: str = "auto"  # ... auto: only while the machine has a CPU to spare
+    runner_cpu: int | None = None  # a search on one CPU: the runner's, core's and the actors'
     reuse: bool = False  # actors run their body once an iteration, reset between (explore)
     iterate: bool = False  # the scenario's unit is the iteration (harness/iteration.py)
     first_iteration: int = 0  # the index of the run's first iteration (a replay's: its trace's)

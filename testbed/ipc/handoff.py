@@ -7,6 +7,10 @@ At most two processes want a CPU at once: an actor that said where it stopped sp
 next go only until the runner gives a step to anybody (the `turn` word moves), so the actor
 that runs next never waits for a CPU a spinner holds; the runner spins for an actor's report
 only until the actor calls core.
+
+Faster still, on this machine, is nobody spinning and everybody on one CPU (`one-cpu`): a
+search runs one of its processes at a time, and a semaphore's wake-up on the waker's own CPU
+costs a few us (harness/run.py's `one_cpu` places them).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from testbed.ipc.native import lib, sem_open
 from testbed.ipc.segment import Layout, Segment
 
 REGION = "handoff"
-MODES = ("auto", "spin", "sem")  # spin: on two CPUs; auto: and while the machine has one spare
+# one-cpu: the runner, core and the actors on one CPU, blocking at once; spin: spinning on two
+# CPUs (while the machine has one spare: the runner's Allowance, under auto); sem: blocking at
+# once wherever the kernel puts them; auto: one-cpu for a search (explore), else as spin
+MODES = ("auto", "one-cpu", "spin", "sem")
 # how long a waiter spins before it blocks: the iteration gate's (harness/iteration.py),
 # longer than most steps, short enough to give a busy machine its CPU back soon
 SPIN_S = 200e-6
@@ -48,7 +55,7 @@ def spin_s(mode: str) -> float:
     (the runner, never pinned) and an actor can be on two CPUs at once (an actor's own
     pinning leaves it that: the runner takes the other CPU). On one CPU a spinner only
     keeps the process it waits for from running."""
-    if mode == "sem" or len(os.sched_getaffinity(0)) < 2:
+    if mode in ("sem", "one-cpu") or len(os.sched_getaffinity(0)) < 2:
         return 0.0
     return SPIN_S
 
