@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from testbed.ipc import names
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"  # the tests' scenario files
+
+
+def native_cache(tmp_path_factory) -> Iterator[Path]:
+    """A compile cache of the calling test module's own (the CLI's children inherit it):
+    `yield from` it in a module-scoped fixture."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(home))
+        mp.delenv("TESTBED_CACHE_DIR", raising=False)
+        yield home / "testbed" / "native"
 
 
 def user_files(directory: Path, *names: str) -> Path:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, native_cache
 
 import testbed
 
@@ -18,11 +18,7 @@ import testbed
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory) -> Path:
     """A compile cache of this module's own (the CLI's children inherit it)."""
-    home = tmp_path_factory.mktemp("xdg-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(home))
-        mp.delenv("TESTBED_CACHE_DIR", raising=False)
-        yield home / "testbed" / "native"
+    yield from native_cache(tmp_path_factory)
 
 
 def _solo(scenario: str, variant: str) -> testbed.Result:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import cli, explore, run_cli, scenario_text, user_files, vary
+from conftest import cli, explore, native_cache, run_cli, scenario_text, user_files, vary
 
 import testbed
 from testbed.native import build
@@ -22,11 +22,7 @@ RACE = ("--pin", "same", "--perturb", "yield:1", "--seed", "3")
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory) -> Path:
     """A compile cache of this module's own (the CLI's children inherit it)."""
-    home = tmp_path_factory.mktemp("xdg-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(home))
-        mp.delenv("TESTBED_CACHE_DIR", raising=False)
-        yield home / "testbed" / "native"
+    yield from native_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

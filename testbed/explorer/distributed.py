@@ -41,6 +41,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -154,15 +155,7 @@ def dpor_untried(node: Node, bound: int | None) -> list[int]:
 def split_dpor(stack: list[Node], floor: int, bound: int | None) -> list[tuple[list[Node], int]]:
     """As `split`, at the eager nodes only (depth < EAGER_DEPTH): a deeper node's backtrack
     set grows with the races found below it, so it stays in its unit."""
-    top = min(len(stack) - 1, EAGER_DEPTH)
-    parts = []
-    for d in range(floor, top):
-        choices = dpor_untried(stack[d], bound)
-        if choices:
-            node = copy.deepcopy(stack[d])
-            node.tried.append(choices[0])
-            parts.append((stack[:d] + [node], d))
-    return [*parts, (stack, max(floor, top))]
+    return split(stack, floor, bound, dpor_untried, min(len(stack) - 1, EAGER_DEPTH))
 
 
 def unit_seed(seed: int, k: int) -> int:
@@ -179,15 +172,21 @@ def untried(node: Node, bound: int | None) -> list[int]:
     return [a for a in node.candidates(bound) if a not in node.tried and a not in node.sleep]
 
 
-def split(stack: list[Node], floor: int, bound: int | None) -> list[tuple[list[Node], int]]:
+def split(
+    stack: list[Node],
+    floor: int,
+    bound: int | None,
+    untried_at: Callable[[Node, int | None], list[int]] = untried,
+    top: int | None = None,
+) -> list[tuple[list[Node], int]]:
     """A unit's search as several: the untried siblings of each node from the floor up to
     the top's parent (each with that node as its floor, shallowest first), then the top's
     own branch with the top as its floor. Their union is the unit's search, each schedule
     in one of them, each sleep set made from the same siblings as in one search."""
-    top = len(stack) - 1
+    top = len(stack) - 1 if top is None else top
     parts = []
     for d in range(floor, top):
-        choices = untried(stack[d], bound)
+        choices = untried_at(stack[d], bound)
         if choices:
             node = copy.deepcopy(stack[d])
             node.tried.append(choices[0])
