@@ -27,6 +27,7 @@ import math
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -284,11 +285,13 @@ def execute(
         log(f"bench {b.name} ({profile}: trials {p.trials}, seconds {p.seconds:g}) ...")
         try:
             docs.append(run_bench(b, p, out, lambda m, n=b.name: log(f"{n}: {m}")))
-        except (RuntimeError, OSError, AssertionError) as e:  # a run that could not be measured
-            log(f"bench {b.name} failed: {e}")
+        except Exception as e:  # a run that could not be measured, or a bench's own bug:
+            # named, the other benches run, the suite fails; the traceback in the document
+            log(f"bench {b.name} failed: {type(e).__name__}: {e}")
             failed.append(b.name)
             docs.append({"bench": b.name, "summary": b.summary, "profile": profile,
-                         "error": str(e), "figures": {}, "tables": []})  # fmt: skip
+                         "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
+                         "figures": {}, "tables": []})  # fmt: skip
     doc = suite_document(docs, profile)
     doc["failed"] = failed
     if json_path is None:

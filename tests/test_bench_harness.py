@@ -78,3 +78,32 @@ def test_a_quick_suite_writes_one_envelope_and_its_tables(tmp_path):
     assert ping["tables"][0]["columns"] == ["pin", "median us", "min-max us"]
     assert len(doc["benches"][1]["figures"]["switch"]) == 15
     assert "<svg" in page.read_text()
+
+
+def test_the_access_cost_lock_pairs_run():
+    """access_cost's lock micro-bench builds a WatchedLock as the harness does (it fell
+    behind a change of its signature once, and the quick suite stopped with a traceback)."""
+    from testbed.bench import access_cost
+
+    pairs = access_cost.lock_pairs_per_s(500)
+    assert set(pairs) == {"named_lock", "watched_lock"} and all(v > 0 for v in pairs.values())
+
+
+def test_a_bench_that_breaks_is_named_and_the_suite_goes_on(tmp_path, capsys):
+    """A bench's own bug is a failed bench (exit 3, named, its traceback in the document),
+    not a traceback that ends the suite."""
+
+    def broken(p, log):
+        raise TypeError("a bench's own bug")
+
+    profiles = {name: {} for name in harness.PROFILES}
+    bad = harness.Bench("broken", "raises", broken, profiles)
+    out = tmp_path / "b.json"
+    code = harness.execute([bad, bench.load("pingpong")], "quick", json_path=str(out))
+    assert code == 3
+    doc = json.loads(out.read_text())
+    assert doc["failed"] == ["broken"]
+    first, second = doc["benches"]
+    assert first["error"] == "TypeError: a bench's own bug" and "Traceback" in first["traceback"]
+    assert second["bench"] == "pingpong" and second["figures"]
+    assert "bench broken failed: TypeError: a bench's own bug" in capsys.readouterr().err
