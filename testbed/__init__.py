@@ -12,24 +12,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed._version import __version__ as __version__
-from testbed.scenario import (
-    Actor,
-    ActorEnv,
-    ConfigError,
-    Grade,
-    Lock,
-    Outcome,
-    Scenario,
-    Shared,
-    in_range,
-    parse_size,
-)
-from testbed.trace.trace import Trace
 
 if TYPE_CHECKING:
     from testbed.explorer.run import Progress
     from testbed.harness.result import Result
     from testbed.harness.supervisor import Snapshot
+    from testbed.scenario import (
+        Actor,
+        ActorEnv,
+        ConfigError,
+        Grade,
+        Lock,
+        Outcome,
+        Scenario,
+        Shared,
+        in_range,
+        parse_size,
+    )
+    from testbed.trace.trace import Trace
 
 __all__ = [
     "Actor",
@@ -97,6 +97,7 @@ def replay(trace: Trace | str | Path, *, lock_timeout_s: float = 10.0) -> Result
     _refuse_nested_run()
     from testbed.harness.replay import judged
     from testbed.harness.replay import replay as replay_trace
+    from testbed.trace.trace import Trace
 
     if not isinstance(trace, Trace):
         trace = Trace.load(trace)
@@ -114,6 +115,8 @@ def minimize(
     """A smaller trace whose outcome still reproduces, and counts of what it took."""
     _refuse_nested_run()
     from testbed.harness.minimize import minimize as minimize_trace
+    from testbed.scenario import in_range
+    from testbed.trace.trace import Trace
 
     in_range("max_replays", max_replays, 1, 100_000)
     if not isinstance(trace, Trace):
@@ -158,11 +161,35 @@ def native_include() -> Path:
     return include_dir()
 
 
-def __getattr__(name: str) -> Any:
-    """`testbed.Result`, imported when first asked for: `import testbed` (and so the start of
-    the `testbed` command, where a Ctrl-C must end cleanly) stays light."""
-    if name == "Result":
-        from testbed.harness.result import Result
+# the public names, each imported from its module when first asked for: `import testbed`
+# (and so the start of the `testbed` command, where a Ctrl-C must end cleanly) stays light
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "Actor",
+            "ActorEnv",
+            "ConfigError",
+            "Grade",
+            "Lock",
+            "Outcome",
+            "Scenario",
+            "Shared",
+            "in_range",
+            "parse_size",
+        ),
+        "testbed.scenario",
+    ),  # fmt: skip
+    "Trace": "testbed.trace.trace",
+    "Result": "testbed.harness.result",
+}
 
-        return Result
-    raise AttributeError(f"module 'testbed' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'testbed' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
