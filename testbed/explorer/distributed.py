@@ -90,16 +90,6 @@ class Subtree(Dfs):
         super().__init__(bound, reduce)
         self.stack, self.floor = unit.stack, unit.floor
 
-    def next(self) -> bool:
-        while len(self.stack) > self.floor:
-            choices = untried(self.stack[-1], self.bound)
-            if choices:
-                self.stack[-1].tried.append(choices[0])
-                return True
-            self.stack.pop()
-        self.complete = True
-        return False
-
     def rest(self) -> tuple[list[Node], int]:
         """After `next()` answered True: the search left, as a (stack, floor) unit."""
         return copy.deepcopy(self.stack), self.floor
@@ -131,31 +121,18 @@ class DporSubtree(BoundedDpor):
         return actor
 
     def next(self) -> bool:
-        self._races()  # races above the floor add nothing: those nodes try every actor
-        while len(self.stack) > self.floor:
-            choices = dpor_untried(self.stack[-1], self.bound)
-            if choices:
-                self.stack[-1].tried.append(choices[0])
-                return True
-            node = self.stack.pop()
-            self.pruned += len(node.candidates(self.bound)) - len(node.tried)
-        self.complete = True
-        return False
+        # one round below the floor (not BoundedDpor's deepening); races above the floor
+        # add nothing: those nodes try every actor
+        return Dpor.next(self)
 
     def rest(self) -> tuple[list[Node], int]:
         return copy.deepcopy(self.stack), self.floor
 
 
-def dpor_untried(node: Node, bound: int | None) -> list[int]:
-    """The actors of a DPOR node's backtrack set (within the bound) not tried nor asleep."""
-    within = set(node.candidates(bound))
-    return sorted((node.backtrack & within) - set(node.tried) - set(node.sleep))
-
-
 def split_dpor(stack: list[Node], floor: int, bound: int | None) -> list[tuple[list[Node], int]]:
     """As `split`, at the eager nodes only (depth < EAGER_DEPTH): a deeper node's backtrack
     set grows with the races found below it, so it stays in its unit."""
-    return split(stack, floor, bound, dpor_untried, min(len(stack) - 1, EAGER_DEPTH))
+    return split(stack, floor, bound, Node.backtrack_left, min(len(stack) - 1, EAGER_DEPTH))
 
 
 def unit_seed(seed: int, k: int) -> int:
@@ -167,16 +144,11 @@ def unit_seed(seed: int, k: int) -> int:
     return random.Random(f"{seed}/{k}").randrange(MAX_SEED + 1)
 
 
-def untried(node: Node, bound: int | None) -> list[int]:
-    """The choices at `node` no schedule has taken yet, in the order dfs takes them."""
-    return [a for a in node.candidates(bound) if a not in node.tried and a not in node.sleep]
-
-
 def split(
     stack: list[Node],
     floor: int,
     bound: int | None,
-    untried_at: Callable[[Node, int | None], list[int]] = untried,
+    untried_at: Callable[[Node, int | None], list[int]] = Node.untried,
     top: int | None = None,
 ) -> list[tuple[list[Node], int]]:
     """A unit's search as several: the untried siblings of each node from the floor up to

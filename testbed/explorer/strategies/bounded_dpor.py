@@ -61,7 +61,7 @@ class BoundedDpor(Dpor):
     def next(self) -> bool:
         self.round[self._choices()] = self._reached()
         self._races()
-        if self._backtrack():
+        if self._backtrack(self.floor):
             return True
         if self.bound >= self.limit:
             self.complete = True

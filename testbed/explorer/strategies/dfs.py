@@ -38,6 +38,17 @@ class Node:
         order = sorted(self.enabled, key=lambda a: (a != self.current, a))
         return [a for a in order if bound is None or self.preemptions + self.cost(a) <= bound]
 
+    def untried(self, bound: int | None) -> list[int]:
+        """The candidates no schedule has taken here yet, nor asleep, in the order dfs
+        takes them."""
+        return [a for a in self.candidates(bound) if a not in self.tried and a not in self.sleep]
+
+    def backtrack_left(self, bound: int | None) -> list[int]:
+        """DPOR's untried: the actors of the backtrack set, within the bound, not tried here
+        yet nor asleep."""
+        within = set(self.candidates(bound))
+        return sorted((self.backtrack & within) - set(self.tried) - set(self.sleep))
+
 
 class Dfs(StrategyBase):
     """The stateless depth-first search: `stack` holds the current schedule's nodes; `bound`
@@ -49,6 +60,7 @@ class Dfs(StrategyBase):
         super().__init__()
         self.bound, self.reduce = bound, reduce
         self.stack: list[Node] = []
+        self.floor = 0  # nodes at the bottom of the stack that are never branched
         self.sleep: dict[int, Footprint] = {}
         self.sleep_blocked = 0
 
@@ -100,15 +112,20 @@ class Dfs(StrategyBase):
         self.current = actor
 
     def next(self) -> bool:
-        """Backtrack to the deepest step with a choice not tried yet."""
-        while self.stack:
-            node = self.stack[-1]
-            for a in node.candidates(self.bound):
-                if a not in node.tried and a not in node.sleep:
-                    node.tried.append(a)
-                    return True
-            self.stack.pop()
+        if self._backtrack(self.floor):
+            return True
         self.complete = True
+        return False
+
+    def _backtrack(self, floor: int) -> bool:
+        """Backtrack to the deepest step above `floor` with a choice not tried yet, and take
+        it; False when none is left."""
+        while len(self.stack) > floor:
+            node = self.stack[-1]
+            if choices := node.untried(self.bound):
+                node.tried.append(choices[0])
+                return True
+            self.stack.pop()
         return False
 
     @classmethod

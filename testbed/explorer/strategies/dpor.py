@@ -57,22 +57,20 @@ class Dpor(Dfs):
 
     def next(self) -> bool:
         self._races()
-        if self._backtrack():
+        if self._backtrack(self.floor):
             return True
         self.complete = True
         return False
 
-    def _backtrack(self) -> bool:
-        """Move to the deepest node with an actor in its backtrack set (within the bound)
-        not yet tried nor asleep; False when no node has one."""
-        while self.stack:
+    def _backtrack(self, floor: int) -> bool:
+        """Move to the deepest node above `floor` with an actor in its backtrack set (within
+        the bound) not yet tried nor asleep; False when no node has one."""
+        while len(self.stack) > floor:
             node = self.stack[-1]
-            within = set(node.candidates(self.bound))
-            left = sorted((node.backtrack & within) - set(node.tried) - set(node.sleep))
-            if left:
+            if left := node.backtrack_left(self.bound):
                 node.tried.append(left[0])
                 return True
-            self.pruned += len(within) - len(node.tried)
+            self.pruned += len(node.candidates(self.bound)) - len(node.tried)
             self.stack.pop()
         return False
 

@@ -38,7 +38,6 @@ class IterativeDfs(Dfs):
     def __init__(self, limit: int, reduce: bool):
         super().__init__(0, reduce)
         self.limit = limit
-        self.floor = 0
         self.frontier: list[Start] = []  # refused at this bound: the next bound's starts
         self.starts: list[Start] = []  # this bound's starts, left to run
         self.started: Start | None = None
@@ -55,13 +54,8 @@ class IterativeDfs(Dfs):
         return node
 
     def next(self) -> bool:
-        while len(self.stack) > self.floor:
-            node = self.stack[-1]
-            for a in node.candidates(self.bound):
-                if a not in node.tried and a not in node.sleep:
-                    node.tried.append(a)
-                    return True
-            self.stack.pop()
+        if self._backtrack(self.floor):
+            return True
         self._finish_start()
         while not self.starts:
             if self.bound is None or self.bound >= self.limit or not self.frontier:
