@@ -178,12 +178,11 @@ class Bridge:
             return
         sems, holders = [], []
         for k, name in enumerate(spec.locks):
-            try:
-                held = self._locks[k] = env.lock(name)
-            except PermissionError:  # another PD's own: refused when C takes it, not before
-                sems.append(None)
+            if not spec.reaches_lock(env.actor, name):  # another PD's own: refused when C
+                sems.append(None)  # takes it (the harness's env.lock), not before
                 holders.append(None)
                 continue
+            held = self._locks[k] = env.lock(name)
             plain = getattr(held, "lock", None) if type(held) is deadlock.WatchedLock else None
             if isinstance(plain, NamedLock) and plain.contended is None and plain.holder:
                 sems.append(c_handle(plain.name))
