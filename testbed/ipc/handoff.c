@@ -33,13 +33,6 @@ struct tb_handoff {
     uint64_t spun, slept;       /* the waiter's: waits answered spinning, sleeping */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* `count` and `sleeping` are words of a fresh segment (0), `sem` a named semaphore of
  * value 0 (tb_sem_open); a wait's spin stops when `watch` moves (the give went elsewhere, or
  * the giver is busy a while: no use holding a CPU another process needs); every give moves
@@ -101,14 +94,14 @@ static long preempted(void)
 /* Spin until given, `turn` (if any) leaves `turn_seen`, or `spin_s` passed. */
 static int spin(struct tb_handoff *h, const uint64_t *turn, uint64_t turn_seen, double spin_s)
 {
-    double deadline = now_s() + spin_s;
+    double deadline = tb_now_s() + spin_s;
     for (unsigned k = 1;; k++) {
         if (given(h))
             return GIVEN;
         if (turn && __atomic_load_n(turn, __ATOMIC_SEQ_CST) != turn_seen)
             return given(h) ? GIVEN : PASSED;
         tb_cpu_relax();
-        if ((k & 63) == 0 && now_s() > deadline)
+        if ((k & 63) == 0 && tb_now_s() > deadline)
             return RAN_OUT;
     }
 }
@@ -149,21 +142,11 @@ static int64_t block_until(struct tb_handoff *h, const struct timespec *deadline
     return rc <= 0 && given(h) ? 1 : rc;
 }
 
-static struct timespec deadline_in(double timeout_s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long ns = (long long)ts.tv_nsec + (long long)(timeout_s * 1e9);
-    ts.tv_sec += (time_t)(ns / 1000000000LL);
-    ts.tv_nsec = (long)(ns % 1000000000LL);
-    return ts;
-}
-
 /* Announce, then block: 1 given, 0 not within `timeout_s`, -EINTR a signal (the caller's
  * Python runs its handlers, then waits again), -errno a semaphore error. */
 static int64_t sleep_for(struct tb_handoff *h, double timeout_s)
 {
-    struct timespec deadline = deadline_in(timeout_s);
+    struct timespec deadline = tb_deadline_in(timeout_s);
     return announce(h) ? 1 : block_until(h, &deadline);
 }
 
@@ -185,7 +168,7 @@ int64_t tb_handoff_announce(struct tb_handoff *h)
 
 int64_t tb_handoff_block(struct tb_handoff *h, double timeout_s)
 {
-    struct timespec deadline = deadline_in(timeout_s);
+    struct timespec deadline = tb_deadline_in(timeout_s);
     return took(h, block_until(h, &deadline));
 }
 

@@ -14,19 +14,12 @@
 
 #include "tb.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Spin until *word != 0 (any_of: any of n words) or `spin_s` passed; answers whether it did. */
 static int spin_until_set(const uint64_t *words, uint64_t n, uint64_t want, double spin_s)
 {
     if (spin_s <= 0)
         return 0;
-    double deadline = now_s() + spin_s;
+    double deadline = tb_now_s() + spin_s;
     for (unsigned k = 1;; k++) {
         for (uint64_t i = 0; i < n; i++) {
             uint64_t v = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
@@ -34,7 +27,7 @@ static int spin_until_set(const uint64_t *words, uint64_t n, uint64_t want, doub
                 return 1;
         }
         tb_cpu_relax();
-        if ((k & 63) == 0 && now_s() > deadline)
+        if ((k & 63) == 0 && tb_now_s() > deadline)
             return 0;
     }
 }
@@ -43,17 +36,13 @@ static int spin_until_set(const uint64_t *words, uint64_t n, uint64_t want, doub
  * 0: acquired; -1: timed out; -2: aborted. */
 static int sem_wait_for(sem_t *sem, double timeout_s, const uint64_t *abort)
 {
-    double deadline = now_s() + timeout_s;
+    double deadline = tb_now_s() + timeout_s;
     for (;;) {
-        double left = deadline - now_s();
+        double left = deadline - tb_now_s();
         if (left <= 0)
             return -1;
         double slice = left < 0.25 ? left : 0.25;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long long ns = (long long)ts.tv_nsec + (long long)(slice * 1e9);
-        ts.tv_sec += (time_t)(ns / 1000000000LL);
-        ts.tv_nsec = (long)(ns % 1000000000LL);
+        struct timespec ts = tb_deadline_in(slice);
         if (sem_timedwait(sem, &ts) == 0)
             return 0;
         if (errno != ETIMEDOUT && errno != EINTR)

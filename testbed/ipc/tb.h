@@ -10,6 +10,7 @@
 #define TB_PRIVATE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define TB_WORD_BITS 64u
 
@@ -109,6 +110,27 @@ struct tb_recorder {
 
 /* tb_rec_what's type: a C core records its requests through it (_fastcore.c). */
 typedef uint64_t (*tb_rec_what_fn)(uint32_t event, uint32_t what_lo, uint32_t what_hi);
+
+#ifdef CLOCK_MONOTONIC /* in the files that asked for POSIX clocks (_GNU_SOURCE) */
+/* the monotonic clock in seconds: spin budgets and timeouts (mailbox.c, handoff.c) */
+static inline double tb_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* the CLOCK_REALTIME instant `timeout_s` from now, as sem_timedwait wants its deadline */
+static inline struct timespec tb_deadline_in(double timeout_s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)(timeout_s * 1e9);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    return ts;
+}
+#endif
 
 static inline void tb_cpu_relax(void) /* in a spin loop: let the sibling hyperthread run */
 {
